@@ -1,0 +1,112 @@
+/**
+ * The bus's errors. Each carries the API's stable `code`, the HTTP status a
+ * handler answers with, and whether retrying the same request can help.
+ * Messages of 4xx errors are shown to clients and say what to fix; 5xx
+ * messages are logged, never shown.
+ */
+export class BusError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly retryable: boolean;
+  /** Extra fields merged into the error body (for example `startOffset`). */
+  readonly details?: Record<string, unknown>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details;
+  }
+
+  /** Whether a client may see the message: 4xx yes, 5xx never. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+export class InvalidRequestError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(400, 'INVALID_REQUEST', message, options);
+  }
+}
+
+export class UnauthorizedError extends BusError {
+  constructor(message = 'Send an API key as "Authorization: Bearer <key>".') {
+    super(401, 'UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends BusError {
+  constructor(message: string) {
+    super(403, 'FORBIDDEN', message);
+  }
+}
+
+export class TopicNotFoundError extends BusError {
+  constructor(readonly topic: string) {
+    super(404, 'TOPIC_NOT_FOUND', `Topic "${topic}" does not exist; create it with PUT /topics/${topic}.`);
+  }
+}
+
+export class NotFoundError extends BusError {
+  constructor(message: string, code = 'NOT_FOUND') {
+    super(404, code, message);
+  }
+}
+
+export class ConflictError extends BusError {
+  constructor(message: string, options: { details?: Record<string, unknown>; retryable?: boolean } = {}) {
+    super(409, 'CONFLICT', message, options);
+  }
+}
+
+export class OffsetOutOfRangeError extends BusError {
+  constructor(
+    readonly offset: number,
+    readonly startOffset: number,
+  ) {
+    super(
+      410,
+      'OFFSET_OUT_OF_RANGE',
+      `Offset ${offset} is no longer retained; the partition starts at ${startOffset}.`,
+      { details: { startOffset } },
+    );
+  }
+}
+
+export class PayloadTooLargeError extends BusError {
+  constructor(message: string) {
+    super(413, 'PAYLOAD_TOO_LARGE', message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends BusError {
+  constructor(message: string) {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', message);
+  }
+}
+
+/** The bus cannot take the request now; the same request may succeed after `retryAfterSeconds`. */
+export class UnavailableError extends BusError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+    options: { cause?: unknown; status?: 429 | 503; code?: string } = {},
+  ) {
+    super(options.status ?? 503, options.code ?? 'UNAVAILABLE', message, { cause: options.cause, retryable: true });
+  }
+}
+
+/** A stored segment failed its checksum or could not be parsed: never returned as data. */
+export class CorruptSegmentError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(500, 'CORRUPT_SEGMENT', message, options);
+  }
+}
