@@ -1,0 +1,46 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import middy from '@middy/core';
+import httpRouter from '@middy/http-router';
+import { resolveAdminKey } from '../../shared/auth/admin-key';
+import { type Bus, createBus } from '../../shared/bus';
+import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
+import type { HttpEvent, HttpResult } from './http';
+import { accessLog } from './middleware/access-log';
+import { errorResponse } from './middleware/error-response';
+import { publishEvents, readEvents } from './routes/events';
+import { health } from './routes/health';
+import { describeTopic, listTopics, putTopic } from './routes/topics';
+
+type Route = (event: HttpEvent) => Promise<HttpResult>;
+
+/**
+ * The HTTP API (API.md) as one Lambda handler taking Function URL events
+ * (payload format 2.0). Local mode serves the very same handler.
+ */
+export function createApiHandler(bus: Bus, limits: PublishLimits, logger = new Logger({ serviceName: 'eventbus' })) {
+  const routes: { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; path: string; handler: Route }[] = [
+    { method: 'GET', path: '/health', handler: () => health(bus) },
+    { method: 'GET', path: '/topics', handler: (e) => listTopics(bus, e) },
+    { method: 'PUT', path: '/topics/{topic}', handler: (e) => putTopic(bus, e) },
+    { method: 'GET', path: '/topics/{topic}', handler: (e) => describeTopic(bus, e) },
+    { method: 'POST', path: '/topics/{topic}/events', handler: (e) => publishEvents(bus, limits, e) },
+    { method: 'GET', path: '/topics/{topic}/partitions/{partition}/events', handler: (e) => readEvents(bus, e) },
+  ];
+  return middy<HttpEvent, HttpResult>()
+    .use(accessLog(logger))
+    .use(errorResponse())
+    .handler(httpRouter(routes) as unknown as (event: HttpEvent) => Promise<HttpResult>);
+}
+
+let api: Promise<(event: HttpEvent, context: unknown) => Promise<HttpResult>> | undefined;
+
+/** The Lambda entry point: wires the bus from the environment on the first request. */
+export const handler = async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
+  api ??= resolveAdminKey().then((adminKey) => createApiHandler(createBus({ adminKey }), limitsFromEnv()) as never);
+  // A failed start (say, the secret could not be read) is retried by the next request, not cached.
+  const serve = await api.catch((error) => {
+    api = undefined;
+    throw error;
+  });
+  return serve(event, context);
+};

@@ -1,0 +1,67 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { InvalidRequestError } from '../../shared/errors';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export function noContent(): HttpResult {
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
+/** The raw request body; Function URLs base64-encode bodies that are not text. */
+export function bodyBytes(event: HttpEvent): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+/** The body parsed as JSON, or INVALID_REQUEST saying why not. */
+export function jsonBody(event: HttpEvent): unknown {
+  const text = bodyBytes(event).toString('utf8');
+  if (text.trim() === '') throw new InvalidRequestError('The request body is empty; send a JSON document.');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A header by name, whatever its case (Function URLs lower-case them; other callers may not). */
+export function header(event: HttpEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+/** A path parameter set by the router (already URL-decoded). */
+export function pathParam(event: HttpEvent, name: string): string {
+  const raw = event.pathParameters?.[name];
+  if (raw === undefined) throw new InvalidRequestError(`Missing path parameter "${name}".`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidRequestError(`Path parameter "${name}" is not valid URL encoding.`);
+  }
+}
+
+export function query(event: HttpEvent, name: string): string | undefined {
+  return event.queryStringParameters?.[name];
+}
+
+/** A non-negative integer from the query string, within `max`. */
+export function intQuery(event: HttpEvent, name: string, options: { default?: number; max?: number; min?: number } = {}): number | undefined {
+  const raw = query(event, name);
+  if (raw === undefined || raw === '') return options.default;
+  const value = Number(raw);
+  const min = options.min ?? 0;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || (options.max !== undefined && value > options.max)) {
+    const range = options.max !== undefined ? `from ${min} to ${options.max}` : `of at least ${min}`;
+    throw new InvalidRequestError(`Query parameter "${name}" must be an integer ${range}, got "${raw}".`);
+  }
+  return value;
+}

@@ -1,0 +1,31 @@
+import type middy from '@middy/core';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { HttpEvent, HttpResult } from '../http';
+
+/**
+ * Logs each request once, with its outcome, as structured JSON. Errors with a
+ * 5xx are logged with their cause, which clients never see.
+ */
+export function accessLog(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpResult> {
+  const started = new WeakMap<object, number>();
+  const log = (request: middy.Request<HttpEvent, HttpResult>): void => {
+    const { event, response, error } = request;
+    const status = response?.statusCode ?? 500;
+    const entry = {
+      method: event.requestContext?.http?.method,
+      path: event.rawPath,
+      status,
+      durationMs: Date.now() - (started.get(request) ?? Date.now()),
+      ...(error ? { code: (error as { code?: string }).code ?? error.name } : {}),
+    };
+    if (status >= 500) logger.error('request failed', { ...entry, error });
+    else logger.info('request', entry);
+  };
+  return {
+    before: (request) => {
+      started.set(request, Date.now());
+    },
+    after: log,
+    onError: log,
+  };
+}

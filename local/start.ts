@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { startLocalBus } from './runtime';
+
+/** `npm start`: the bus on this machine, until Ctrl-C or SIGTERM. */
+async function main(): Promise<void> {
+  const dataDir = path.resolve(process.env.EVENTBUS_DATA_DIR ?? '.eventbus');
+  const port = Number(process.env.EVENTBUS_PORT ?? 4000);
+  console.log(`eventbus: starting (data in ${dataDir})`);
+  const bus = await startLocalBus({ dataDir, port, log: (line) => console.error(`eventbus: ${line}`) });
+  console.log(`eventbus: listening on ${bus.url}`);
+  console.log(`eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`);
+  console.log('eventbus: try  curl -H "Authorization: Bearer $KEY" ' + `${bus.url}/topics`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`eventbus: ${signal}, stopping`);
+    bus.stop().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  console.error(`eventbus: failed to start: ${error instanceof Error ? error.message : error}`);
+  process.exit(1);
+});

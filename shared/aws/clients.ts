@@ -1,0 +1,24 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+
+export interface AwsClients {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+}
+
+/**
+ * SDK clients for the bus. Endpoints come from the SDK's own environment
+ * variables (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
+ * `AWS_ENDPOINT_URL`), so the same code talks to AWS, LocalStack or the local
+ * emulators. A non-AWS S3 endpoint gets path-style addressing, which
+ * S3-compatible servers need.
+ */
+export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const s3 = new S3Client({ forcePathStyle: s3Endpoint !== undefined });
+  return { dynamo, s3 };
+}

@@ -1,0 +1,43 @@
+import { logTable, groupsTable, registryTable, segmentBucket } from '../infra/definitions';
+
+/** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
+export interface BusConfig {
+  readonly logTable: string;
+  readonly groupsTable: string;
+  readonly registryTable: string;
+  readonly bucket: string;
+  /** Segments at or under this many bytes are stored inline in the log item; larger ones go to S3. */
+  readonly inlineThresholdBytes: number;
+  /** How long a cached partition head is trusted before it is read again. */
+  readonly headCacheMs: number;
+  /** Conditional-write attempts per segment before the append gives up with a retryable error. */
+  readonly appendAttempts: number;
+}
+
+const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set.`);
+  return value;
+}
+
+function intOr(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}".`);
+  return value;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
+  return {
+    logTable: required(env, logTable.envVar),
+    groupsTable: required(env, groupsTable.envVar),
+    registryTable: required(env, registryTable.envVar),
+    bucket: required(env, segmentBucket.envVar),
+    inlineThresholdBytes: intOr(env, 'EVENTBUS_INLINE_THRESHOLD_BYTES', DEFAULT_INLINE_THRESHOLD),
+    headCacheMs: intOr(env, 'EVENTBUS_HEAD_CACHE_MS', 5_000),
+    appendAttempts: intOr(env, 'EVENTBUS_APPEND_ATTEMPTS', 8),
+  };
+}

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UnavailableError } from '../errors';
+import { encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
+import { headOf, partitionKey } from './partition-key';
+import type { SegmentItem } from './segment-item';
+import type { SegmentStore } from './segment-store';
+
+export interface AppenderOptions {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly segments: SegmentStore;
+  readonly table: string;
+  readonly inlineThresholdBytes: number;
+  readonly headCacheMs: number;
+  readonly attempts: number;
+  readonly codec?: SegmentCodec;
+  /** Records per segment when several appends to one partition are coalesced. */
+  readonly maxSegmentRecords?: number;
+  /** Raw bytes per segment when several appends are coalesced (a single append may exceed it). */
+  readonly maxSegmentBytes?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * An append never commits a segment uploaded longer ago than this, so the
+ * orphan sweeper, which waits longer, cannot delete an object that a late
+ * commit (say, of a Lambda frozen mid-append) would then point at.
+ */
+export const COMMIT_DEADLINE_MS = 5 * 60 * 1000;
+
+/** Where an append landed: its events have offsets `baseOffset` .. `baseOffset + count - 1`. */
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly count: number;
+}
+
+interface PendingAppend {
+  readonly records: SegmentRecord[];
+  readonly retentionHours: number;
+  readonly bytes: number;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+interface PartitionQueue {
+  readonly topic: string;
+  readonly partition: number;
+  pending: PendingAppend[];
+  draining: boolean;
+}
+
+interface CachedHead {
+  readonly offset: number;
+  readonly readAt: number;
+}
+
+/**
+ * Appends segments to the log. One conditional PutItem at the partition's
+ * head commits a segment; nothing is acknowledged before that write
+ * succeeded. Appends to the same partition from this process are queued and
+ * coalesced into one segment (group commit), so concurrent requests cost one
+ * write, not one conflict each. Other processes are kept apart by the
+ * condition alone.
+ */
+export class Appender {
+  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly heads = new Map<string, CachedHead>();
+  private readonly now: () => number;
+  private readonly maxSegmentRecords: number;
+  private readonly maxSegmentBytes: number;
+
+  constructor(private readonly options: AppenderOptions) {
+    this.now = options.now ?? Date.now;
+    this.maxSegmentRecords = options.maxSegmentRecords ?? 5_000;
+    this.maxSegmentBytes = options.maxSegmentBytes ?? 4 * 1024 * 1024;
+  }
+
+  /**
+   * Appends `records` to one partition as a contiguous run of offsets and
+   * resolves once they are durably committed.
+   *
+   * @example
+   * const { baseOffset } = await appender.append('orders', 0, 168, [record]);
+   */
+  append(topic: string, partition: number, retentionHours: number, records: SegmentRecord[]): Promise<AppendResult> {
+    if (records.length === 0) return Promise.reject(new Error('append needs at least one record'));
+    const pk = partitionKey(topic, partition);
+    let queue = this.queues.get(pk);
+    if (!queue) {
+      queue = { topic, partition, pending: [], draining: false };
+      this.queues.set(pk, queue);
+    }
+    const bytes = records.reduce((sum, r) => sum + r.value.length + (r.key?.length ?? 0), 0);
+    const done = new Promise<AppendResult>((resolve, reject) => {
+      queue.pending.push({ records, retentionHours, bytes, resolve, reject });
+    });
+    if (!queue.draining) void this.drain(pk, queue);
+    return done;
+  }
+
+  /** Commits queued appends one segment at a time, in arrival order. */
+  private async drain(pk: string, queue: PartitionQueue): Promise<void> {
+    queue.draining = true;
+    try {
+      while (queue.pending.length > 0) {
+        const batch = this.takeBatch(queue);
+        const records = batch.flatMap((p) => p.records);
+        try {
+          const baseOffset = await this.commitSegment(queue.topic, queue.partition, batch[0].retentionHours, records);
+          let offset = baseOffset;
+          for (const p of batch) {
+            p.resolve({ baseOffset: offset, count: p.records.length });
+            offset += p.records.length;
+          }
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      queue.draining = false;
+      if (queue.pending.length === 0) this.queues.delete(pk);
+    }
+  }
+
+  private takeBatch(queue: PartitionQueue): PendingAppend[] {
+    const batch = [queue.pending.shift() as PendingAppend];
+    let count = batch[0].records.length;
+    let bytes = batch[0].bytes;
+    while (queue.pending.length > 0) {
+      const next = queue.pending[0];
+      if (next.retentionHours !== batch[0].retentionHours) break;
+      if (count + next.records.length > this.maxSegmentRecords || bytes + next.bytes > this.maxSegmentBytes) break;
+      batch.push(queue.pending.shift() as PendingAppend);
+      count += next.records.length;
+      bytes += next.bytes;
+    }
+    return batch;
+  }
+
+  /** Encodes, stores (S3 first when large) and commits one segment; returns its base offset. */
+  private async commitSegment(
+    topic: string,
+    partition: number,
+    retentionHours: number,
+    records: SegmentRecord[],
+  ): Promise<number> {
+    const { dynamo, table, inlineThresholdBytes } = this.options;
+    const pk = partitionKey(topic, partition);
+    const segment = encodeSegment(records, { codec: this.options.codec ?? 'none' });
+    const inline = segment.bytes.length <= inlineThresholdBytes;
+    const s3Key = inline ? undefined : await this.options.segments.put(topic, partition, segment.bytes);
+    const segmentId = randomUUID();
+    const uploadedAt = this.now();
+
+    let head = await this.head(pk);
+    for (let attempt = 1; ; attempt++) {
+      if (!inline && this.now() - uploadedAt > COMMIT_DEADLINE_MS) {
+        throw new UnavailableError('The append took too long to commit; retry the request.', 1);
+      }
+      const item: SegmentItem = {
+        pk,
+        sk: head,
+        last: head + segment.count - 1,
+        count: segment.count,
+        firstTs: segment.firstTimestamp,
+        maxTs: segment.maxTimestamp,
+        bytes: segment.bytes.length,
+        codec: segment.codec,
+        crc: segment.crc,
+        ...(inline ? { data: segment.bytes } : { s3Key }),
+        expiresAt: Math.ceil(this.now() / 1000) + retentionHours * 3600,
+        segmentId,
+      };
+      try {
+        //   head h ──► PutItem(sk = h) if no item at (pk, h)
+        //   ├─ ok:       committed; offsets h .. h+count-1 are ours, the head is h+count
+        //   ├─ conflict: someone committed at h first; unless that item is ours
+        //   │            (an earlier try whose answer was lost), re-read the head
+        //   └─ unknown:  the write may or may not have landed; retry at the same h,
+        //                where a conflict with our own segmentId proves it landed
+        await dynamo.send(
+          new PutCommand({
+            TableName: table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        this.heads.set(pk, { offset: item.last + 1, readAt: this.now() });
+        return head;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          if (committedSegmentId(error) === segmentId) {
+            this.heads.set(pk, { offset: item.last + 1, readAt: this.now() });
+            return head;
+          }
+          this.heads.delete(pk);
+          if (attempt >= this.options.attempts) {
+            throw new UnavailableError(
+              `Partition ${partition} of topic "${topic}" is busy; retry the request.`,
+              1,
+              { cause: error },
+            );
+          }
+          await sleep(backoffMs(attempt));
+          head = await this.head(pk);
+        } else {
+          // The answer is unknown: keep `head` so the next try detects our own commit.
+          if (attempt >= this.options.attempts) {
+            throw new UnavailableError('The log could not be written; retry the request.', 1, { cause: error });
+          }
+          await sleep(backoffMs(attempt));
+        }
+      }
+    }
+  }
+
+  /**
+   * The partition's head: the offset the next segment gets. One strongly
+   * consistent descending Query finds the last item; a segment there gives
+   * `last + 1`, the meta item (all segments gone) gives its `floor`.
+   */
+  private async head(pk: string): Promise<number> {
+    const cached = this.heads.get(pk);
+    const now = this.now();
+    if (cached && now - cached.readAt < this.options.headCacheMs) return cached.offset;
+    const result = await this.options.dynamo.send(
+      new QueryCommand({
+        TableName: this.options.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ProjectionExpression: 'sk, #last, #floor',
+        ExpressionAttributeNames: { '#last': 'last', '#floor': 'floor' },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const offset = headOf(result.Items?.[0] as { sk: number } | undefined);
+    this.heads.set(pk, { offset, readAt: now });
+    return offset;
+  }
+}
+
+/** The segmentId of the item that beat us, as DynamoDB returned it (raw attribute values). */
+function committedSegmentId(error: ConditionalCheckFailedException): string | undefined {
+  const id = error.Item?.segmentId as { S?: string } | string | undefined;
+  return typeof id === 'string' ? id : id?.S;
+}
+
+/** Exponential backoff with full jitter, capped: spreads contending writers apart. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(200, 5 * 2 ** attempt);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

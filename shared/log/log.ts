@@ -1,0 +1,62 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { logTable } from '../../infra/definitions';
+import type { BusConfig } from '../config';
+import type { SegmentRecord } from '../segment/codec';
+import { Appender, type AppendResult } from './appender';
+import { LogReader, type PartitionOffsets, type ReadResult } from './reader';
+import { SegmentStore } from './segment-store';
+
+export interface LogOptions {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  readonly config: Pick<BusConfig, 'logTable' | 'bucket' | 'inlineThresholdBytes' | 'headCacheMs' | 'appendAttempts'>;
+  readonly now?: () => number;
+}
+
+/**
+ * The partitioned log: append segments, read by offset or time. One instance
+ * per process; its appender keeps the partition heads it has seen.
+ *
+ * @example
+ * const log = new Log({ dynamo, s3, config: configFromEnv() });
+ * const { baseOffset } = await log.append('orders', 0, 168, records);
+ * const { records, nextOffset } = await log.read('orders', 0, baseOffset, 100);
+ */
+export class Log {
+  readonly segments: SegmentStore;
+  private readonly appender: Appender;
+  private readonly reader: LogReader;
+
+  constructor(options: LogOptions) {
+    const { dynamo, s3, config, now } = options;
+    this.segments = new SegmentStore(s3, config.bucket);
+    this.appender = new Appender({
+      dynamo,
+      segments: this.segments,
+      table: config.logTable,
+      inlineThresholdBytes: config.inlineThresholdBytes,
+      headCacheMs: config.headCacheMs,
+      attempts: config.appendAttempts,
+      now,
+    });
+    const timeIndex = logTable.localIndexes?.[0]?.indexName as string;
+    this.reader = new LogReader({ dynamo, segments: this.segments, table: config.logTable, timeIndex, now });
+  }
+
+  append(topic: string, partition: number, retentionHours: number, records: SegmentRecord[]): Promise<AppendResult> {
+    return this.appender.append(topic, partition, retentionHours, records);
+  }
+
+  read(topic: string, partition: number, offset: number, limit: number): Promise<ReadResult> {
+    return this.reader.read(topic, partition, offset, limit);
+  }
+
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.reader.offsetForTimestamp(topic, partition, timestamp);
+  }
+
+  offsets(topic: string, partition: number): Promise<PartitionOffsets> {
+    return this.reader.offsets(topic, partition);
+  }
+}

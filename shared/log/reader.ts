@@ -1,0 +1,167 @@
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { OffsetOutOfRangeError } from '../errors';
+import { decodeSegment, type LogRecord } from '../segment/codec';
+import { headOf, partitionKey } from './partition-key';
+import { isExpired, type SegmentItem } from './segment-item';
+import type { SegmentStore } from './segment-store';
+
+export interface ReaderOptions {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly segments: SegmentStore;
+  readonly table: string;
+  /** The time-ordered local secondary index on `maxTs`. */
+  readonly timeIndex: string;
+  readonly now?: () => number;
+}
+
+export interface ReadResult {
+  readonly records: LogRecord[];
+  /** The offset to read from next. */
+  readonly nextOffset: number;
+}
+
+export interface PartitionOffsets {
+  /** The lowest retained offset. */
+  readonly startOffset: number;
+  /** The offset the next event will get. */
+  readonly endOffset: number;
+}
+
+/** Segments fetched per Query page while reading forward. */
+const PAGE = 25;
+
+/**
+ * Reads a partition by offset or by time. Segments past their `expiresAt`
+ * are gone to readers even before DynamoDB's TTL deletes them.
+ */
+export class LogReader {
+  private readonly now: () => number;
+
+  constructor(private readonly options: ReaderOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Reads up to `limit` events from `offset` on. An offset at or past the end
+   * gives no events; one below the start throws OffsetOutOfRangeError.
+   */
+  async read(topic: string, partition: number, offset: number, limit: number): Promise<ReadResult> {
+    const pk = partitionKey(topic, partition);
+    const now = this.now();
+    // The segment holding `offset` is the one with the greatest base offset at or below it.
+    const containing = await this.query({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :zero AND :offset',
+      ExpressionAttributeValues: { ':pk': pk, ':zero': 0, ':offset': offset },
+      ScanIndexForward: false,
+      Limit: 1,
+    });
+    const first = containing[0];
+    if (first && first.last < offset) return { records: [], nextOffset: offset };
+    if (!first || isExpired(first, now)) {
+      // Below the first retained segment (or in an expired one TTL has not deleted yet).
+      const { startOffset } = await this.offsets(topic, partition);
+      if (offset < startOffset) throw new OffsetOutOfRangeError(offset, startOffset);
+      if (!first) return { records: [], nextOffset: offset };
+    }
+
+    const records: LogRecord[] = [];
+    let segment: SegmentItem | undefined = first;
+    let after = first.sk;
+    let page: SegmentItem[] = [];
+    while (segment && records.length < limit) {
+      for (const record of await this.decode(segment)) {
+        if (record.offset >= offset && records.length < limit) records.push(record);
+      }
+      if (records.length >= limit) break;
+      if (page.length === 0) {
+        page = await this.query({
+          KeyConditionExpression: 'pk = :pk AND sk > :after',
+          ExpressionAttributeValues: { ':pk': pk, ':after': after },
+          Limit: PAGE,
+        });
+      }
+      segment = page.shift();
+      if (segment) after = segment.sk;
+    }
+    const nextOffset = records.length > 0 ? records[records.length - 1].offset + 1 : offset;
+    return { records, nextOffset };
+  }
+
+  /** The first offset whose event was appended at or after `timestamp` (ms), or the end offset if none. */
+  async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {
+    const pk = partitionKey(topic, partition);
+    const hits = await this.query(
+      {
+        IndexName: this.options.timeIndex,
+        KeyConditionExpression: 'pk = :pk AND maxTs >= :ts',
+        ExpressionAttributeValues: { ':pk': pk, ':ts': timestamp },
+        Limit: 1,
+      },
+      false,
+    );
+    const { startOffset, endOffset } = await this.offsets(topic, partition);
+    if (hits.length === 0) return endOffset;
+    const segment = await this.segmentAt(pk, hits[0].sk);
+    if (!segment || isExpired(segment, this.now())) return startOffset;
+    const record = (await this.decode(segment)).find((r) => r.timestamp >= timestamp);
+    return Math.max(startOffset, record ? record.offset : segment.last + 1);
+  }
+
+  /** The partition's retained range: `[startOffset, endOffset)`. */
+  async offsets(topic: string, partition: number): Promise<PartitionOffsets> {
+    const pk = partitionKey(topic, partition);
+    const now = this.now();
+    const [top] = await this.query({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ProjectionExpression: 'sk, #last, #floor',
+      ExpressionAttributeNames: { '#last': 'last', '#floor': 'floor' },
+      ScanIndexForward: false,
+      Limit: 1,
+    });
+    const endOffset = headOf(top);
+    // Expired segments may linger until TTL deletes them; the start is the first one still retained.
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.dynamo.send(
+        new QueryCommand({
+          TableName: this.options.table,
+          KeyConditionExpression: 'pk = :pk AND sk >= :zero',
+          ExpressionAttributeValues: { ':pk': pk, ':zero': 0 },
+          ProjectionExpression: 'sk, expiresAt',
+          ConsistentRead: true,
+          Limit: 100,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const live = (page.Items as SegmentItem[] | undefined)?.find((item) => !isExpired(item, now));
+      if (live) return { startOffset: live.sk, endOffset };
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { startOffset: endOffset, endOffset };
+  }
+
+  private async segmentAt(pk: string, sk: number): Promise<SegmentItem | undefined> {
+    const [item] = await this.query({
+      KeyConditionExpression: 'pk = :pk AND sk = :sk',
+      ExpressionAttributeValues: { ':pk': pk, ':sk': sk },
+    });
+    return item;
+  }
+
+  private async decode(segment: SegmentItem): Promise<LogRecord[]> {
+    const bytes = segment.data ? Buffer.from(segment.data) : await this.options.segments.get(segment.s3Key as string);
+    return decodeSegment(bytes, segment.sk);
+  }
+
+  private async query(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+    consistent = true,
+  ): Promise<SegmentItem[]> {
+    const result = await this.options.dynamo.send(
+      new QueryCommand({ TableName: this.options.table, ConsistentRead: consistent, ...input }),
+    );
+    return (result.Items ?? []) as SegmentItem[];
+  }
+}
+

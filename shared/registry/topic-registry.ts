@@ -1,0 +1,111 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
+import { assertValidName } from '../names';
+
+export interface TopicConfig {
+  readonly name: string;
+  readonly partitions: number;
+  readonly retentionHours: number;
+}
+
+export const MAX_PARTITIONS = 256;
+/** Retention has a floor of 24 h so that a partition's floor is always raised before its last segment can expire. */
+export const MIN_RETENTION_HOURS = 24;
+
+const TOPIC_PK = 'topic';
+
+/**
+ * Topic configurations in the registry table, at `pk = "topic"`, `sk = <name>`.
+ * A topic's configuration never changes once created, so it is cached in
+ * the process for a short while; a miss is never cached.
+ */
+export class TopicRegistry {
+  private readonly cache = new Map<string, { topic: TopicConfig; at: number }>();
+
+  constructor(
+    private readonly dynamo: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly cacheMs = 60_000,
+  ) {}
+
+  /** Creates a topic. Returns false when the same configuration already exists; throws CONFLICT when it differs. */
+  async create(topic: TopicConfig): Promise<boolean> {
+    validateTopicConfig(topic);
+    try {
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: TOPIC_PK, sk: topic.name, ...topic, createdAt: new Date().toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const existing = await this.find(topic.name);
+      if (existing && existing.partitions === topic.partitions && existing.retentionHours === topic.retentionHours) {
+        return false;
+      }
+      throw new ConflictError(`Topic "${topic.name}" exists with a different configuration.`, {
+        details: { existing },
+      });
+    }
+  }
+
+  /** The topic's configuration; throws TOPIC_NOT_FOUND if it does not exist. */
+  async get(name: string): Promise<TopicConfig> {
+    const topic = await this.find(name);
+    if (!topic) throw new TopicNotFoundError(name);
+    return topic;
+  }
+
+  async find(name: string): Promise<TopicConfig | undefined> {
+    const cached = this.cache.get(name);
+    if (cached && Date.now() - cached.at < this.cacheMs) return cached.topic;
+    const { Item } = await this.dynamo.send(
+      new GetCommand({ TableName: this.table, Key: { pk: TOPIC_PK, sk: name }, ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const topic = toTopic(Item);
+    this.cache.set(name, { topic, at: Date.now() });
+    return topic;
+  }
+
+  async list(): Promise<TopicConfig[]> {
+    const topics: TopicConfig[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': TOPIC_PK },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) topics.push(toTopic(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return topics;
+  }
+}
+
+function toTopic(item: Record<string, unknown>): TopicConfig {
+  return {
+    name: item.name as string,
+    partitions: item.partitions as number,
+    retentionHours: item.retentionHours as number,
+  };
+}
+
+export function validateTopicConfig(topic: TopicConfig): void {
+  assertValidName('topic', topic.name);
+  if (!Number.isInteger(topic.partitions) || topic.partitions < 1 || topic.partitions > MAX_PARTITIONS) {
+    throw new InvalidRequestError(`"partitions" must be an integer from 1 to ${MAX_PARTITIONS}.`);
+  }
+  if (!Number.isInteger(topic.retentionHours) || topic.retentionHours < MIN_RETENTION_HOURS) {
+    throw new InvalidRequestError(`"retentionHours" must be an integer of at least ${MIN_RETENTION_HOURS}.`);
+  }
+}

@@ -1,0 +1,462 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, type CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { IConstruct } from 'constructs';
+import {
+  dispatcherTrigger,
+  functions,
+  groupsTable,
+  logTable,
+  registryTable,
+  segmentBucket,
+  sweeperSchedule,
+  type TableDefinition,
+  tables,
+} from '../../infra/definitions';
+import { EventBus, type EventBusProps } from '../../infra/eventbus';
+import { EventBusStack } from '../../infra/eventbus-stack';
+
+// The default stack is bundled with esbuild once for the whole file.
+jest.setTimeout(120_000);
+
+/** The feature flags the real app synthesizes with. */
+const cdkContext: Record<string, unknown> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'),
+).context;
+
+/** An app that skips bundling: for stacks whose function code the test does not look at. */
+function unbundledApp(): App {
+  return new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
+}
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+}
+
+class Synthesized {
+  readonly template: Template;
+  private readonly resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+  constructor(readonly stack: Stack) {
+    this.template = Template.fromStack(stack);
+    this.resources = this.template.toJSON().Resources;
+  }
+
+  logicalId(construct: IConstruct): string {
+    return this.stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  }
+
+  /** A template of this construct's resource alone, so assertions are about it and no look-alike. */
+  only(construct: IConstruct): Template {
+    const id = this.logicalId(construct);
+    return Template.fromJSON({ Resources: { [id]: this.resources[id] } });
+  }
+
+  /** Whether the function's role may perform `action` on a resource referring to `target`. */
+  allows(fn: { role?: IConstruct }, action: string, target: IConstruct | string): boolean {
+    if (!fn.role) throw new Error('function has no role');
+    const roleId = this.logicalId(fn.role);
+    const needle = typeof target === 'string' ? target : `"${this.logicalId(target)}"`;
+    const policies = this.template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+    });
+    const statements: Statement[] = Object.values(policies).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+    return statements.some(
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        [statement.Action].flat().some((pattern) => actionMatches(pattern, action)) &&
+        [statement.Resource].flat().some((resource) => JSON.stringify(resource).includes(needle)),
+    );
+  }
+}
+
+function actionMatches(pattern: string, action: string): boolean {
+  const regexp = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return regexp.test(action);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const MINUTES_PER_UNIT: Record<string, number> = { minute: 1, hour: 60, day: 1440 };
+
+function rateInMinutes(expression: string): number {
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (!match) throw new Error(`not a rate expression: ${expression}`);
+  return Number(match[1]) * MINUTES_PER_UNIT[match[2]];
+}
+
+describe('EventBusStack with default props', () => {
+  let synthesized: Synthesized;
+  let bus: EventBus;
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN the app's feature flags and no props
+    const app = new App({ context: cdkContext });
+    // WHEN the stack is synthesized (its functions bundled with the local esbuild)
+    const stack = new EventBusStack(app, 'EventBusTest');
+    bus = stack.bus;
+    synthesized = new Synthesized(stack);
+    template = synthesized.template;
+  });
+
+  const busTable = (def: TableDefinition) =>
+    ({
+      [logTable.id]: bus.logTable,
+      [groupsTable.id]: bus.groupsTable,
+      [registryTable.id]: bus.registryTable,
+    })[def.id];
+
+  test('THEN it creates exactly the three tables, one bucket and three functions', () => {
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', tables.length);
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.resourceCountIs('AWS::Lambda::Function', functions.length);
+  });
+
+  test.each(tables.map((def) => [def.id, def] as const))(
+    'THEN the %s table has its defined keys, on-demand billing and point-in-time recovery',
+    (_id, def) => {
+      synthesized.only(busTable(def)).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+        KeySchema: [
+          { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: def.partitionKey.name, AttributeType: def.partitionKey.type },
+          { AttributeName: def.sortKey.name, AttributeType: def.sortKey.type },
+        ]),
+        BillingMode: 'PAY_PER_REQUEST',
+        Replicas: [
+          Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+        ],
+      });
+    },
+  );
+
+  test('THEN the log table streams new images, expires items on its TTL attribute and indexes maxTs by keys only', () => {
+    synthesized.only(bus.logTable).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'maxTs', AttributeType: 'N' }]),
+      LocalSecondaryIndexes: [
+        {
+          IndexName: 'byMaxTs',
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'maxTs', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  test('THEN the registry table expires items on its TTL attribute and the groups table never expires items', () => {
+    synthesized.only(bus.registryTable).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TimeToLiveSpecification: { AttributeName: registryTable.timeToLiveAttribute, Enabled: true },
+      StreamSpecification: Match.absent(),
+    });
+    synthesized.only(bus.groupsTable).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TimeToLiveSpecification: Match.absent(),
+      StreamSpecification: Match.absent(),
+    });
+  });
+
+  test('THEN tables, bucket and the admin key secret are retained when removed from the stack', () => {
+    for (const construct of [
+      bus.logTable,
+      bus.groupsTable,
+      bus.registryTable,
+      bus.bucket,
+      bus.adminKeySecret,
+    ]) {
+      expect(template.toJSON().Resources[synthesized.logicalId(construct)].DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('THEN the bucket is private, encrypted, SSL-only and expires segments one day after the max retention', () => {
+    synthesized.only(bus.bucket).hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: segmentBucket.prefix, ExpirationInDays: 31, Status: 'Enabled' }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: synthesized.logicalId(bus.bucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('THEN a generated secret holds the admin key', () => {
+    synthesized.only(bus.adminKeySecret).hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 48 }),
+    });
+  });
+
+  test.each(functions.map((def) => [def.id, def] as const))(
+    'THEN the %s function runs on nodejs24.x, arm64, with its defined memory and timeout and 30-day logs',
+    (id, def) => {
+      const fn = { Api: bus.apiFunction, Dispatcher: bus.dispatcherFunction, Sweeper: bus.sweeperFunction }[
+        id
+      ];
+      if (!fn) throw new Error(`no function ${id}`);
+      const logGroup = new Capture();
+      synthesized.only(fn).hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: `index.${def.handler}`,
+        MemorySize: def.memoryMiB,
+        Timeout: def.timeoutSeconds,
+        LoggingConfig: { LogGroup: { Ref: logGroup } },
+      });
+      expect(template.toJSON().Resources[logGroup.asString()]).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 30 },
+        DeletionPolicy: 'Retain',
+      });
+    },
+  );
+
+  test('THEN every function learns the tables, bucket and secret of this bus from its environment', () => {
+    const refs = {
+      [logTable.envVar]: new Capture(),
+      [groupsTable.envVar]: new Capture(),
+      [registryTable.envVar]: new Capture(),
+      [segmentBucket.envVar]: new Capture(),
+      EVENTBUS_ADMIN_KEY_SECRET_ARN: new Capture(),
+    };
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          ...Object.fromEntries(Object.entries(refs).map(([name, capture]) => [name, { Ref: capture }])),
+          EVENTBUS_INLINE_THRESHOLD_BYTES: '8192',
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'eventbus',
+        }),
+      },
+    });
+    const expected: Record<string, IConstruct> = {
+      [logTable.envVar]: bus.logTable,
+      [groupsTable.envVar]: bus.groupsTable,
+      [registryTable.envVar]: bus.registryTable,
+      [segmentBucket.envVar]: bus.bucket,
+      EVENTBUS_ADMIN_KEY_SECRET_ARN: bus.adminKeySecret,
+    };
+    for (const [name, capture] of Object.entries(refs)) {
+      const seen = [capture.asString()];
+      while (capture.next()) seen.push(capture.asString());
+      expect({ name, seen }).toEqual({
+        name,
+        seen: functions.map(() => synthesized.logicalId(expected[name])),
+      });
+    }
+  });
+
+  test('THEN the api is public behind a buffered Function URL, which the stack outputs', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'BUFFERED',
+      TargetFunctionArn: { 'Fn::GetAtt': [synthesized.logicalId(bus.apiFunction), 'Arn'] },
+    });
+    const url = new Capture();
+    template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [url, 'FunctionUrl'] } });
+    expect(template.toJSON().Resources[url.asString()].Type).toBe('AWS::Lambda::Url');
+    template.hasOutput('AdminKeySecretArn', { Value: { Ref: synthesized.logicalId(bus.adminKeySecret) } });
+  });
+
+  test("THEN the dispatcher consumes only INSERT events of the log table's stream, bisecting failing batches", () => {
+    const table = new Capture();
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
+      FunctionName: { Ref: synthesized.logicalId(bus.dispatcherFunction) },
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'] }) }] },
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: dispatcherTrigger.batchSize,
+      MaximumBatchingWindowInSeconds: dispatcherTrigger.maxBatchingWindowSeconds,
+      StartingPosition: dispatcherTrigger.startingPosition,
+      MaximumRetryAttempts: dispatcherTrigger.retryAttempts,
+    });
+    expect(table.asString()).toBe(synthesized.logicalId(bus.logTable));
+  });
+
+  test('THEN a schedule runs the sweeper at the defined rate', () => {
+    const schedule = new Capture();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: schedule,
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [synthesized.logicalId(bus.sweeperFunction), 'Arn'] } }),
+      ],
+    });
+    expect(rateInMinutes(schedule.asString())).toBe(sweeperSchedule.awsRateMinutes);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [synthesized.logicalId(bus.sweeperFunction), 'Arn'] },
+    });
+  });
+
+  test('THEN the api may read and write all three tables and the bucket, and read the admin key', () => {
+    for (const table of [bus.logTable, bus.groupsTable, bus.registryTable]) {
+      for (const action of [
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+      ]) {
+        expect({ action, allowed: synthesized.allows(bus.apiFunction, action, table) }).toEqual({
+          action,
+          allowed: true,
+        });
+      }
+    }
+    for (const action of ['s3:PutObject', 's3:GetObject', 's3:ListBucket']) {
+      expect(synthesized.allows(bus.apiFunction, action, bus.bucket)).toBe(true);
+    }
+    expect(synthesized.allows(bus.apiFunction, 'secretsmanager:GetSecretValue', bus.adminKeySecret)).toBe(
+      true,
+    );
+  });
+
+  test('THEN the dispatcher may read the stream and update the log table, and nothing else', () => {
+    const fn = bus.dispatcherFunction;
+    expect(synthesized.allows(fn, 'dynamodb:GetRecords', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:Query', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.groupsTable)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.registryTable)).toBe(false);
+    expect(synthesized.allows(fn, 's3:GetObject', bus.bucket)).toBe(false);
+    expect(synthesized.allows(fn, 'secretsmanager:GetSecretValue', bus.adminKeySecret)).toBe(false);
+  });
+
+  test('THEN the sweeper may read the log table, list and delete segment objects, but write nothing', () => {
+    const fn = bus.sweeperFunction;
+    expect(synthesized.allows(fn, 'dynamodb:Query', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:PutItem', bus.logTable)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.logTable)).toBe(false);
+    expect(synthesized.allows(fn, 's3:ListBucket', bus.bucket)).toBe(true);
+    expect(synthesized.allows(fn, 's3:DeleteObject', bus.bucket)).toBe(true);
+    expect(synthesized.allows(fn, 's3:PutObject', bus.bucket)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.groupsTable)).toBe(false);
+  });
+});
+
+describe('EventBus with custom props', () => {
+  let synthesized: Synthesized;
+  let bus: EventBus;
+  const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:eventbus-admin-AbCdEf';
+
+  beforeAll(() => {
+    // GIVEN a bus that may be destroyed, keeps topics up to 400 days, inlines up to 1000 bytes,
+    // keeps logs a week and uses an existing secret
+    const stack = new Stack(unbundledApp(), 'Custom');
+    bus = new EventBus(stack, 'Bus', {
+      removalPolicy: RemovalPolicy.DESTROY,
+      maxRetentionDays: 400,
+      inlineThresholdBytes: 1000,
+      logRetentionDays: 7,
+      adminKeySecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Existing', secretArn),
+    });
+    // WHEN it is synthesized
+    synthesized = new Synthesized(stack);
+  });
+
+  test('THEN tables, bucket and log groups are deleted with the stack, the bucket emptied first', () => {
+    const resources = synthesized.template.toJSON().Resources;
+    for (const construct of [bus.logTable, bus.groupsTable, bus.registryTable, bus.bucket]) {
+      expect(resources[synthesized.logicalId(construct)].DeletionPolicy).toBe('Delete');
+    }
+    synthesized.template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+    synthesized.template.hasResourceProperties('Custom::S3AutoDeleteObjects', {
+      BucketName: { Ref: synthesized.logicalId(bus.bucket) },
+    });
+  });
+
+  test('THEN segments expire one day after the max retention', () => {
+    synthesized.only(bus.bucket).hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: segmentBucket.prefix, ExpirationInDays: 401 })]),
+      },
+    });
+  });
+
+  test('THEN the functions get the threshold and the existing secret, and no secret is generated', () => {
+    for (const fn of [bus.apiFunction, bus.dispatcherFunction, bus.sweeperFunction]) {
+      synthesized.only(fn).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            EVENTBUS_INLINE_THRESHOLD_BYTES: '1000',
+            EVENTBUS_ADMIN_KEY_SECRET_ARN: secretArn,
+          }),
+        },
+      });
+    }
+    synthesized.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(synthesized.allows(bus.apiFunction, 'secretsmanager:GetSecretValue', secretArn)).toBe(true);
+  });
+
+  test('THEN function logs are kept for the given days', () => {
+    synthesized.template.resourcePropertiesCountIs(
+      'AWS::Logs::LogGroup',
+      { RetentionInDays: 7 },
+      functions.length,
+    );
+  });
+});
+
+describe('EventBus props validation', () => {
+  const build = (props: EventBusProps) => () =>
+    new EventBus(new Stack(unbundledApp(), 'Validation'), 'Bus', props);
+
+  test.each([0, -1, 350_001, 1.5, Number.NaN])(
+    'fails when inlineThresholdBytes is %p',
+    (inlineThresholdBytes) => {
+      // GIVEN a threshold outside 1..350000 WHEN the bus is built THEN it is refused
+      expect(build({ inlineThresholdBytes })).toThrow(
+        /inlineThresholdBytes must be an integer in 1\.\.350000/,
+      );
+    },
+  );
+
+  test.each([1, 0, 2.5])('fails when maxRetentionDays is %p', (maxRetentionDays) => {
+    // GIVEN a lifecycle shorter than the 24 h retention floor allows WHEN the bus is built THEN it is refused
+    expect(build({ maxRetentionDays })).toThrow(/maxRetentionDays must be an integer of at least 2/);
+  });
+
+  test.each([0, 8, 31])(
+    'fails when logRetentionDays is %p, not a CloudWatch retention',
+    (logRetentionDays) => {
+      expect(build({ logRetentionDays })).toThrow(/logRetentionDays must be one of/);
+    },
+  );
+
+  test('GIVEN the boundary values WHEN the bus is built THEN they are accepted', () => {
+    expect(build({ inlineThresholdBytes: 1, maxRetentionDays: 2, logRetentionDays: 1 })).not.toThrow();
+    expect(build({ inlineThresholdBytes: 350_000 })).not.toThrow();
+  });
+});
