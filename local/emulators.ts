@@ -17,6 +17,13 @@ export const LOCAL_REGION = 'us-east-1';
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
+/**
+ * By default the SDK uploads a stream body as `aws-chunked` with a trailing checksum; s3rver
+ * does not decode that encoding and would store the chunk framing as the object's content.
+ * Computing checksums only where S3 requires them makes the SDK send plain bodies.
+ */
+const S3RVER_CHECKSUM_CALCULATION = 'WHEN_REQUIRED';
+
 /** Endpoints of DynamoDB and S3, either emulators started here or external ones (LocalStack). */
 export interface LocalEndpoints {
   readonly dynamoEndpoint: string;
@@ -55,7 +62,10 @@ export class EmulatorStartError extends Error {
     readonly output = '',
     options: { cause?: unknown } = {},
   ) {
-    super(output ? `${emulator}: ${message}\n--- output (tail) ---\n${output}` : `${emulator}: ${message}`, options);
+    super(
+      output ? `${emulator}: ${message}\n--- output (tail) ---\n${output}` : `${emulator}: ${message}`,
+      options,
+    );
     this.name = 'EmulatorStartError';
   }
 }
@@ -150,6 +160,9 @@ export async function startLocalBackends(
     AWS_ENDPOINT_URL_S3: s3Endpoint,
   };
   if (!env.AWS_REGION && !env.AWS_DEFAULT_REGION) vars.AWS_REGION = LOCAL_REGION;
+  if (started.s3 && !env.AWS_REQUEST_CHECKSUM_CALCULATION) {
+    vars.AWS_REQUEST_CHECKSUM_CALCULATION = S3RVER_CHECKSUM_CALCULATION;
+  }
   // s3rver knows a single key id; with only external emulators, keep the caller's keys if any.
   if (started.s3 || !env.AWS_ACCESS_KEY_ID) {
     vars.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
@@ -176,7 +189,12 @@ export function createEmulatorClients(endpoints: LocalEndpoints): { dynamo: Dyna
   return {
     dynamo: new DynamoDBClient({ ...common, endpoint: endpoints.dynamoEndpoint }),
     // s3rver (like most S3-compatible servers) only understands path-style addressing.
-    s3: new S3Client({ ...common, endpoint: endpoints.s3Endpoint, forcePathStyle: true }),
+    s3: new S3Client({
+      ...common,
+      endpoint: endpoints.s3Endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: S3RVER_CHECKSUM_CALCULATION,
+    }),
   };
 }
 
@@ -229,7 +247,8 @@ async function spawnAndWaitForDynamoDbLocal(
 
   let failure: Error | undefined;
   java.on('error', (error) => {
-    const hint = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Java 17+ installed and on PATH?)' : '';
+    const hint =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Java 17+ installed and on PATH?)' : '';
     failure = new EmulatorStartError('DynamoDB Local', `could not run java${hint}: ${error.message}`, '', {
       cause: error,
     });

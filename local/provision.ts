@@ -1,7 +1,7 @@
 import {
   type AttributeDefinition,
-  type CreateTableCommandInput,
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
@@ -115,7 +115,10 @@ async function ensureTable(dynamo: DynamoDBClient, def: TableDefinition, tableNa
   if (def.timeToLiveAttribute) await ensureTimeToLive(dynamo, tableName, def.timeToLiveAttribute);
 }
 
-async function describeTable(dynamo: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+async function describeTable(
+  dynamo: DynamoDBClient,
+  tableName: string,
+): Promise<TableDescription | undefined> {
   try {
     return (await dynamo.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   } catch (error) {
@@ -131,13 +134,16 @@ function differences(def: TableDefinition, table: TableDescription): string | un
     (schema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
   const found: string[] = [];
   if (keys(table.KeySchema) !== keys(expected.KeySchema)) found.push(`key schema ${keys(table.KeySchema)}`);
-  const indexes = (list: { IndexName?: string; KeySchema?: { AttributeName?: string; KeyType?: string }[] }[]) =>
+  const indexes = (
+    list: { IndexName?: string; KeySchema?: { AttributeName?: string; KeyType?: string }[] }[],
+  ) =>
     list
       .map((index) => `${index.IndexName}(${keys(index.KeySchema)})`)
       .sort()
       .join(',');
   const actualIndexes = indexes(table.LocalSecondaryIndexes ?? []);
-  if (actualIndexes !== indexes(expected.LocalSecondaryIndexes ?? [])) found.push(`local indexes ${actualIndexes}`);
+  if (actualIndexes !== indexes(expected.LocalSecondaryIndexes ?? []))
+    found.push(`local indexes ${actualIndexes}`);
   const stream = table.StreamSpecification?.StreamEnabled ? table.StreamSpecification.StreamViewType : 'none';
   if (stream !== (def.stream ?? 'none')) found.push(`stream ${stream}`);
   return found.length > 0 ? found.join('; ') : undefined;
@@ -145,7 +151,9 @@ function differences(def: TableDefinition, table: TableDescription): string | un
 
 async function ensureTimeToLive(dynamo: DynamoDBClient, tableName: string, attribute: string): Promise<void> {
   const enabledOn = async (): Promise<string | undefined> => {
-    const { TimeToLiveDescription: ttl } = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    const { TimeToLiveDescription: ttl } = await dynamo.send(
+      new DescribeTimeToLiveCommand({ TableName: tableName }),
+    );
     const enabled = ttl?.TimeToLiveStatus === 'ENABLED' || ttl?.TimeToLiveStatus === 'ENABLING';
     return enabled ? ttl?.AttributeName : undefined;
   };
@@ -161,7 +169,8 @@ async function ensureTimeToLive(dynamo: DynamoDBClient, tableName: string, attri
       return;
     } catch (error) {
       // A concurrent provision enabled it first ("TimeToLive is already enabled").
-      if (!(errorName(error) === 'ValidationException' && /already enabled/i.test(String(error)))) throw error;
+      if (!(errorName(error) === 'ValidationException' && /already enabled/i.test(String(error))))
+        throw error;
       current = await enabledOn();
     }
   }
@@ -197,7 +206,8 @@ async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
     return true;
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (errorName(error) === 'NotFound' || errorName(error) === 'NoSuchBucket' || status === 404) return false;
+    if (errorName(error) === 'NotFound' || errorName(error) === 'NoSuchBucket' || status === 404)
+      return false;
     throw error;
   }
 }

@@ -1,8 +1,12 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { requestCounter } from '../shared/aws/request-counter';
 import { startLocalBus } from './runtime';
 
 /** `npm start`: the bus on this machine, until Ctrl-C or SIGTERM. */
 async function main(): Promise<void> {
+  // The SDK's notice that it will need Node 22 from 2027 is in the README; don't repeat it at every start.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const dataDir = path.resolve(process.env.EVENTBUS_DATA_DIR ?? '.eventbus');
   const port = Number(process.env.EVENTBUS_PORT ?? 4000);
   console.log(`eventbus: starting (data in ${dataDir})`);
@@ -10,6 +14,12 @@ async function main(): Promise<void> {
   console.log(`eventbus: listening on ${bus.url}`);
   console.log(`eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`);
   console.log('eventbus: try  curl -H "Authorization: Bearer $KEY" ' + `${bus.url}/topics`);
+
+  const statsFile = process.env.EVENTBUS_REQUEST_STATS;
+  if (statsFile) {
+    // The benchmark asks for the request counts so far with SIGUSR2.
+    process.on('SIGUSR2', () => writeFileSync(statsFile, JSON.stringify(requestCounter.snapshot())));
+  }
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -72,28 +72,42 @@ async function isCommitted(options: OrphanSweepOptions, key: string, uploadedAt:
   const location = parseSegmentKey(key);
   if (!location) return true; // Not ours to judge: leave objects of unknown shape alone.
   const pk = partitionKey(location.topic, location.partition);
+  // The time index projects keys only: it names the candidate segments, the table says where their bytes are.
+  const candidates = await queryAll(options.dynamo, {
+    TableName: options.table,
+    IndexName: logTable.localIndexes?.[0]?.indexName,
+    KeyConditionExpression: 'pk = :pk AND maxTs BETWEEN :from AND :to',
+    ExpressionAttributeValues: {
+      ':pk': pk,
+      ':from': uploadedAt - STAMP_BEFORE_UPLOAD_MS - CLOCK_SKEW_MS,
+      ':to': uploadedAt + CLOCK_SKEW_MS,
+    },
+  });
+  if (candidates.length === 0) return false;
+  const sks = candidates.map((item) => item.sk as number);
+  const referencing = await queryAll(options.dynamo, {
+    TableName: options.table,
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+    FilterExpression: 's3Key = :key',
+    ExpressionAttributeValues: { ':pk': pk, ':low': Math.min(...sks), ':high': Math.max(...sks), ':key': key },
+    ProjectionExpression: 'sk',
+    ConsistentRead: true,
+  });
+  return referencing.length > 0;
+}
+
+async function queryAll(
+  dynamo: DynamoDBDocumentClient,
+  input: ConstructorParameters<typeof QueryCommand>[0],
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await options.dynamo.send(
-      new QueryCommand({
-        TableName: options.table,
-        IndexName: logTable.localIndexes?.[0]?.indexName,
-        KeyConditionExpression: 'pk = :pk AND maxTs BETWEEN :from AND :to',
-        FilterExpression: 's3Key = :key',
-        ExpressionAttributeValues: {
-          ':pk': pk,
-          ':from': uploadedAt - STAMP_BEFORE_UPLOAD_MS - CLOCK_SKEW_MS,
-          ':to': uploadedAt + CLOCK_SKEW_MS,
-          ':key': key,
-        },
-        ProjectionExpression: 'sk',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    if ((page.Items?.length ?? 0) > 0) return true;
+    const page = await dynamo.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+    items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return false;
+  return items;
 }
 
 /** `segments/<topic>/<partition>/<uuid>` → topic and partition. */

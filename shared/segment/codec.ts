@@ -85,7 +85,7 @@ const MAX_BODY_SIZE = 256 * 1024 * 1024;
  *   [{ timestamp: Date.now(), key: Buffer.from('order-42'), value: Buffer.from('{"total":7}'), json: true, headers: {} }],
  *   { codec: 'gzip' },
  * );
- * await putLogItem({ count: segment.count, crc: segment.crc, data: segment.bytes });
+ * segment.count; // 1: store it with segment.crc and segment.bytes in the log item
  */
 export function encodeSegment(
   records: readonly SegmentRecord[],
@@ -154,6 +154,9 @@ export function encodeSegment(
       pos += raw.write(value, pos, valueBytes, 'utf8');
     }
   }
+
+  // allocUnsafe memory holds old data: a sizing bug must fail here, not leak it into a segment.
+  if (pos !== raw.length) throw new Error(`Segment sizing bug: wrote ${pos} of ${raw.length} bytes`);
 
   let bytes: Buffer;
   if (codec === 'none') {

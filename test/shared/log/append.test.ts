@@ -1,0 +1,120 @@
+import { UnavailableError } from '../../../shared/errors';
+import type { Log } from '../../../shared/log/log';
+import { newLog, partitionItems, record, segmentObjects, uniqueTopic } from '../../support/aws';
+
+const RETENTION = 24;
+
+async function readAll(log: Log, topic: string, partition: number, from = 0) {
+  const events = [];
+  let offset = from;
+  for (;;) {
+    const page = await log.read(topic, partition, offset, 1000);
+    if (page.records.length === 0) return events;
+    events.push(...page.records);
+    offset = page.nextOffset;
+  }
+}
+
+/** Appends like a client that retries what the bus says is retryable. */
+async function appendWithRetry(log: Log, topic: string, value: unknown): Promise<number> {
+  for (;;) {
+    try {
+      return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+    }
+  }
+}
+
+describe('append', () => {
+  test('16 concurrent appenders x 200 appends on one partition get dense offsets, each event once, each in its own order', async () => {
+    // GIVEN 16 independent appenders, as 16 Lambda instances would be, with their own head caches
+    const topic = uniqueTopic('race');
+    const writers = Array.from({ length: 16 }, () => newLog());
+
+    // WHEN each appends 200 events, one at a time, all at once
+    const acked = await Promise.all(
+      writers.map(async (log, writer) => {
+        const offsets: number[] = [];
+        for (let seq = 0; seq < 200; seq++) offsets.push(await appendWithRetry(log, topic, { writer, seq }));
+        return offsets;
+      }),
+    );
+
+    // THEN the partition holds offsets 0..3199, densely, each event exactly once, where it was acknowledged
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => e.offset)).toEqual(Array.from({ length: 3200 }, (_, i) => i));
+    const seen = events.map((e) => JSON.parse(e.value.toString()) as { writer: number; seq: number });
+    expect(new Set(seen.map((v) => `${v.writer}/${v.seq}`)).size).toBe(3200);
+    for (let writer = 0; writer < 16; writer++) {
+      const mine = seen.filter((v) => v.writer === writer).map((v) => v.seq);
+      expect(mine).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      for (const [seq, offset] of acked[writer].entries()) {
+        expect(seen[offset]).toEqual({ writer, seq });
+      }
+    }
+  }, 300_000);
+
+  test('concurrent appends in one process are coalesced into fewer segments, with offsets in arrival order', async () => {
+    const topic = uniqueTopic('group');
+    const log = newLog();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => log.append(topic, 0, RETENTION, [record(i)])),
+    );
+    expect(results.map((r) => r.baseOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const segments = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
+    expect(segments.length).toBeLessThan(50);
+    const values = (await readAll(log, topic, 0)).map((e) => JSON.parse(e.value.toString()));
+    expect(values).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  test('a segment at or under 8 KiB is stored inline, a larger one in S3, and both read back the same', async () => {
+    const topic = uniqueTopic('size');
+    const log = newLog();
+    const small = [record('x'.repeat(7_000), 'k')];
+    const large = [record('y'.repeat(9_000), 'k')];
+
+    await log.append(topic, 0, RETENTION, small);
+    await log.append(topic, 0, RETENTION, large);
+
+    const [first, second] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
+    expect(first.bytes).toBeLessThanOrEqual(8 * 1024);
+    expect(first.data).toBeDefined();
+    expect(first.s3Key).toBeUndefined();
+    expect(second.bytes).toBeGreaterThan(8 * 1024);
+    expect(second.data).toBeUndefined();
+    expect(await segmentObjects(topic)).toEqual([second.s3Key]);
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => [e.offset, e.key?.toString(), JSON.parse(e.value.toString())])).toEqual([
+      [0, 'k', 'x'.repeat(7_000)],
+      [1, 'k', 'y'.repeat(9_000)],
+    ]);
+  });
+
+  test('reads honour offset and limit and say where to go on', async () => {
+    const topic = uniqueTopic('read');
+    const log = newLog();
+    for (let i = 0; i < 5; i++) await log.append(topic, 0, RETENTION, [record(i * 2), record(i * 2 + 1)]);
+
+    const page = await log.read(topic, 0, 3, 4);
+    expect(page.records.map((r) => r.offset)).toEqual([3, 4, 5, 6]);
+    expect(page.nextOffset).toBe(7);
+    const end = await log.read(topic, 0, 10, 100);
+    expect(end).toEqual({ records: [], nextOffset: 10 });
+    expect(await log.offsets(topic, 0)).toEqual({ startOffset: 0, endOffset: 10 });
+  });
+
+  test('read by timestamp finds the first event appended at or after it', async () => {
+    const topic = uniqueTopic('time');
+    const log = newLog();
+    const t0 = Date.UTC(2026, 0, 1);
+    await log.append(topic, 0, RETENTION, [record('a', null, t0), record('b', null, t0 + 1_000)]);
+    await log.append(topic, 0, RETENTION, [record('c', null, t0 + 2_000), record('d', null, t0 + 3_000)]);
+
+    expect(await log.offsetForTimestamp(topic, 0, t0 - 1)).toBe(0);
+    expect(await log.offsetForTimestamp(topic, 0, t0 + 500)).toBe(1);
+    expect(await log.offsetForTimestamp(topic, 0, t0 + 2_000)).toBe(2);
+    expect(await log.offsetForTimestamp(topic, 0, t0 + 2_500)).toBe(3);
+    expect(await log.offsetForTimestamp(topic, 0, t0 + 60_000)).toBe(4);
+  });
+});

@@ -1,0 +1,121 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { sweepOrphanSegments } from '../../../shared/log/orphan-sweeper';
+import { SegmentStore } from '../../../shared/log/segment-store';
+import {
+  documentClient,
+  newLog,
+  partitionItems,
+  record,
+  s3Client,
+  segmentObjects,
+  testConfig,
+  uniqueTopic,
+} from '../../support/aws';
+
+type Fault = 'crash-before-send' | 'lose-answer';
+
+/**
+ * A DynamoDB client that fails PutItem the way a process or network does:
+ * before the request leaves, or after DynamoDB applied it but before the
+ * answer arrives. The behaviour under test (the conditional write) runs in
+ * DynamoDB Local; only the failure is injected.
+ */
+function faultyDynamo(faults: Fault[]) {
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!/^Put/.test(context.commandName ?? '')) return next(args);
+      const fault = faults.shift();
+      if (fault === 'crash-before-send')
+        throw Object.assign(new Error('process died'), { name: 'ProcessCrash' });
+      const result = await next(args);
+      if (fault === 'lose-answer')
+        throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+      return result;
+    },
+    { step: 'initialize', name: 'injectFault' },
+  );
+  return documentClient(client);
+}
+
+const large = () => [record('z'.repeat(10_000))];
+
+describe('a crash at any step loses no acknowledged event', () => {
+  test('a crash after the S3 upload and before the commit acknowledges nothing, reuses no offset, and the sweeper removes the orphan', async () => {
+    // GIVEN a partition with one committed event
+    const topic = uniqueTopic('crash');
+    await newLog().append(topic, 0, 24, large());
+
+    // WHEN an appender uploads its segment and dies before the commit
+    const dying = newLog({ dynamo: faultyDynamo(['crash-before-send']), config: { appendAttempts: 1 } });
+    await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
+    expect(await segmentObjects(topic)).toHaveLength(2);
+
+    // THEN the next append continues at offset 1, and reading shows exactly the acknowledged events
+    const { baseOffset } = await newLog().append(topic, 0, 24, [record('after')]);
+    expect(baseOffset).toBe(1);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => r.offset)).toEqual([0, 1]);
+
+    // AND the sweeper, once the grace period is over, removes only the orphaned object
+    const committedKey = (await partitionItems(topic, 0)).find((i) => i.s3Key)?.s3Key;
+    const { bucket, logTable } = testConfig();
+    const s3 = s3Client();
+    const result = await sweepOrphanSegments({
+      dynamo: documentClient(),
+      s3,
+      segments: new SegmentStore(s3, bucket),
+      table: logTable,
+      bucket,
+      now: () => Date.now() + 2 * 60 * 60 * 1000,
+    });
+    expect(result.removed).toHaveLength(1);
+    expect(result.removed[0]).toMatch(new RegExp(`^segments/${topic}/0/`));
+    expect(await segmentObjects(topic)).toEqual([committedKey]);
+    expect((await newLog().read(topic, 0, 0, 10)).records).toHaveLength(2);
+  });
+
+  test('the sweeper leaves young objects alone: their append may still commit', async () => {
+    const topic = uniqueTopic('young');
+    const dying = newLog({ dynamo: faultyDynamo(['crash-before-send']), config: { appendAttempts: 1 } });
+    await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
+    const { bucket, logTable } = testConfig();
+    const s3 = s3Client();
+    const segments = new SegmentStore(s3, bucket);
+    await sweepOrphanSegments({ dynamo: documentClient(), s3, segments, table: logTable, bucket });
+    expect(await segmentObjects(topic)).toHaveLength(1);
+  });
+
+  test('a commit whose answer is lost is recognised on retry: acknowledged once, no duplicate, no gap', async () => {
+    // GIVEN an appender whose first commit lands but whose answer is lost
+    const topic = uniqueTopic('lost');
+    const log = newLog({ dynamo: faultyDynamo(['lose-answer']) });
+
+    // WHEN it appends
+    const first = await log.append(topic, 0, 24, [record('a'), record('b')]);
+    const second = await newLog().append(topic, 0, 24, [record('c')]);
+
+    // THEN the events were committed exactly once, at the offsets acknowledged
+    expect(first).toEqual({ baseOffset: 0, count: 2 });
+    expect(second.baseOffset).toBe(2);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+    expect((await partitionItems(topic, 0)).filter((i) => i.sk >= 0)).toHaveLength(2);
+  });
+
+  test('a commit whose answer is lost while another writer moves the head still is not duplicated', async () => {
+    const topic = uniqueTopic('lost2');
+    const other = newLog();
+    await other.append(topic, 0, 24, [record('x')]);
+    const log = newLog({ dynamo: faultyDynamo(['lose-answer']) });
+    const mine = await log.append(topic, 0, 24, [record('mine')]);
+    await other.append(topic, 0, 24, [record('y')]);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(['x', 'mine', 'y']);
+    expect(mine.baseOffset).toBe(1);
+  });
+});
