@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -87,21 +92,28 @@ const noop = (): void => {};
  */
 export async function startEmulators(options: StartEmulatorsOptions): Promise<Emulators> {
   const common = { dataDir: options.dataDir, log: options.log, startTimeoutMs: options.startTimeoutMs };
-  const [dynamo, s3] = await Promise.allSettled([
+  const [dynamo, s3] = await startTogether(
     startDynamoDbLocal({ ...common, port: options.dynamoPort }),
     startS3rver({ ...common, port: options.s3Port }),
-  ]);
-  if (dynamo.status === 'rejected' || s3.status === 'rejected') {
-    await Promise.all([dynamo, s3].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
-    throw dynamo.status === 'rejected' ? dynamo.reason : (s3 as PromiseRejectedResult).reason;
-  }
+  );
   return {
-    dynamoEndpoint: dynamo.value.endpoint,
-    s3Endpoint: s3.value.endpoint,
+    dynamoEndpoint: dynamo.endpoint,
+    s3Endpoint: s3.endpoint,
     stop: once(async () => {
-      await Promise.all([dynamo.value.stop(), s3.value.stop()]);
+      await Promise.all([dynamo.stop(), s3.stop()]);
     }),
   };
+}
+
+/** Waits for both starts; if one fails, stops the other and throws the failure. */
+async function startTogether<A extends RunningEmulator | undefined, B extends RunningEmulator | undefined>(
+  a: Promise<A>,
+  b: Promise<B>,
+): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  await Promise.all([first, second].map((r) => (r.status === 'fulfilled' ? r.value?.stop() : undefined)));
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
 }
 
 export interface LocalBackends extends Emulators {
@@ -140,17 +152,15 @@ export async function startLocalBackends(
 ): Promise<LocalBackends> {
   const external = externalEndpoints(env);
   const common = { dataDir, log: options.log, startTimeoutMs: options.startTimeoutMs };
-  const [dynamo, s3] = await Promise.allSettled([
-    external.dynamo ? undefined : startDynamoDbLocal({ ...common, port: options.dynamoPort }),
-    external.s3 ? undefined : startS3rver({ ...common, port: options.s3Port }),
-  ]);
-  if (dynamo.status === 'rejected' || s3.status === 'rejected') {
-    await Promise.all([dynamo, s3].map((r) => (r.status === 'fulfilled' ? r.value?.stop() : undefined)));
-    throw dynamo.status === 'rejected' ? dynamo.reason : (s3 as PromiseRejectedResult).reason;
-  }
-  const dynamoEndpoint = dynamo.value?.endpoint ?? (external.dynamo as string);
-  const s3Endpoint = s3.value?.endpoint ?? (external.s3 as string);
-  const started = { dynamo: dynamo.value !== undefined, s3: s3.value !== undefined };
+  const [dynamo, s3] = await startTogether(
+    external.dynamo
+      ? Promise.resolve(undefined)
+      : startDynamoDbLocal({ ...common, port: options.dynamoPort }),
+    external.s3 ? Promise.resolve(undefined) : startS3rver({ ...common, port: options.s3Port }),
+  );
+  const dynamoEndpoint = dynamo?.endpoint ?? (external.dynamo as string);
+  const s3Endpoint = s3?.endpoint ?? (external.s3 as string);
+  const started = { dynamo: dynamo !== undefined, s3: s3 !== undefined };
 
   const vars: Record<string, string> = {
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
@@ -175,7 +185,7 @@ export async function startLocalBackends(
     started,
     env: vars,
     stop: once(async () => {
-      await Promise.all([dynamo.value?.stop(), s3.value?.stop()]);
+      await Promise.all([dynamo?.stop(), s3?.stop()]);
     }),
   };
 }
@@ -253,17 +263,20 @@ async function spawnAndWaitForDynamoDbLocal(
       cause: error,
     });
   });
-  const exited = new Promise<void>((resolve) => java.once('close', () => resolve()));
-  java.once('exit', (code, signal) => {
-    failure ??= new EmulatorStartError(
-      'DynamoDB Local',
-      `exited during start-up (${signal ?? `code ${code}`}) on port ${port}`,
-      output.text(),
-    );
-  });
+  let stopping = false;
+  // 'close' rather than 'exit': by then all of its output has been read into the tail.
+  const exited = new Promise<void>((resolve) =>
+    java.once('close', (code, signal) => {
+      const how = signal ?? `code ${code}`;
+      failure ??= new EmulatorStartError('DynamoDB Local', `exited (${how}) on port ${port}`, output.text());
+      if (!stopping) log(`[dynamodb] DynamoDB Local exited (${how})`);
+      resolve();
+    }),
+  );
   const release = guardLifetime(java);
 
   const stop = once(async () => {
+    stopping = true;
     if (java.exitCode === null && java.signalCode === null && java.pid !== undefined) {
       java.kill('SIGTERM');
       const timer = setTimeout(() => java.kill('SIGKILL'), STOP_GRACE_MS);
@@ -356,7 +369,7 @@ export async function startS3rver(options: EmulatorOptions): Promise<RunningEmul
 
 /** The part of s3rver's (untyped) API used here: a Koa app whose `callback()` serves S3. */
 interface S3rverApp {
-  callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
 }
 // s3rver ships no types; `require` keeps the untyped module behind the interface above.
 const S3rver: new (options: { directory: string; silent: boolean }) => S3rverApp = require('s3rver');

@@ -1,7 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { logTable, segmentBucket } from '../../infra/definitions';
 import { createEmulatorClients, type Emulators, startEmulators } from '../../local/emulators';
@@ -33,9 +38,14 @@ describe('local emulators', () => {
     let clients = await start();
     await provision(clients, names);
     await clients.dynamo.send(
-      new PutItemCommand({ TableName: logName, Item: { pk: { S: 'orders#0' }, sk: { N: '0' }, maxTs: { N: '7' } } }),
+      new PutItemCommand({
+        TableName: logName,
+        Item: { pk: { S: 'orders#0' }, sk: { N: '0' }, maxTs: { N: '7' } },
+      }),
     );
-    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'segments/orders/0', Body: 'segment bytes' }));
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'segments/orders/0', Body: 'segment bytes' }),
+    );
 
     // WHEN they are stopped and started again on the same directory
     await emulators?.stop();
@@ -61,17 +71,24 @@ describe('local emulators', () => {
     // WHEN two callers provision at once, an item is written, and provision runs again
     await Promise.all([provision(clients, fresh), provision(clients, fresh)]);
     await clients.dynamo.send(
-      new PutItemCommand({ TableName: fresh[logTable.envVar], Item: { pk: { S: 'orders#0' }, sk: { N: '0' } } }),
+      new PutItemCommand({
+        TableName: fresh[logTable.envVar],
+        Item: { pk: { S: 'orders#0' }, sk: { N: '0' } },
+      }),
     );
     await provision(clients, fresh);
 
     // THEN the item is untouched and TTL is on
     const item = await clients.dynamo.send(
-      new GetItemCommand({ TableName: fresh[logTable.envVar], Key: { pk: { S: 'orders#0' }, sk: { N: '0' } } }),
+      new GetItemCommand({
+        TableName: fresh[logTable.envVar],
+        Key: { pk: { S: 'orders#0' }, sk: { N: '0' } },
+      }),
     );
     expect(item.Item).toBeDefined();
-    const ttl = await clients.dynamo.send(new DescribeTimeToLiveCommand({ TableName: fresh[logTable.envVar] }));
+    const ttl = await clients.dynamo.send(
+      new DescribeTimeToLiveCommand({ TableName: fresh[logTable.envVar] }),
+    );
     expect(ttl.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
-  });
   });
 });
