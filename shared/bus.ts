@@ -2,6 +2,7 @@ import { Authorizer } from './auth/authorizer';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type BusConfig, configFromEnv } from './config';
 import { Log } from './log/log';
+import { RegistryIdempotencyStore } from './publish/idempotency-store';
 import { Publisher } from './publish/publisher';
 import { TopicRegistry } from './registry/topic-registry';
 
@@ -31,7 +32,7 @@ export function createBus(options: BusOptions): Bus {
     clients,
     log,
     topics: new TopicRegistry(clients.dynamo, config.registryTable),
-    publisher: new Publisher(log),
+    publisher: new Publisher(log, new RegistryIdempotencyStore(clients.dynamo, config.registryTable)),
     authorizer: new Authorizer(options.adminKey),
   };
 }

@@ -1,4 +1,13 @@
-import { BusError, InvalidRequestError } from '../errors';
+import { createHash } from 'node:crypto';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import { BusError, ConflictError, InvalidRequestError } from '../errors';
+import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { partitionForKey } from '../partitioner';
 import type { TopicConfig } from '../registry/topic-registry';
@@ -19,6 +28,25 @@ export type PublishResult =
   | { readonly partition: number; readonly offset: number }
   | { readonly partition: number; readonly error: { readonly code: string; readonly message: string } };
 
+export interface PublishOptions {
+  /** The client's `Idempotency-Key`: a repeat within 24 h returns the first answer and appends nothing. */
+  readonly idempotencyKey?: string;
+  /** Whose key it is (the API key's id), so two clients' keys never collide. */
+  readonly scope?: string;
+}
+
+/** What identifies one partition's share of an idempotent request; hashed into the idempotency record's key. */
+interface PartitionAppend {
+  readonly scope: string;
+  readonly idempotencyKey: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Hash of the partition's events: the same key with another body is refused. */
+  readonly payload: string;
+}
+
+export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
+
 export interface PublishOutcome {
   /** One result per event, in request order. */
   readonly results: PublishResult[];
@@ -37,17 +65,37 @@ export class Publisher {
   /** Where the next keyless request goes; starts at a random partition so instances spread out. */
   private nextSticky = Math.floor(Math.random() * 1_000_000);
 
+  /** Appends a partition's share of an idempotent request at most once per key (Powertools idempotency). */
+  private readonly appendOnce?: (request: PartitionAppend, records: SegmentRecord[], retentionHours: number) => Promise<AppendResult>;
+
   constructor(
     private readonly log: Log,
+    idempotencyStore?: BasePersistenceLayer,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (idempotencyStore) {
+      const config = new IdempotencyConfig({
+        eventKeyJmesPath: '[scope, idempotencyKey, topic, partition]',
+        payloadValidationJmesPath: 'payload',
+        expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
+        throwOnNoIdempotencyKey: true,
+      });
+      // An append that died mid-way holds its key for at most this long; then a retry may run it again.
+      config.registerLambdaContext({ getRemainingTimeInMillis: () => 60_000 } as never);
+      this.appendOnce = makeIdempotent(
+        (request: PartitionAppend, records: SegmentRecord[], retentionHours: number) =>
+          this.log.append(request.topic, request.partition, retentionHours, records),
+        { persistenceStore: idempotencyStore, config, dataIndexArgument: 0 },
+      ) as never;
+    }
+  }
 
   /**
    * @example
    * const { results } = await publisher.publish(topic, [{ key: 'o-1', value, json: true, headers: {} }]);
    */
-  async publish(topic: TopicConfig, events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
-    const partitions = this.assignPartitions(topic, events);
+  async publish(topic: TopicConfig, events: readonly OutgoingEvent[], options: PublishOptions = {}): Promise<PublishOutcome> {
+    const partitions = this.assignPartitions(topic, events, options.idempotencyKey);
     const byPartition = new Map<number, number[]>();
     partitions.forEach((partition, index) => {
       const indexes = byPartition.get(partition);
@@ -58,15 +106,18 @@ export class Publisher {
     const timestamp = this.now();
     const results: PublishResult[] = new Array(events.length);
     let failure: BusError | undefined;
+    let conflict: ConflictError | undefined;
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
         const records: SegmentRecord[] = indexes.map((i) => toRecord(events[i], timestamp));
         try {
-          const { baseOffset } = await this.log.append(topic.name, partition, topic.retentionHours, records);
+          const { baseOffset } = await this.appendPartition(topic, partition, records, options);
           indexes.forEach((eventIndex, n) => {
             results[eventIndex] = { partition, offset: baseOffset + n };
           });
         } catch (error) {
+          // An idempotency conflict answers the whole request (409), not one partition.
+          if (error instanceof ConflictError) conflict ??= error;
           const busError = error instanceof BusError ? error : undefined;
           failure ??= busError ?? new BusError(503, 'UNAVAILABLE', 'The log could not be written.', { cause: error, retryable: true });
           const shown = busError?.expose || busError?.retryable ? busError : undefined;
@@ -82,16 +133,60 @@ export class Publisher {
         }
       }),
     );
+    if (conflict) throw conflict;
     return { results, complete: failure === undefined, failure };
+  }
+
+  /**
+   * One partition's share of the request. With an idempotency key, each
+   * partition's append is recorded on its own, so after a partial failure a
+   * full retry appends only what failed and answers the rest from the record.
+   */
+  private async appendPartition(
+    topic: TopicConfig,
+    partition: number,
+    records: SegmentRecord[],
+    options: PublishOptions,
+  ): Promise<AppendResult> {
+    if (!options.idempotencyKey || !this.appendOnce) {
+      return this.log.append(topic.name, partition, topic.retentionHours, records);
+    }
+    const payload = createHash('sha256');
+    for (const r of records) {
+      payload.update(JSON.stringify([r.key?.toString('base64') ?? null, r.json, r.headers]));
+      payload.update(r.value);
+    }
+    const request: PartitionAppend = {
+      scope: options.scope ?? '',
+      idempotencyKey: options.idempotencyKey,
+      topic: topic.name,
+      partition,
+      payload: payload.digest('base64'),
+    };
+    try {
+      return await this.appendOnce(request, records, topic.retentionHours);
+    } catch (error) {
+      if (error instanceof IdempotencyAlreadyInProgressError) {
+        throw new ConflictError('A request with this Idempotency-Key is still in progress; retry it shortly.', {
+          retryable: true,
+        });
+      }
+      if (error instanceof IdempotencyValidationError) {
+        throw new ConflictError('This Idempotency-Key was used for a different request; use a new key.');
+      }
+      throw error;
+    }
   }
 
   /**
    * Kafka's rules: an explicit partition wins, then murmur2 of the key;
    * keyless events of one request stick to one partition (one segment, one
-   * write) and successive requests rotate over the partitions.
+   * write) and successive requests rotate over the partitions. A request
+   * with an idempotency key sticks to a partition chosen by that key, so a
+   * retry lands where the first attempt did.
    */
-  private assignPartitions(topic: TopicConfig, events: readonly OutgoingEvent[]): number[] {
-    const sticky = this.nextSticky++ % topic.partitions;
+  private assignPartitions(topic: TopicConfig, events: readonly OutgoingEvent[], idempotencyKey?: string): number[] {
+    const sticky = (idempotencyKey !== undefined ? partitionForKey(idempotencyKey, topic.partitions) : this.nextSticky++) % topic.partitions;
     return events.map((event, index) => {
       if (event.partition !== undefined) {
         if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition >= topic.partitions) {

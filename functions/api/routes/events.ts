@@ -19,7 +19,11 @@ export const MAX_READ_LIMIT = 1_000;
 export async function publishEvents(bus: Bus, limits: PublishLimits, event: HttpEvent): Promise<HttpResult> {
   const name = pathParam(event, 'topic');
   assertValidName('topic', name);
-  await authenticate(bus, event, 'publish', name);
+  const principal = await authenticate(bus, event, 'publish', name);
+  const idempotencyKey = header(event, 'idempotency-key');
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+    throw new InvalidRequestError('Idempotency-Key must be 1 to 255 characters.');
+  }
   const size = bodyBytes(event).length;
   if (size > limits.maxRequestBytes) {
     throw new PayloadTooLargeError(`The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`);
@@ -27,7 +31,7 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
   const events = parseEvents(event);
   checkLimits(events, limits);
   const topic = await bus.topics.get(name);
-  const outcome = await bus.publisher.publish(topic, events);
+  const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
   if (outcome.complete) return json(200, { results: outcome.results });
   const retryAfter = String((outcome.failure as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1);
   return json(503, { results: outcome.results }, { 'retry-after': retryAfter });
