@@ -54,7 +54,7 @@ function validateEntry(entry: unknown, where: string): AclEntry {
     throw new InvalidRequestError(`"${where}.permissions" must be a non-empty array of "publish", "read", "admin".`);
   }
   for (const permission of permissions) {
-    if (!PERMISSIONS.includes(permission)) {
+    if (!(PERMISSIONS as readonly unknown[]).includes(permission)) {
       throw new InvalidRequestError(
         `"${where}.permissions" holds ${JSON.stringify(permission)?.slice(0, 60)}; use "publish", "read" or "admin".`,
       );

@@ -23,7 +23,9 @@ export function toErrorResult(error: unknown): HttpResult {
     return json(error.status, { error: { code: error.code, message, ...(error.expose ? error.details : {}) } }, headers);
   }
   const status = (error as { statusCode?: number } | null)?.statusCode;
-  if (status === 404) {
+  // The router also refuses events it cannot route at all (an empty path): no route for those either.
+  const fromRouter = (error as { cause?: { package?: string } } | null)?.cause?.package === '@middy/http-router';
+  if (status === 404 || fromRouter) {
     return json(404, { error: { code: 'NOT_FOUND', message: 'No such route; see API.md for the routes the bus serves.' } });
   }
   if (status === 405) {
