@@ -72,6 +72,14 @@ export const segmentBucket = {
   prefix: 'segments/',
 } as const;
 
+/** Settings the functions read from their environment, besides table and bucket names. */
+export const settingsEnv = {
+  /** Segments up to this many bytes are stored inline in the log item (shared/config.ts). */
+  inlineThresholdBytes: 'EVENTBUS_INLINE_THRESHOLD_BYTES',
+  /** ARN of the Secrets Manager secret holding the admin key (shared/auth/admin-key.ts). */
+  adminKeySecretArn: 'EVENTBUS_ADMIN_KEY_SECRET_ARN',
+} as const;
+
 export interface FunctionDefinition {
   readonly id: string;
   /** Source file, relative to the repository root. */

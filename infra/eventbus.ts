@@ -21,14 +21,15 @@ import {
   logTable,
   registryTable,
   segmentBucket,
+  settingsEnv,
   sweeperFunction,
   sweeperSchedule,
   type TableDefinition,
 } from './definitions';
 
 /** Environment variables the handlers read beyond the tables' and bucket's own (see shared/config.ts). */
-const INLINE_THRESHOLD_ENV = 'EVENTBUS_INLINE_THRESHOLD_BYTES';
-const ADMIN_KEY_SECRET_ENV = 'EVENTBUS_ADMIN_KEY_SECRET_ARN';
+const INLINE_THRESHOLD_ENV = settingsEnv.inlineThresholdBytes;
+const ADMIN_KEY_SECRET_ENV = settingsEnv.adminKeySecretArn;
 
 /** Above this an inline segment plus its attributes could exceed DynamoDB's 400 KB item limit. */
 const MAX_INLINE_THRESHOLD_BYTES = 350_000;

@@ -1,4 +1,4 @@
-import { logTable, groupsTable, registryTable, segmentBucket } from '../infra/definitions';
+import { groupsTable, logTable, registryTable, segmentBucket, settingsEnv } from '../infra/definitions';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
 export interface BusConfig {
@@ -36,7 +36,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     groupsTable: required(env, groupsTable.envVar),
     registryTable: required(env, registryTable.envVar),
     bucket: required(env, segmentBucket.envVar),
-    inlineThresholdBytes: intOr(env, 'EVENTBUS_INLINE_THRESHOLD_BYTES', DEFAULT_INLINE_THRESHOLD),
+    inlineThresholdBytes: intOr(env, settingsEnv.inlineThresholdBytes, DEFAULT_INLINE_THRESHOLD),
     headCacheMs: intOr(env, 'EVENTBUS_HEAD_CACHE_MS', 5_000),
     appendAttempts: intOr(env, 'EVENTBUS_APPEND_ATTEMPTS', 8),
   };

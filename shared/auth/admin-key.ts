@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { settingsEnv } from '../../infra/definitions';
 
 /**
  * The admin key: `EVENTBUS_ADMIN_KEY` in local mode, or the Secrets Manager
@@ -6,7 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
  */
 export async function resolveAdminKey(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (env.EVENTBUS_ADMIN_KEY) return env.EVENTBUS_ADMIN_KEY;
-  const arn = env.EVENTBUS_ADMIN_KEY_SECRET_ARN;
+  const arn = env[settingsEnv.adminKeySecretArn];
   if (!arn) throw new Error('Set EVENTBUS_ADMIN_KEY or EVENTBUS_ADMIN_KEY_SECRET_ARN.');
   const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
   if (!secret.SecretString) throw new Error(`Secret ${arn} has no string value.`);
