@@ -1,3 +1,4 @@
+import type { SegmentCodec } from './segment/codec';
 import { groupsTable, logTable, registryTable, segmentBucket, settingsEnv } from '../infra/definitions';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
@@ -12,6 +13,8 @@ export interface BusConfig {
   readonly headCacheMs: number;
   /** Conditional-write attempts per segment before the append gives up with a retryable error. */
   readonly appendAttempts: number;
+  /** Compression of new segments; readers handle every codec whatever this says. */
+  readonly segmentCodec: SegmentCodec;
 }
 
 const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
@@ -30,6 +33,12 @@ function intOr(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function codecOf(raw: string | undefined): SegmentCodec {
+  if (raw === undefined || raw === '' || raw === 'none') return 'none';
+  if (raw === 'gzip') return 'gzip';
+  throw new Error(`EVENTBUS_SEGMENT_CODEC must be "none" or "gzip", got "${raw}".`);
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
   return {
     logTable: required(env, logTable.envVar),
@@ -39,5 +48,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     inlineThresholdBytes: intOr(env, settingsEnv.inlineThresholdBytes, DEFAULT_INLINE_THRESHOLD),
     headCacheMs: intOr(env, 'EVENTBUS_HEAD_CACHE_MS', 5_000),
     appendAttempts: intOr(env, 'EVENTBUS_APPEND_ATTEMPTS', 8),
+    segmentCodec: codecOf(env.EVENTBUS_SEGMENT_CODEC),
   };
 }

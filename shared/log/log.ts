@@ -10,7 +10,10 @@ import { SegmentStore } from './segment-store';
 export interface LogOptions {
   readonly dynamo: DynamoDBDocumentClient;
   readonly s3: S3Client;
-  readonly config: Pick<BusConfig, 'logTable' | 'bucket' | 'inlineThresholdBytes' | 'headCacheMs' | 'appendAttempts'>;
+  readonly config: Pick<
+    BusConfig,
+    'logTable' | 'bucket' | 'inlineThresholdBytes' | 'headCacheMs' | 'appendAttempts' | 'segmentCodec'
+  >;
   readonly now?: () => number;
 }
 
@@ -38,6 +41,7 @@ export class Log {
       inlineThresholdBytes: config.inlineThresholdBytes,
       headCacheMs: config.headCacheMs,
       attempts: config.appendAttempts,
+      codec: config.segmentCodec,
       now,
     });
     const timeIndex = logTable.localIndexes?.[0]?.indexName as string;

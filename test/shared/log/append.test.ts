@@ -118,3 +118,14 @@ describe('append', () => {
     expect(await log.offsetForTimestamp(topic, 0, t0 + 60_000)).toBe(4);
   });
 });
+
+test('gzip segments (EVENTBUS_SEGMENT_CODEC=gzip) are smaller and read back the same, also by a reader set to none', async () => {
+  const topic = uniqueTopic('gzip');
+  const values = Array.from({ length: 20 }, (_, i) => ({ id: i, text: 'the same words again and again '.repeat(10) }));
+  await newLog({ config: { segmentCodec: 'gzip' } }).append(topic, 0, 24, values.map((v) => record(v)));
+  const [segment] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
+  expect(segment.codec).toBe('gzip');
+  expect(segment.bytes).toBeLessThan(JSON.stringify(values).length / 4);
+  const { records } = await newLog({ config: { segmentCodec: 'none' } }).read(topic, 0, 0, 100);
+  expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(values);
+});

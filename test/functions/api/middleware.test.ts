@@ -1,0 +1,70 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createApiHandler } from '../../../functions/api/handler';
+import { createBus } from '../../../shared/bus';
+import { DEFAULT_LIMITS } from '../../../shared/publish/limits';
+import { ADMIN_KEY } from '../../support/api';
+import { documentClient, s3Client } from '../../support/aws';
+
+const INTERNAL = 'connect ECONNREFUSED 10.0.0.7:8000 table=prod-registry';
+
+function event(method: string, path: string, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...headers },
+    isBase64Encoded: false,
+    requestContext: { http: { method, path } } as APIGatewayProxyEventV2['requestContext'],
+  };
+}
+
+/** A bus whose storage fails with an internal message that must never reach a client. */
+function brokenApi() {
+  const dynamo = new DynamoDBClient({});
+  dynamo.middlewareStack.add(
+    () => async () => {
+      throw new Error(INTERNAL);
+    },
+    { step: 'initialize', name: 'storageDown' },
+  );
+  const logger = new Logger({ logLevel: 'SILENT' });
+  const info = jest.spyOn(logger, 'info');
+  const error = jest.spyOn(logger, 'error');
+  const bus = createBus({ adminKey: ADMIN_KEY, clients: { dynamo: documentClient(dynamo), s3: s3Client() } });
+  return { handler: createApiHandler(bus, DEFAULT_LIMITS, logger), info, error };
+}
+
+describe('error middleware and access log', () => {
+  test('a 5xx shows a generic message, never the internal one, and is logged once with its cause', async () => {
+    const { handler, info, error } = brokenApi();
+    const result = await handler(event('GET', '/topics'), {} as never);
+    expect(result.statusCode).toBe(500);
+    expect(JSON.parse(result.body ?? '')).toEqual({
+      error: { code: 'INTERNAL_ERROR', message: 'The bus failed to complete the request.' },
+    });
+    expect(result.body).not.toContain('ECONNREFUSED');
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(info).not.toHaveBeenCalled();
+    expect(error.mock.calls[0][1]).toMatchObject({ method: 'GET', path: '/topics', status: 500 });
+  });
+
+  test('an unreachable store makes /health answer 503 with Retry-After', async () => {
+    const { handler } = brokenApi();
+    const result = await handler(event('GET', '/health'), {} as never);
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.['retry-after']).toBe('5');
+    expect(result.body).not.toContain('ECONNREFUSED');
+  });
+
+  test('a 4xx is logged once at info with its code', async () => {
+    const { handler, info, error } = brokenApi();
+    const result = await handler(event('GET', '/topics', { authorization: 'Bearer nope' }), {} as never);
+    expect(result.statusCode).toBe(401);
+    expect(info).toHaveBeenCalledTimes(1);
+    expect(info.mock.calls[0][1]).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    expect(error).not.toHaveBeenCalled();
+  });
+});
