@@ -52,8 +52,8 @@ export class Log {
     return this.appender.append(topic, partition, retentionHours, records);
   }
 
-  read(topic: string, partition: number, offset: number, limit: number): Promise<ReadResult> {
-    return this.reader.read(topic, partition, offset, limit);
+  read(topic: string, partition: number, offset: number, limit: number, maxBytes?: number): Promise<ReadResult> {
+    return this.reader.read(topic, partition, offset, limit, maxBytes);
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {

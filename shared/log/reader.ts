@@ -27,6 +27,15 @@ export interface PartitionOffsets {
   readonly endOffset: number;
 }
 
+/** Bytes of events one read returns at most: room for JSON and base64 overhead within 6 MB. */
+export const DEFAULT_READ_BYTES = 3 * 1024 * 1024;
+
+function recordBytes(record: LogRecord): number {
+  let bytes = record.value.length + (record.key?.length ?? 0);
+  for (const [name, value] of Object.entries(record.headers)) bytes += name.length + value.length;
+  return bytes;
+}
+
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;
 
@@ -42,10 +51,18 @@ export class LogReader {
   }
 
   /**
-   * Reads up to `limit` events from `offset` on. An offset at or past the end
+   * Reads up to `limit` events from `offset` on, and no more than about
+   * `maxBytes` of keys, values and headers (at least one event), so an answer
+   * fits a Lambda response (6 MB). An offset at or past the end
    * gives no events; one below the start throws OffsetOutOfRangeError.
    */
-  async read(topic: string, partition: number, offset: number, limit: number): Promise<ReadResult> {
+  async read(
+    topic: string,
+    partition: number,
+    offset: number,
+    limit: number,
+    maxBytes = DEFAULT_READ_BYTES,
+  ): Promise<ReadResult> {
     const pk = partitionKey(topic, partition);
     const now = this.now();
     // The segment holding `offset` is the one with the greatest base offset at or below it.
@@ -68,11 +85,19 @@ export class LogReader {
     let segment: SegmentItem | undefined = first;
     let after = first.sk;
     let page: SegmentItem[] = [];
-    while (segment && records.length < limit) {
+    let bytes = 0;
+    let full = false;
+    while (segment && !full) {
       for (const record of await this.decode(segment)) {
-        if (record.offset >= offset && records.length < limit) records.push(record);
+        if (record.offset < offset) continue;
+        bytes += recordBytes(record);
+        if (records.length >= limit || (records.length > 0 && bytes > maxBytes)) {
+          full = true;
+          break;
+        }
+        records.push(record);
       }
-      if (records.length >= limit) break;
+      if (full) break;
       if (page.length === 0) {
         page = await this.query({
           KeyConditionExpression: 'pk = :pk AND sk > :after',

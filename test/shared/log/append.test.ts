@@ -104,6 +104,19 @@ describe('append', () => {
     expect(await log.offsets(topic, 0)).toEqual({ startOffset: 0, endOffset: 10 });
   });
 
+  test('a read stops short of the limit rather than return more bytes than a response can carry', async () => {
+    const topic = uniqueTopic('bytes');
+    const log = newLog();
+    await log.append(topic, 0, RETENTION, Array.from({ length: 6 }, (_, i) => record(String(i).repeat(1024 * 1024))));
+    const first = await log.read(topic, 0, 0, 100);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1]);
+    expect(first.nextOffset).toBe(2);
+    const tiny = await log.read(topic, 0, 0, 100, 10);
+    expect(tiny.records.map((r) => r.offset)).toEqual([0]);
+    const rest = (await readAll(log, topic, 0, first.nextOffset)).map((r) => r.offset);
+    expect(rest).toEqual([2, 3, 4, 5]);
+  });
+
   test('read by timestamp finds the first event appended at or after it', async () => {
     const topic = uniqueTopic('time');
     const log = newLog();
