@@ -5,6 +5,7 @@ import { assertValidName } from '../../../shared/names';
 import { checkLimits, type PublishLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
 import { bodyBytes, type HttpEvent, type HttpResult, header, intQuery, json, jsonBody, pathParam, query } from '../http';
+import { parseCloudEvents } from '../publish/cloudevents';
 import { parseJsonEvents } from '../publish/json-events';
 import { authenticate } from './auth';
 
@@ -38,10 +39,14 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
 }
 
 function parseEvents(event: HttpEvent): OutgoingEvent[] {
+  const cloudEvents = parseCloudEvents(event);
+  if (cloudEvents !== undefined) return cloudEvents;
   const contentType = (header(event, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (contentType === 'application/json') return parseJsonEvents(jsonBody(event));
   throw new UnsupportedMediaTypeError(
-    `Content-Type "${contentType || '(none)'}" is not accepted; send application/json with {"events": [...]}.`,
+    `Content-Type "${contentType || '(none)'}" is not accepted; send application/json with {"events": [...]}, ` +
+      'application/cloudevents+json (one CloudEvent), application/cloudevents-batch+json (an array of them), ' +
+      'or a binary-mode CloudEvent (ce-specversion, ce-id, ce-source and ce-type headers, the body is the data).',
   );
 }
 
