@@ -1,4 +1,5 @@
 import { Authorizer } from './auth/authorizer';
+import { DynamoKeyStore } from './auth/dynamo-key-store';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type BusConfig, configFromEnv } from './config';
 import { Log } from './log/log';
@@ -33,6 +34,8 @@ export function createBus(options: BusOptions): Bus {
     log,
     topics: new TopicRegistry(clients.dynamo, config.registryTable),
     publisher: new Publisher(log, new RegistryIdempotencyStore(clients.dynamo, config.registryTable)),
-    authorizer: new Authorizer(options.adminKey),
+    authorizer: new Authorizer(options.adminKey, {
+      keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
+    }),
   };
 }

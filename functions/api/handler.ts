@@ -9,6 +9,7 @@ import { accessLog } from './middleware/access-log';
 import { errorResponse } from './middleware/error-response';
 import { publishEvents, readEvents } from './routes/events';
 import { health } from './routes/health';
+import { createKey, deleteKey, listKeys } from './routes/keys';
 import { describeTopic, listTopics, putTopic } from './routes/topics';
 
 type Route = (event: HttpEvent) => Promise<HttpResult>;
@@ -25,6 +26,9 @@ export function createApiHandler(bus: Bus, limits: PublishLimits, logger = new L
     { method: 'GET', path: '/topics/{topic}', handler: (e) => describeTopic(bus, e) },
     { method: 'POST', path: '/topics/{topic}/events', handler: (e) => publishEvents(bus, limits, e) },
     { method: 'GET', path: '/topics/{topic}/partitions/{partition}/events', handler: (e) => readEvents(bus, e) },
+    { method: 'POST', path: '/keys', handler: (e) => createKey(bus, e) },
+    { method: 'GET', path: '/keys', handler: (e) => listKeys(bus, e) },
+    { method: 'DELETE', path: '/keys/{id}', handler: (e) => deleteKey(bus, e) },
   ];
   return middy<HttpEvent, HttpResult>()
     .use(accessLog(logger))

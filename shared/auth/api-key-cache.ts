@@ -36,9 +36,12 @@ export class ApiKeyCache {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? Date.now;
     if (!(this.ttlMs >= 0 && this.ttlMs <= MAX_KEY_CACHE_MS)) {
-      throw new Error(`ttlMs must be from 0 to ${MAX_KEY_CACHE_MS}: a deleted key must stop working within 60 s.`);
+      throw new Error(
+        `ttlMs must be from 0 to ${MAX_KEY_CACHE_MS}: a deleted key must stop working within 60 s.`,
+      );
     }
-    if (!(Number.isInteger(this.maxEntries) && this.maxEntries >= 1)) throw new Error('maxEntries must be at least 1.');
+    if (!(Number.isInteger(this.maxEntries) && this.maxEntries >= 1))
+      throw new Error('maxEntries must be at least 1.');
   }
 
   /** The key with `id`: from the cache while fresh, otherwise from `load`, which is cached when it finds one. */

@@ -29,8 +29,13 @@ export function validateNewApiKey(input: unknown): NewApiKey {
   if (!Array.isArray(acl) || acl.length === 0 || acl.length > MAX_ACL_ENTRIES) {
     throw new InvalidRequestError(`"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${SHAPE}.`);
   }
-  if (description !== undefined && (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH)) {
-    throw new InvalidRequestError(`"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`);
+  if (
+    description !== undefined &&
+    (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH)
+  ) {
+    throw new InvalidRequestError(
+      `"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
+    );
   }
   return {
     acl: acl.map((entry, index) => validateEntry(entry, `acl[${index}]`)),
@@ -40,7 +45,9 @@ export function validateNewApiKey(input: unknown): NewApiKey {
 
 function validateEntry(entry: unknown, where: string): AclEntry {
   if (!isObject(entry)) {
-    throw new InvalidRequestError(`"${where}" must be an object: {"topics": "<pattern>", "permissions": [...]}.`);
+    throw new InvalidRequestError(
+      `"${where}" must be an object: {"topics": "<pattern>", "permissions": [...]}.`,
+    );
   }
   rejectUnknownFields(entry, ['topics', 'permissions'], `"${where}"`);
   const { topics, permissions } = entry;
@@ -51,7 +58,9 @@ function validateEntry(entry: unknown, where: string): AclEntry {
     );
   }
   if (!Array.isArray(permissions) || permissions.length === 0) {
-    throw new InvalidRequestError(`"${where}.permissions" must be a non-empty array of "publish", "read", "admin".`);
+    throw new InvalidRequestError(
+      `"${where}.permissions" must be a non-empty array of "publish", "read", "admin".`,
+    );
   }
   for (const permission of permissions) {
     if (!(PERMISSIONS as readonly unknown[]).includes(permission)) {
