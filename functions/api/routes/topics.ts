@@ -1,3 +1,4 @@
+import { aclGrants } from '../../../shared/auth/acl';
 import type { Bus } from '../../../shared/bus';
 import { InvalidRequestError } from '../../../shared/errors';
 import { assertValidName } from '../../../shared/names';
@@ -21,10 +22,12 @@ export async function putTopic(bus: Bus, event: HttpEvent): Promise<HttpResult> 
   return json(created ? 201 : 200, topic);
 }
 
-/** GET /topics */
+/** GET /topics — the topics this key may read (all of them for the admin key). */
 export async function listTopics(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  await authenticate(bus, event, 'read');
-  const topics = await bus.topics.list();
+  const principal = await authenticate(bus, event, 'read');
+  const topics = (await bus.topics.list()).filter(
+    (topic) => principal.admin || aclGrants(principal.acl, 'read', topic.name),
+  );
   return json(200, { topics });
 }
 
