@@ -3,7 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
-type UrlHandler = (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+type UrlHandler = (
+  event: APIGatewayProxyEventV2,
+  context: unknown,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** A Function URL takes at most 6 MB of request payload; locally the same limit holds. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -14,7 +17,11 @@ export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
  * becomes the response. Bodies of text media types arrive as text, others
  * base64-encoded, as on AWS.
  */
-export async function serveFunctionUrl(handler: UrlHandler, port: number, host = '127.0.0.1'): Promise<Server> {
+export async function serveFunctionUrl(
+  handler: UrlHandler,
+  port: number,
+  host = '127.0.0.1',
+): Promise<Server> {
   const server = createServer((req, res) => {
     void respond(handler, req, res);
   });
@@ -39,7 +46,10 @@ async function respond(handler: UrlHandler, req: IncomingMessage, res: ServerRes
         statusCode: 413,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
-          error: { code: 'PAYLOAD_TOO_LARGE', message: `A request body may be at most ${MAX_PAYLOAD_BYTES} bytes.` },
+          error: {
+            code: 'PAYLOAD_TOO_LARGE',
+            message: `A request body may be at most ${MAX_PAYLOAD_BYTES} bytes.`,
+          },
         }),
       });
     }
@@ -48,7 +58,11 @@ async function respond(handler: UrlHandler, req: IncomingMessage, res: ServerRes
   } catch (error) {
     // The handler turns its own errors into responses; reaching here is a bug in the runtime.
     console.error('local function URL failed', error);
-    send(res, { statusCode: 502, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL_ERROR","message":"The function failed."}}' });
+    send(res, {
+      statusCode: 502,
+      headers: { 'content-type': 'application/json' },
+      body: '{"error":{"code":"INTERNAL_ERROR","message":"The function failed."}}',
+    });
   }
 }
 
@@ -88,7 +102,8 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
   const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  for (const [name, value] of url.searchParams)
+    query[name] = name in query ? `${query[name]},${value}` : value;
   const text = isTextual(headers['content-type'] ?? '');
   const now = new Date();
   return {
@@ -122,7 +137,13 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
-  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-  res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': body.length });
+  const body =
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode ?? 200, {
+    ...(result.headers as Record<string, string>),
+    'content-length': body.length,
+  });
   res.end(body);
 }

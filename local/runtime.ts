@@ -59,7 +59,11 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
     const { key: adminKey, generated } = await adminKeyFor(env, options.dataDir);
     const api = createApiHandler(createBus({ adminKey, env }), limitsFromEnv(env));
-    const server: Server = await serveFunctionUrl(api as never, options.port, env.EVENTBUS_HOST ?? '127.0.0.1');
+    const server: Server = await serveFunctionUrl(
+      api as never,
+      options.port,
+      env.EVENTBUS_HOST ?? '127.0.0.1',
+    );
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     server.closeIdleConnections?.();
 
@@ -98,7 +102,10 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 }
 
 /** `EVENTBUS_ADMIN_KEY`, else the key stored under the data directory, else a new one stored there. */
-async function adminKeyFor(env: NodeJS.ProcessEnv, dataDir: string): Promise<{ key: string; generated: boolean }> {
+async function adminKeyFor(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+): Promise<{ key: string; generated: boolean }> {
   if (env.EVENTBUS_ADMIN_KEY) return { key: env.EVENTBUS_ADMIN_KEY, generated: false };
   const file = path.join(dataDir, 'admin-key');
   try {

@@ -12,8 +12,10 @@ async function main(): Promise<void> {
   console.log(`eventbus: starting (data in ${dataDir})`);
   const bus = await startLocalBus({ dataDir, port, log: (line) => console.error(`eventbus: ${line}`) });
   console.log(`eventbus: listening on ${bus.url}`);
-  console.log(`eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`);
-  console.log('eventbus: try  curl -H "Authorization: Bearer $KEY" ' + `${bus.url}/topics`);
+  console.log(
+    `eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`,
+  );
+  console.log(`eventbus: try  curl -H "Authorization: Bearer <admin key>" ${bus.url}/topics`);
 
   const statsFile = process.env.EVENTBUS_REQUEST_STATS;
   if (statsFile) {

@@ -1,10 +1,10 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type _Record,
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 
@@ -76,7 +76,9 @@ export class StreamPoller {
   }
 
   private async describe(): Promise<string> {
-    const { Table } = await this.options.dynamo.send(new DescribeTableCommand({ TableName: this.options.table }));
+    const { Table } = await this.options.dynamo.send(
+      new DescribeTableCommand({ TableName: this.options.table }),
+    );
     const streamArn = Table?.LatestStreamArn;
     if (!streamArn) throw new Error(`Table ${this.options.table} has no stream.`);
     let start: string | undefined;
@@ -98,7 +100,11 @@ export class StreamPoller {
   private async pollShard(streamArn: string, shardId: string, shard: ShardState): Promise<boolean> {
     if (!shard.iterator) {
       const { ShardIterator } = await this.options.streams.send(
-        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: shardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
       );
       shard.iterator = ShardIterator;
     }
@@ -117,10 +123,14 @@ export class StreamPoller {
       throw error;
     }
     const { Records, NextShardIterator } = page;
-    const records = (Records ?? []).filter((r) => !this.options.eventNames || this.options.eventNames.includes(r.eventName ?? ''));
+    const records = (Records ?? []).filter(
+      (r) => !this.options.eventNames || this.options.eventNames.includes(r.eventName ?? ''),
+    );
     if (records.length > 0) {
       // Throws on failure: the iterator is not advanced, so the batch is read and handed over again.
-      await this.options.handler({ Records: records.map((r) => toLambdaRecord(r, streamArn)) } as DynamoDBStreamEvent);
+      await this.options.handler({
+        Records: records.map((r) => toLambdaRecord(r, streamArn)),
+      } as DynamoDBStreamEvent);
     }
     shard.iterator = NextShardIterator;
     if (!NextShardIterator) shard.done = true;

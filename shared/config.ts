@@ -1,5 +1,5 @@
-import type { SegmentCodec } from './segment/codec';
 import { groupsTable, logTable, registryTable, segmentBucket, settingsEnv } from '../infra/definitions';
+import type { SegmentCodec } from './segment/codec';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
 export interface BusConfig {
@@ -29,7 +29,8 @@ function intOr(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}".`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${raw}".`);
   return value;
 }
 

@@ -100,7 +100,10 @@ export class UnavailableError extends BusError {
     readonly retryAfterSeconds = 1,
     options: { cause?: unknown; status?: 429 | 503; code?: string } = {},
   ) {
-    super(options.status ?? 503, options.code ?? 'UNAVAILABLE', message, { cause: options.cause, retryable: true });
+    super(options.status ?? 503, options.code ?? 'UNAVAILABLE', message, {
+      cause: options.cause,
+      retryable: true,
+    });
   }
 }
 

@@ -18,14 +18,22 @@ type Route = (event: HttpEvent) => Promise<HttpResult>;
  * The HTTP API (API.md) as one Lambda handler taking Function URL events
  * (payload format 2.0). Local mode serves the very same handler.
  */
-export function createApiHandler(bus: Bus, limits: PublishLimits, logger = new Logger({ serviceName: 'eventbus' })) {
+export function createApiHandler(
+  bus: Bus,
+  limits: PublishLimits,
+  logger = new Logger({ serviceName: 'eventbus' }),
+) {
   const routes: { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; path: string; handler: Route }[] = [
     { method: 'GET', path: '/health', handler: () => health(bus) },
     { method: 'GET', path: '/topics', handler: (e) => listTopics(bus, e) },
     { method: 'PUT', path: '/topics/{topic}', handler: (e) => putTopic(bus, e) },
     { method: 'GET', path: '/topics/{topic}', handler: (e) => describeTopic(bus, e) },
     { method: 'POST', path: '/topics/{topic}/events', handler: (e) => publishEvents(bus, limits, e) },
-    { method: 'GET', path: '/topics/{topic}/partitions/{partition}/events', handler: (e) => readEvents(bus, e) },
+    {
+      method: 'GET',
+      path: '/topics/{topic}/partitions/{partition}/events',
+      handler: (e) => readEvents(bus, e),
+    },
     { method: 'POST', path: '/keys', handler: (e) => createKey(bus, e) },
     { method: 'GET', path: '/keys', handler: (e) => listKeys(bus, e) },
     { method: 'DELETE', path: '/keys/{id}', handler: (e) => deleteKey(bus, e) },
@@ -40,7 +48,9 @@ let api: Promise<(event: HttpEvent, context: unknown) => Promise<HttpResult>> | 
 
 /** The Lambda entry point: wires the bus from the environment on the first request. */
 export const handler = async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
-  api ??= resolveAdminKey().then((adminKey) => createApiHandler(createBus({ adminKey }), limitsFromEnv()) as never);
+  api ??= resolveAdminKey().then(
+    (adminKey) => createApiHandler(createBus({ adminKey }), limitsFromEnv()) as never,
+  );
   // A failed start (say, the secret could not be read) is retried by the next request, not cached.
   const serve = await api.catch((error) => {
     api = undefined;

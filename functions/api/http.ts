@@ -5,7 +5,11 @@ export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
-  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 export function noContent(): HttpResult {
@@ -54,12 +58,21 @@ export function query(event: HttpEvent, name: string): string | undefined {
 }
 
 /** A non-negative integer from the query string, within `max`. */
-export function intQuery(event: HttpEvent, name: string, options: { default?: number; max?: number; min?: number } = {}): number | undefined {
+export function intQuery(
+  event: HttpEvent,
+  name: string,
+  options: { default?: number; max?: number; min?: number } = {},
+): number | undefined {
   const raw = query(event, name);
   if (raw === undefined || raw === '') return options.default;
   const value = Number(raw);
   const min = options.min ?? 0;
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || (options.max !== undefined && value > options.max)) {
+  if (
+    !/^\d+$/.test(raw) ||
+    !Number.isSafeInteger(value) ||
+    value < min ||
+    (options.max !== undefined && value > options.max)
+  ) {
     const range = options.max !== undefined ? `from ${min} to ${options.max}` : `of at least ${min}`;
     throw new InvalidRequestError(`Query parameter "${name}" must be an integer ${range}, got "${raw}".`);
   }

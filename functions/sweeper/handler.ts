@@ -12,7 +12,13 @@ export function createSweeperHandler(env: NodeJS.ProcessEnv = process.env) {
   const { dynamo, s3 } = createAwsClients(env);
   const segments = new SegmentStore(s3, config.bucket);
   return async (): Promise<{ scanned: number; removed: number }> => {
-    const result = await sweepOrphanSegments({ dynamo, s3, segments, table: config.logTable, bucket: config.bucket });
+    const result = await sweepOrphanSegments({
+      dynamo,
+      s3,
+      segments,
+      table: config.logTable,
+      bucket: config.bucket,
+    });
     if (result.removed.length > 0) logger.info('removed orphaned segments', { keys: result.removed });
     return { scanned: result.scanned, removed: result.removed.length };
   };

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requestCounter } from './request-counter';
 
 export interface AwsClients {
@@ -22,8 +22,14 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
   });
   const s3 = new S3Client({ forcePathStyle: s3Endpoint !== undefined });
   if (env.EVENTBUS_REQUEST_STATS) {
-    dynamo.middlewareStack.add(requestCounter.middleware('DynamoDB') as never, { step: 'initialize', name: 'countRequests' });
-    s3.middlewareStack.add(requestCounter.middleware('S3') as never, { step: 'initialize', name: 'countRequests' });
+    dynamo.middlewareStack.add(requestCounter.middleware('DynamoDB') as never, {
+      step: 'initialize',
+      name: 'countRequests',
+    });
+    s3.middlewareStack.add(requestCounter.middleware('S3') as never, {
+      step: 'initialize',
+      name: 'countRequests',
+    });
   }
   return { dynamo, s3 };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
 import { encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
 import { headOf, partitionKey } from './partition-key';
@@ -83,7 +83,12 @@ export class Appender {
    * @example
    * const { baseOffset } = await appender.append('orders', 0, 168, [record]);
    */
-  append(topic: string, partition: number, retentionHours: number, records: SegmentRecord[]): Promise<AppendResult> {
+  append(
+    topic: string,
+    partition: number,
+    retentionHours: number,
+    records: SegmentRecord[],
+  ): Promise<AppendResult> {
     if (records.length === 0) return Promise.reject(new Error('append needs at least one record'));
     const pk = partitionKey(topic, partition);
     let queue = this.queues.get(pk);
@@ -107,7 +112,12 @@ export class Appender {
         const batch = this.takeBatch(queue);
         const records = batch.flatMap((p) => p.records);
         try {
-          const baseOffset = await this.commitSegment(queue.topic, queue.partition, batch[0].retentionHours, records);
+          const baseOffset = await this.commitSegment(
+            queue.topic,
+            queue.partition,
+            batch[0].retentionHours,
+            records,
+          );
           let offset = baseOffset;
           for (const p of batch) {
             p.resolve({ baseOffset: offset, count: p.records.length });
@@ -130,7 +140,8 @@ export class Appender {
     while (queue.pending.length > 0) {
       const next = queue.pending[0];
       if (next.retentionHours !== batch[0].retentionHours) break;
-      if (count + next.records.length > this.maxSegmentRecords || bytes + next.bytes > this.maxSegmentBytes) break;
+      if (count + next.records.length > this.maxSegmentRecords || bytes + next.bytes > this.maxSegmentBytes)
+        break;
       batch.push(queue.pending.shift() as PendingAppend);
       count += next.records.length;
       bytes += next.bytes;
@@ -208,7 +219,9 @@ export class Appender {
         } else {
           // The answer is unknown: keep `head` so the next try detects our own commit.
           if (attempt >= this.options.attempts) {
-            throw new UnavailableError('The log could not be written; retry the request.', 1, { cause: error });
+            throw new UnavailableError('The log could not be written; retry the request.', 1, {
+              cause: error,
+            });
           }
           await sleep(backoffMs(attempt));
         }

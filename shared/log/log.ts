@@ -1,5 +1,5 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logTable } from '../../infra/definitions';
 import type { BusConfig } from '../config';
 import type { SegmentRecord } from '../segment/codec';
@@ -48,11 +48,22 @@ export class Log {
     this.reader = new LogReader({ dynamo, segments: this.segments, table: config.logTable, timeIndex, now });
   }
 
-  append(topic: string, partition: number, retentionHours: number, records: SegmentRecord[]): Promise<AppendResult> {
+  append(
+    topic: string,
+    partition: number,
+    retentionHours: number,
+    records: SegmentRecord[],
+  ): Promise<AppendResult> {
     return this.appender.append(topic, partition, retentionHours, records);
   }
 
-  read(topic: string, partition: number, offset: number, limit: number, maxBytes?: number): Promise<ReadResult> {
+  read(
+    topic: string,
+    partition: number,
+    offset: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<ReadResult> {
     return this.reader.read(topic, partition, offset, limit, maxBytes);
   }
 

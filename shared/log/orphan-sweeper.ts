@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { logTable, segmentBucket } from '../../infra/definitions';
 import { COMMIT_DEADLINE_MS } from './appender';
 import { partitionKey } from './partition-key';
@@ -89,7 +89,12 @@ async function isCommitted(options: OrphanSweepOptions, key: string, uploadedAt:
     TableName: options.table,
     KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
     FilterExpression: 's3Key = :key',
-    ExpressionAttributeValues: { ':pk': pk, ':low': Math.min(...sks), ':high': Math.max(...sks), ':key': key },
+    ExpressionAttributeValues: {
+      ':pk': pk,
+      ':low': Math.min(...sks),
+      ':high': Math.max(...sks),
+      ':key': key,
+    },
     ProjectionExpression: 'sk',
     ConsistentRead: true,
   });

@@ -1,4 +1,4 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { OffsetOutOfRangeError } from '../errors';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { headOf, partitionKey } from './partition-key';
@@ -175,7 +175,9 @@ export class LogReader {
   }
 
   private async decode(segment: SegmentItem): Promise<LogRecord[]> {
-    const bytes = segment.data ? Buffer.from(segment.data) : await this.options.segments.get(segment.s3Key as string);
+    const bytes = segment.data
+      ? Buffer.from(segment.data)
+      : await this.options.segments.get(segment.s3Key as string);
     return decodeSegment(bytes, segment.sk);
   }
 
@@ -189,4 +191,3 @@ export class LogReader {
     return (result.Items ?? []) as SegmentItem[];
   }
 }
-

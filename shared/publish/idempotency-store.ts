@@ -1,8 +1,17 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyItemNotFoundError,
+} from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 /**
  * Powertools' idempotency records in the registry table, one partition key
@@ -54,7 +63,10 @@ export class RegistryIdempotencyStore extends BasePersistenceLayer {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const existing = error.Item ? toRecord(unmarshall(error.Item)) : undefined;
-        throw new IdempotencyItemAlreadyExistsError(`Idempotency key ${record.idempotencyKey} is taken.`, existing);
+        throw new IdempotencyItemAlreadyExistsError(
+          `Idempotency key ${record.idempotencyKey} is taken.`,
+          existing,
+        );
       }
       throw error;
     }
@@ -65,7 +77,8 @@ export class RegistryIdempotencyStore extends BasePersistenceLayer {
       new UpdateCommand({
         TableName: this.table,
         Key: keyOf(record.idempotencyKey),
-        UpdateExpression: 'SET expiresAt = :expiry, #status = :status, responseData = :data, payloadHash = :hash',
+        UpdateExpression:
+          'SET expiresAt = :expiry, #status = :status, responseData = :data, payloadHash = :hash',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':expiry': record.expiryTimestamp,
@@ -96,4 +109,3 @@ function toRecord(item: Record<string, unknown>): IdempotencyRecord {
     payloadHash: (item.payloadHash ?? undefined) as string | undefined,
   });
 }
-

@@ -26,7 +26,8 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): PublishLimi
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}".`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new Error(`${name} must be a positive integer, got "${raw}".`);
     return value;
   };
   return {
@@ -43,7 +44,9 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): PublishLimi
 export function checkLimits(events: readonly OutgoingEvent[], limits: PublishLimits): void {
   if (events.length === 0) throw new InvalidRequestError('The request holds no events.');
   if (events.length > limits.maxEvents) {
-    throw new InvalidRequestError(`A request may hold at most ${limits.maxEvents} events; split it into several.`);
+    throw new InvalidRequestError(
+      `A request may hold at most ${limits.maxEvents} events; split it into several.`,
+    );
   }
   events.forEach((event, i) => {
     if (event.value.length > limits.maxValueBytes) {
@@ -56,12 +59,16 @@ export function checkLimits(events: readonly OutgoingEvent[], limits: PublishLim
     }
     const names = Object.keys(event.headers);
     if (names.length > limits.maxHeaders) {
-      throw new InvalidRequestError(`events[${i}] has ${names.length} headers; the limit is ${limits.maxHeaders}.`);
+      throw new InvalidRequestError(
+        `events[${i}] has ${names.length} headers; the limit is ${limits.maxHeaders}.`,
+      );
     }
     let headerBytes = 0;
     for (const name of names) headerBytes += Buffer.byteLength(name) + Buffer.byteLength(event.headers[name]);
     if (headerBytes > limits.maxHeaderBytes) {
-      throw new PayloadTooLargeError(`events[${i}] headers take ${headerBytes} bytes; the limit is ${limits.maxHeaderBytes}.`);
+      throw new PayloadTooLargeError(
+        `events[${i}] headers take ${headerBytes} bytes; the limit is ${limits.maxHeaderBytes}.`,
+      );
     }
   });
 }

@@ -66,7 +66,11 @@ export class Publisher {
   private nextSticky = Math.floor(Math.random() * 1_000_000);
 
   /** Appends a partition's share of an idempotent request at most once per key (Powertools idempotency). */
-  private readonly appendOnce?: (request: PartitionAppend, records: SegmentRecord[], retentionHours: number) => Promise<AppendResult>;
+  private readonly appendOnce?: (
+    request: PartitionAppend,
+    records: SegmentRecord[],
+    retentionHours: number,
+  ) => Promise<AppendResult>;
 
   constructor(
     private readonly log: Log,
@@ -94,7 +98,11 @@ export class Publisher {
    * @example
    * const { results } = await publisher.publish(topic, [{ key: 'o-1', value, json: true, headers: {} }]);
    */
-  async publish(topic: TopicConfig, events: readonly OutgoingEvent[], options: PublishOptions = {}): Promise<PublishOutcome> {
+  async publish(
+    topic: TopicConfig,
+    events: readonly OutgoingEvent[],
+    options: PublishOptions = {},
+  ): Promise<PublishOutcome> {
     const partitions = this.assignPartitions(topic, events, options.idempotencyKey);
     const byPartition = new Map<number, number[]>();
     partitions.forEach((partition, index) => {
@@ -119,7 +127,12 @@ export class Publisher {
           // An idempotency conflict answers the whole request (409), not one partition.
           if (error instanceof ConflictError) conflict ??= error;
           const busError = error instanceof BusError ? error : undefined;
-          failure ??= busError ?? new BusError(503, 'UNAVAILABLE', 'The log could not be written.', { cause: error, retryable: true });
+          failure ??=
+            busError ??
+            new BusError(503, 'UNAVAILABLE', 'The log could not be written.', {
+              cause: error,
+              retryable: true,
+            });
           const shown = busError?.expose || busError?.retryable ? busError : undefined;
           for (const eventIndex of indexes) {
             results[eventIndex] = {
@@ -167,9 +180,12 @@ export class Publisher {
       return await this.appendOnce(request, records, topic.retentionHours);
     } catch (error) {
       if (error instanceof IdempotencyAlreadyInProgressError) {
-        throw new ConflictError('A request with this Idempotency-Key is still in progress; retry it shortly.', {
-          retryable: true,
-        });
+        throw new ConflictError(
+          'A request with this Idempotency-Key is still in progress; retry it shortly.',
+          {
+            retryable: true,
+          },
+        );
       }
       if (error instanceof IdempotencyValidationError) {
         throw new ConflictError('This Idempotency-Key was used for a different request; use a new key.');
@@ -185,11 +201,21 @@ export class Publisher {
    * with an idempotency key sticks to a partition chosen by that key, so a
    * retry lands where the first attempt did.
    */
-  private assignPartitions(topic: TopicConfig, events: readonly OutgoingEvent[], idempotencyKey?: string): number[] {
-    const sticky = (idempotencyKey !== undefined ? partitionForKey(idempotencyKey, topic.partitions) : this.nextSticky++) % topic.partitions;
+  private assignPartitions(
+    topic: TopicConfig,
+    events: readonly OutgoingEvent[],
+    idempotencyKey?: string,
+  ): number[] {
+    const sticky =
+      (idempotencyKey !== undefined ? partitionForKey(idempotencyKey, topic.partitions) : this.nextSticky++) %
+      topic.partitions;
     return events.map((event, index) => {
       if (event.partition !== undefined) {
-        if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition >= topic.partitions) {
+        if (
+          !Number.isInteger(event.partition) ||
+          event.partition < 0 ||
+          event.partition >= topic.partitions
+        ) {
           throw new InvalidRequestError(
             `events[${index}].partition must be an integer from 0 to ${topic.partitions - 1} (topic "${topic.name}" has ${topic.partitions}).`,
           );

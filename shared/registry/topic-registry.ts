@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
 import { assertValidName } from '../names';
 
@@ -45,7 +45,11 @@ export class TopicRegistry {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const existing = await this.find(topic.name);
-      if (existing && existing.partitions === topic.partitions && existing.retentionHours === topic.retentionHours) {
+      if (
+        existing &&
+        existing.partitions === topic.partitions &&
+        existing.retentionHours === topic.retentionHours
+      ) {
         return false;
       }
       throw new ConflictError(`Topic "${topic.name}" exists with a different configuration.`, {

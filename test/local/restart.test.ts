@@ -19,7 +19,11 @@ async function startBus(dataDir: string): Promise<RunningBus> {
     if (!/^(EVENTBUS_|AWS_)/.test(name)) env[name] = value;
   }
   Object.assign(env, { EVENTBUS_DATA_DIR: dataDir, EVENTBUS_PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN' });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stderr?.on('data', (chunk) => {
     output += chunk;
@@ -69,9 +73,15 @@ describe('the local bus across a restart', () => {
   test('keeps every event, its admin key and its offsets; SIGTERM and SIGINT stop everything it started', async () => {
     // GIVEN a bus with events inline and in S3
     const first = await startBus(dataDir);
-    expect((await call(first, 'PUT', '/topics/orders', { partitions: 1, retentionHours: 24 })).status).toBe(201);
+    expect((await call(first, 'PUT', '/topics/orders', { partitions: 1, retentionHours: 24 })).status).toBe(
+      201,
+    );
     const published = await call(first, 'POST', '/topics/orders/events', {
-      events: [{ key: 'a', value: 1 }, { key: 'b', value: 'x'.repeat(20_000) }, { key: 'c', value: { n: 3 } }],
+      events: [
+        { key: 'a', value: 1 },
+        { key: 'b', value: 'x'.repeat(20_000) },
+        { key: 'c', value: { n: 3 } },
+      ],
     });
     expect(published.body.results.map((r: { offset: number }) => r.offset)).toEqual([0, 1, 2]);
 

@@ -1,5 +1,5 @@
-import type middy from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type middy from '@middy/core';
 import type { HttpEvent, HttpResult } from '../http';
 
 /**

@@ -1,6 +1,6 @@
 import type middy from '@middy/core';
 import { BusError } from '../../../shared/errors';
-import { json, type HttpEvent, type HttpResult } from '../http';
+import { type HttpEvent, type HttpResult, json } from '../http';
 
 /**
  * Turns every thrown error into the API's error shape. A BusError answers
@@ -18,18 +18,28 @@ export function errorResponse(): middy.MiddlewareObj<HttpEvent, HttpResult> {
 export function toErrorResult(error: unknown): HttpResult {
   if (error instanceof BusError) {
     const headers: Record<string, string> = {};
-    if (error.retryable) headers['retry-after'] = String((error as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1);
+    if (error.retryable)
+      headers['retry-after'] = String((error as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1);
     const message = error.expose ? error.message : 'The bus could not complete the request; retry it later.';
-    return json(error.status, { error: { code: error.code, message, ...(error.expose ? error.details : {}) } }, headers);
+    return json(
+      error.status,
+      { error: { code: error.code, message, ...(error.expose ? error.details : {}) } },
+      headers,
+    );
   }
   const status = (error as { statusCode?: number } | null)?.statusCode;
   // The router also refuses events it cannot route at all (an empty path): no route for those either.
-  const fromRouter = (error as { cause?: { package?: string } } | null)?.cause?.package === '@middy/http-router';
+  const fromRouter =
+    (error as { cause?: { package?: string } } | null)?.cause?.package === '@middy/http-router';
   if (status === 404 || fromRouter) {
-    return json(404, { error: { code: 'NOT_FOUND', message: 'No such route; see API.md for the routes the bus serves.' } });
+    return json(404, {
+      error: { code: 'NOT_FOUND', message: 'No such route; see API.md for the routes the bus serves.' },
+    });
   }
   if (status === 405) {
-    return json(405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'This route does not take that method.' } });
+    return json(405, {
+      error: { code: 'METHOD_NOT_ALLOWED', message: 'This route does not take that method.' },
+    });
   }
   return json(500, { error: { code: 'INTERNAL_ERROR', message: 'The bus failed to complete the request.' } });
 }

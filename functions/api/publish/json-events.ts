@@ -11,7 +11,8 @@ export function parseJsonEvents(body: unknown): OutgoingEvent[] {
     throw new InvalidRequestError('The body must be an object {"events": [...]}.');
   }
   const extra = Object.keys(body).filter((k) => k !== 'events');
-  if (extra.length > 0) throw new InvalidRequestError(`Unknown field(s) ${extra.map((k) => `"${k}"`).join(', ')}.`);
+  if (extra.length > 0)
+    throw new InvalidRequestError(`Unknown field(s) ${extra.map((k) => `"${k}"`).join(', ')}.`);
   const events = (body as { events?: unknown }).events;
   if (!Array.isArray(events)) throw new InvalidRequestError('"events" must be an array of events.');
   return events.map(parseEvent);
@@ -25,13 +26,19 @@ function parseEvent(raw: unknown, i: number): OutgoingEvent {
   }
   const event = raw as Record<string, unknown>;
   const extra = Object.keys(event).filter((k) => !EVENT_FIELDS.has(k));
-  if (extra.length > 0) throw new InvalidRequestError(`events[${i}] has unknown field(s) ${extra.map((k) => `"${k}"`).join(', ')}.`);
+  if (extra.length > 0)
+    throw new InvalidRequestError(
+      `events[${i}] has unknown field(s) ${extra.map((k) => `"${k}"`).join(', ')}.`,
+    );
   if (!('value' in event)) throw new InvalidRequestError(`events[${i}] has no "value".`);
   const { key, headers, partition } = event;
   if (key !== undefined && key !== null && typeof key !== 'string') {
     throw new InvalidRequestError(`events[${i}].key must be a string.`);
   }
-  if (partition !== undefined && (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0)) {
+  if (
+    partition !== undefined &&
+    (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0)
+  ) {
     throw new InvalidRequestError(`events[${i}].partition must be a non-negative integer.`);
   }
   return {
@@ -46,7 +53,8 @@ function parseEvent(raw: unknown, i: number): OutgoingEvent {
 /** Headers: an object of string values. */
 export function parseHeaders(raw: unknown, where: string): Record<string, string> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidRequestError(`${where} must be an object of strings.`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new InvalidRequestError(`${where} must be an object of strings.`);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') throw new InvalidRequestError(`${where}["${name}"] must be a string.`);

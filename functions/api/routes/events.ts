@@ -1,10 +1,25 @@
 import type { Bus } from '../../../shared/bus';
-import { InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../../shared/errors';
+import {
+  InvalidRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../../../shared/errors';
 import { toEventView } from '../../../shared/events/event-view';
 import { assertValidName } from '../../../shared/names';
 import { checkLimits, type PublishLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
-import { bodyBytes, type HttpEvent, type HttpResult, header, intQuery, json, jsonBody, pathParam, query } from '../http';
+import {
+  bodyBytes,
+  type HttpEvent,
+  type HttpResult,
+  header,
+  intQuery,
+  json,
+  jsonBody,
+  pathParam,
+  query,
+} from '../http';
 import { parseCloudEvents } from '../publish/cloudevents';
 import { parseJsonEvents } from '../publish/json-events';
 import { authenticate } from './auth';
@@ -27,14 +42,18 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
   }
   const size = bodyBytes(event).length;
   if (size > limits.maxRequestBytes) {
-    throw new PayloadTooLargeError(`The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`);
+    throw new PayloadTooLargeError(
+      `The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`,
+    );
   }
   const events = parseEvents(event);
   checkLimits(events, limits);
   const topic = await bus.topics.get(name);
   const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
   if (outcome.complete) return json(200, { results: outcome.results });
-  const retryAfter = String((outcome.failure as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1);
+  const retryAfter = String(
+    (outcome.failure as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1,
+  );
   return json(503, { results: outcome.results }, { 'retry-after': retryAfter });
 }
 
@@ -59,7 +78,9 @@ export async function readEvents(bus: Bus, event: HttpEvent): Promise<HttpResult
   const rawPartition = pathParam(event, 'partition');
   const partition = Number(rawPartition);
   if (!/^\d{1,3}$/.test(rawPartition) || partition >= topic.partitions) {
-    throw new NotFoundError(`Topic "${name}" has partitions 0 to ${topic.partitions - 1}; there is no partition "${rawPartition}".`);
+    throw new NotFoundError(
+      `Topic "${name}" has partitions 0 to ${topic.partitions - 1}; there is no partition "${rawPartition}".`,
+    );
   }
   const limit = intQuery(event, 'limit', { default: 100, min: 1, max: MAX_READ_LIMIT }) as number;
   const timestamp = query(event, 'timestamp');

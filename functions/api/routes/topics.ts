@@ -12,10 +12,13 @@ export async function putTopic(bus: Bus, event: HttpEvent): Promise<HttpResult> 
   await authenticate(bus, event, 'admin', name);
   const body = jsonBody(event);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError('The body must be an object: {"partitions": 1..256, "retentionHours": >=24}.');
+    throw new InvalidRequestError(
+      'The body must be an object: {"partitions": 1..256, "retentionHours": >=24}.',
+    );
   }
   const unknown = Object.keys(body).filter((k) => k !== 'partitions' && k !== 'retentionHours');
-  if (unknown.length > 0) throw new InvalidRequestError(`Unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}.`);
+  if (unknown.length > 0)
+    throw new InvalidRequestError(`Unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}.`);
   const { partitions, retentionHours } = body as { partitions?: unknown; retentionHours?: unknown };
   const topic = { name, partitions: partitions as number, retentionHours: retentionHours as number };
   const created = await bus.topics.create(topic);

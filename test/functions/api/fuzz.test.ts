@@ -58,17 +58,26 @@ const jsonBody = fc.oneof(
       { maxLength: 4 },
     ),
   }),
-  fc.record({ partitions: fc.jsonValue({ maxDepth: 1 }), retentionHours: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }),
+  fc.record(
+    { partitions: fc.jsonValue({ maxDepth: 1 }), retentionHours: fc.jsonValue({ maxDepth: 1 }) },
+    { requiredKeys: [] },
+  ),
 );
 const body = fc.oneof(
   jsonBody.map((v) => ({ text: JSON.stringify(v) ?? '', base64: false })),
   fc.string({ maxLength: 64 }).map((text) => ({ text, base64: false })),
-  fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ text: Buffer.from(bytes).toString('base64'), base64: true })),
+  fc
+    .uint8Array({ maxLength: 64 })
+    .map((bytes) => ({ text: Buffer.from(bytes).toString('base64'), base64: true })),
   fc.constant(undefined),
 );
 const headers = fc.record(
   {
-    authorization: fc.oneof(fc.constant(`Bearer ${ADMIN_KEY}`), fc.constant(`Bearer ${ADMIN_KEY}x`), fc.string({ maxLength: 30 })),
+    authorization: fc.oneof(
+      fc.constant(`Bearer ${ADMIN_KEY}`),
+      fc.constant(`Bearer ${ADMIN_KEY}x`),
+      fc.string({ maxLength: 30 }),
+    ),
     'content-type': contentType,
     'ce-specversion': fc.constantFrom('1.0', '0.3', ''),
     'ce-id': fc.string({ maxLength: 8 }),
@@ -78,11 +87,21 @@ const headers = fc.record(
   },
   { requiredKeys: ['authorization'] },
 );
-const query = fc.dictionary(fc.constantFrom('offset', 'limit', 'timestamp', 'x'), fc.oneof(fc.nat().map(String), fc.string({ maxLength: 30 })), {
-  maxKeys: 3,
-});
+const query = fc.dictionary(
+  fc.constantFrom('offset', 'limit', 'timestamp', 'x'),
+  fc.oneof(fc.nat().map(String), fc.string({ maxLength: 30 })),
+  {
+    maxKeys: 3,
+  },
+);
 
-function toEvent(method: string, rawPath: string, h: Record<string, string>, q: Record<string, string>, b?: { text: string; base64: boolean }): APIGatewayProxyEventV2 {
+function toEvent(
+  method: string,
+  rawPath: string,
+  h: Record<string, string>,
+  q: Record<string, string>,
+  b?: { text: string; base64: boolean },
+): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: '$default',

@@ -1,11 +1,11 @@
+import type { Server } from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Server } from 'node:http';
 import { createApiHandler } from '../../../functions/api/handler';
 import { serveFunctionUrl, serverUrl } from '../../../local/function-url';
 import { createBus } from '../../../shared/bus';
 import { DEFAULT_LIMITS } from '../../../shared/publish/limits';
-import { ADMIN_KEY, type TestApi, startTestApi } from '../../support/api';
+import { ADMIN_KEY, startTestApi, type TestApi } from '../../support/api';
 import { documentClient, s3Client, uniqueTopic } from '../../support/aws';
 
 let api: TestApi;
@@ -74,7 +74,10 @@ describe('Idempotency-Key', () => {
     const topic = await newTopic(1);
     const headers = { 'idempotency-key': 'reuse' };
     await api.request('POST', `/topics/${topic}/events`, { body: { events: [{ value: 1 }] }, headers });
-    const res = await api.request('POST', `/topics/${topic}/events`, { body: { events: [{ value: 2 }] }, headers });
+    const res = await api.request('POST', `/topics/${topic}/events`, {
+      body: { events: [{ value: 2 }] },
+      headers,
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('CONFLICT');
     expect(await endOffsets(topic)).toEqual([1]);
@@ -91,7 +94,10 @@ describe('partial failure', () => {
       (next) => async (args) => {
         const input = (args as { input: { Item?: { pk?: unknown } } }).input;
         if (broken && JSON.stringify(input.Item?.pk ?? '').includes(`${topic}#1`)) {
-          throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $retryable: {} });
+          throw Object.assign(new Error('throttled'), {
+            name: 'ProvisionedThroughputExceededException',
+            $retryable: {},
+          });
         }
         return next(args);
       },
@@ -104,11 +110,21 @@ describe('partial failure', () => {
     });
     const handler = createApiHandler(bus, DEFAULT_LIMITS, new Logger({ logLevel: 'SILENT' }));
     const server: Server = await serveFunctionUrl(handler as never, 0);
-    const body = { events: [{ value: 'p0', partition: 0 }, { value: 'p1', partition: 1 }, { value: 'p0b', partition: 0 }] };
+    const body = {
+      events: [
+        { value: 'p0', partition: 0 },
+        { value: 'p1', partition: 1 },
+        { value: 'p0b', partition: 0 },
+      ],
+    };
     const post = () =>
       fetch(`${serverUrl(server)}/topics/${topic}/events`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'idempotency-key': 'partial' },
+        headers: {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'partial',
+        },
         body: JSON.stringify(body),
       });
 

@@ -107,7 +107,12 @@ describe('append', () => {
   test('a read stops short of the limit rather than return more bytes than a response can carry', async () => {
     const topic = uniqueTopic('bytes');
     const log = newLog();
-    await log.append(topic, 0, RETENTION, Array.from({ length: 6 }, (_, i) => record(String(i).repeat(1024 * 1024))));
+    await log.append(
+      topic,
+      0,
+      RETENTION,
+      Array.from({ length: 6 }, (_, i) => record(String(i).repeat(1024 * 1024))),
+    );
     const first = await log.read(topic, 0, 0, 100);
     expect(first.records.map((r) => r.offset)).toEqual([0, 1]);
     expect(first.nextOffset).toBe(2);
@@ -134,8 +139,16 @@ describe('append', () => {
 
 test('gzip segments (EVENTBUS_SEGMENT_CODEC=gzip) are smaller and read back the same, also by a reader set to none', async () => {
   const topic = uniqueTopic('gzip');
-  const values = Array.from({ length: 20 }, (_, i) => ({ id: i, text: 'the same words again and again '.repeat(10) }));
-  await newLog({ config: { segmentCodec: 'gzip' } }).append(topic, 0, 24, values.map((v) => record(v)));
+  const values = Array.from({ length: 20 }, (_, i) => ({
+    id: i,
+    text: 'the same words again and again '.repeat(10),
+  }));
+  await newLog({ config: { segmentCodec: 'gzip' } }).append(
+    topic,
+    0,
+    24,
+    values.map((v) => record(v)),
+  );
   const [segment] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
   expect(segment.codec).toBe('gzip');
   expect(segment.bytes).toBeLessThan(JSON.stringify(values).length / 4);
