@@ -1,11 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../aws/query-all';
 import type { AclEntry, Permission } from './acl';
 import type { KeyStore, StoredApiKey } from './key-store';
 
@@ -59,22 +54,13 @@ export class DynamoKeyStore implements KeyStore {
   }
 
   async list(): Promise<StoredApiKey[]> {
-    const keys: StoredApiKey[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': API_KEY_PK },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) keys.push(toStoredKey(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return keys;
+    const items = await queryAll(this.dynamo, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': API_KEY_PK },
+      ConsistentRead: true,
+    });
+    return items.map(toStoredKey);
   }
 
   async delete(id: string): Promise<boolean> {

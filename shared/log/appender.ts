@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
 import { encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
-import { headOf, partitionKey } from './partition-key';
+import { readHead } from './head';
+import { partitionKey } from './partition-key';
 import type { SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
@@ -229,28 +230,12 @@ export class Appender {
     }
   }
 
-  /**
-   * The partition's head: the offset the next segment gets. One strongly
-   * consistent descending Query finds the last item; a segment there gives
-   * `last + 1`, the meta item (all segments gone) gives its `floor`.
-   */
+  /** The partition's head, from the cache while it is fresh (see `readHead`). */
   private async head(pk: string): Promise<number> {
     const cached = this.heads.get(pk);
     const now = this.now();
     if (cached && now - cached.readAt < this.options.headCacheMs) return cached.offset;
-    const result = await this.options.dynamo.send(
-      new QueryCommand({
-        TableName: this.options.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: 'sk, #last, #floor',
-        ExpressionAttributeNames: { '#last': 'last', '#floor': 'floor' },
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
-      }),
-    );
-    const offset = headOf(result.Items?.[0] as { sk: number } | undefined);
+    const offset = await readHead(this.options.dynamo, this.options.table, pk);
     this.heads.set(pk, { offset, readAt: now });
     return offset;
   }

@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logTable, segmentBucket } from '../../infra/definitions';
+import { queryAll } from '../aws/query-all';
 import { COMMIT_DEADLINE_MS } from './appender';
 import { partitionKey } from './partition-key';
 import type { SegmentStore } from './segment-store';
@@ -99,20 +100,6 @@ async function isCommitted(options: OrphanSweepOptions, key: string, uploadedAt:
     ConsistentRead: true,
   });
   return referencing.length > 0;
-}
-
-async function queryAll(
-  dynamo: DynamoDBDocumentClient,
-  input: ConstructorParameters<typeof QueryCommand>[0],
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
 }
 
 /** `segments/<topic>/<partition>/<uuid>` → topic and partition. */

@@ -1,7 +1,8 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { OffsetOutOfRangeError } from '../errors';
 import { decodeSegment, type LogRecord } from '../segment/codec';
-import { headOf, partitionKey } from './partition-key';
+import { readHead } from './head';
+import { partitionKey } from './partition-key';
 import { isExpired, type SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
@@ -136,15 +137,7 @@ export class LogReader {
   async offsets(topic: string, partition: number): Promise<PartitionOffsets> {
     const pk = partitionKey(topic, partition);
     const now = this.now();
-    const [top] = await this.query({
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pk },
-      ProjectionExpression: 'sk, #last, #floor',
-      ExpressionAttributeNames: { '#last': 'last', '#floor': 'floor' },
-      ScanIndexForward: false,
-      Limit: 1,
-    });
-    const endOffset = headOf(top);
+    const endOffset = await readHead(this.options.dynamo, this.options.table, pk);
     // Expired segments may linger until TTL deletes them; the start is the first one still retained.
     let startKey: Record<string, unknown> | undefined;
     do {

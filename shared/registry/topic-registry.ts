@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../aws/query-all';
 import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
 import { assertValidName } from '../names';
 
@@ -78,21 +79,12 @@ export class TopicRegistry {
   }
 
   async list(): Promise<TopicConfig[]> {
-    const topics: TopicConfig[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': TOPIC_PK },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) topics.push(toTopic(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return topics;
+    const items = await queryAll(this.dynamo, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': TOPIC_PK },
+    });
+    return items.map(toTopic);
   }
 }
 
