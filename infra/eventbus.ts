@@ -154,8 +154,9 @@ export class EventBus extends Construct {
     this.adminKeySecret.grantRead(this.apiFunction);
     // The dispatcher raises each partition's floor in the meta item.
     this.logTable.grantReadWriteData(this.dispatcherFunction);
-    // The sweeper lists segment objects, checks whether a log item commits them, and deletes orphans.
-    this.logTable.grantReadData(this.sweeperFunction);
+    // The sweeper raises floors the stream left behind (it lists topics for that), and deletes orphaned objects.
+    this.logTable.grantReadWriteData(this.sweeperFunction);
+    this.registryTable.grantReadData(this.sweeperFunction);
     this.bucket.grantRead(this.sweeperFunction);
     this.bucket.grantDelete(this.sweeperFunction);
 

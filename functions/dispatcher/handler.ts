@@ -3,17 +3,18 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { configFromEnv } from '../../shared/config';
-import { raiseFloors } from '../../shared/log/floor';
+import { FloorKeeper } from '../../shared/log/floor-keeper';
 
 /**
- * Consumes the log table's stream. Today its one duty is raising each
- * partition's floor past every committed segment (docs/adr/0002); delivery
- * to consumer groups joins it here. A throw makes Lambda (or the local
- * runtime) retry the batch, which is safe: raising a floor is idempotent.
+ * Consumes the log table's stream. Today its one duty is keeping each
+ * partition's floor behind its newest segments (docs/adr/0002); delivery to
+ * consumer groups joins it here. A throw makes Lambda (or the local runtime)
+ * retry the batch, which is safe: raising a floor is idempotent.
  */
 export function createDispatcherHandler(env: NodeJS.ProcessEnv = process.env) {
   const config = configFromEnv(env);
   const { dynamo } = createAwsClients(env);
+  const floors = new FloorKeeper({ dynamo, table: config.logTable });
   return async (event: DynamoDBStreamEvent): Promise<void> => {
     const segments: { pk: string; last: number }[] = [];
     for (const record of event.Records) {
@@ -24,7 +25,7 @@ export function createDispatcherHandler(env: NodeJS.ProcessEnv = process.env) {
         segments.push({ pk: item.pk as string, last: item.last });
       }
     }
-    await raiseFloors(dynamo, config.logTable, segments);
+    await floors.onSegments(segments);
   };
 }
 

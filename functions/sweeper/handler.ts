@@ -1,17 +1,37 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createAwsClients } from '../../shared/aws/clients';
 import { configFromEnv } from '../../shared/config';
+import { FloorKeeper } from '../../shared/log/floor-keeper';
 import { sweepOrphanSegments } from '../../shared/log/orphan-sweeper';
+import { partitionKey } from '../../shared/log/partition-key';
 import { SegmentStore } from '../../shared/log/segment-store';
+import { TopicRegistry } from '../../shared/registry/topic-registry';
 
 const logger = new Logger({ serviceName: 'eventbus' });
 
-/** Scheduled housekeeping: removes segment objects whose commit never happened. */
+export interface SweepResult {
+  /** Partitions whose floor was behind their head and was raised. */
+  readonly floorsRaised: number;
+  readonly scanned: number;
+  readonly removed: number;
+}
+
+/**
+ * Scheduled housekeeping: brings every partition's floor up to its head
+ * (the part the stream left for it, docs/adr/0002), and removes segment
+ * objects whose commit never happened.
+ */
 export function createSweeperHandler(env: NodeJS.ProcessEnv = process.env) {
   const config = configFromEnv(env);
   const { dynamo, s3 } = createAwsClients(env);
   const segments = new SegmentStore(s3, config.bucket);
-  return async (): Promise<{ scanned: number; removed: number }> => {
+  const topics = new TopicRegistry(dynamo, config.registryTable);
+  const floors = new FloorKeeper({ dynamo, table: config.logTable });
+  return async (): Promise<SweepResult> => {
+    const pks = (await topics.list()).flatMap((topic) =>
+      Array.from({ length: topic.partitions }, (_, partition) => partitionKey(topic.name, partition)),
+    );
+    const floorsRaised = await floors.catchUp(pks);
     const result = await sweepOrphanSegments({
       dynamo,
       s3,
@@ -20,13 +40,13 @@ export function createSweeperHandler(env: NodeJS.ProcessEnv = process.env) {
       bucket: config.bucket,
     });
     if (result.removed.length > 0) logger.info('removed orphaned segments', { keys: result.removed });
-    return { scanned: result.scanned, removed: result.removed.length };
+    return { floorsRaised, scanned: result.scanned, removed: result.removed.length };
   };
 }
 
 let sweep: ReturnType<typeof createSweeperHandler> | undefined;
 
-export const handler = (): Promise<{ scanned: number; removed: number }> => {
+export const handler = (): Promise<SweepResult> => {
   sweep ??= createSweeperHandler();
   return sweep();
 };

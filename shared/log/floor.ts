@@ -33,18 +33,3 @@ export async function raiseFloor(
     throw error;
   }
 }
-
-/**
- * Raises the floor of every partition that has new segments to the end of
- * its newest one. Called with the segments the log table's stream reports;
- * repeating it is harmless, so a replayed stream batch does no damage.
- */
-export async function raiseFloors(
-  dynamo: DynamoDBDocumentClient,
-  table: string,
-  segments: readonly { pk: string; last: number }[],
-): Promise<void> {
-  const ends = new Map<string, number>();
-  for (const { pk, last } of segments) ends.set(pk, Math.max(ends.get(pk) ?? 0, last + 1));
-  await Promise.all([...ends].map(([pk, floor]) => raiseFloor(dynamo, table, pk, floor)));
-}

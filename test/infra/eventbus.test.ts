@@ -353,12 +353,13 @@ describe('EventBusStack with default props', () => {
     expect(synthesized.allows(fn, 'secretsmanager:GetSecretValue', bus.adminKeySecret)).toBe(false);
   });
 
-  test('THEN the sweeper may read the log table, list and delete segment objects, but write nothing', () => {
+  test('THEN the sweeper may raise floors in the log table, list topics, and list and delete segment objects', () => {
     const fn = bus.sweeperFunction;
     expect(synthesized.allows(fn, 'dynamodb:Query', bus.logTable)).toBe(true);
     expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.logTable)).toBe(true);
-    expect(synthesized.allows(fn, 'dynamodb:PutItem', bus.logTable)).toBe(false);
-    expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.logTable)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.logTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:Query', bus.registryTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:PutItem', bus.registryTable)).toBe(false);
     expect(synthesized.allows(fn, 's3:ListBucket', bus.bucket)).toBe(true);
     expect(synthesized.allows(fn, 's3:DeleteObject', bus.bucket)).toBe(true);
     expect(synthesized.allows(fn, 's3:PutObject', bus.bucket)).toBe(false);
