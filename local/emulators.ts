@@ -1,11 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -242,50 +237,12 @@ async function spawnAndWaitForDynamoDbLocal(
   port: number,
   options: EmulatorOptions,
 ): Promise<RunningEmulator> {
-  const log = options.log ?? noop;
   // The wrapper passes no `env`, so Java inherits ours: this keeps DynamoDB Local from sending
   // telemetry (the same as its `-disableTelemetry`, which the wrapper cannot pass).
   process.env.DDB_LOCAL_TELEMETRY ??= '0';
   // Not detached: the JVM stays in our process group, so Ctrl+C in a terminal reaches it too.
   // The `dbPath` must be absolute, since the wrapper runs Java in its own directory.
   const java = spawnDynamoDbLocal({ port, path: dbPath, sharedDb: true, stdio: 'pipe' });
-  const output = new OutputTail();
-  forwardLines(java, (line) => {
-    output.add(line);
-    log(`[dynamodb] ${line}`);
-  });
-
-  let failure: Error | undefined;
-  java.on('error', (error) => {
-    const hint =
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Java 17+ installed and on PATH?)' : '';
-    failure = new EmulatorStartError('DynamoDB Local', `could not run java${hint}: ${error.message}`, '', {
-      cause: error,
-    });
-  });
-  let stopping = false;
-  // 'close' rather than 'exit': by then all of its output has been read into the tail.
-  const exited = new Promise<void>((resolve) =>
-    java.once('close', (code, signal) => {
-      const how = signal ?? `code ${code}`;
-      failure ??= new EmulatorStartError('DynamoDB Local', `exited (${how}) on port ${port}`, output.text());
-      if (!stopping) log(`[dynamodb] DynamoDB Local exited (${how})`);
-      resolve();
-    }),
-  );
-  const release = guardLifetime(java);
-
-  const stop = once(async () => {
-    stopping = true;
-    if (java.exitCode === null && java.signalCode === null && java.pid !== undefined) {
-      java.kill('SIGTERM');
-      const timer = setTimeout(() => java.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    release();
-  });
-
   // 127.0.0.1, not localhost: Java binds IPv4 only (0.0.0.0), and localhost may resolve to ::1.
   const endpoint = `http://127.0.0.1:${port}`;
   const probe = new DynamoDBClient({
@@ -294,54 +251,105 @@ async function spawnAndWaitForDynamoDbLocal(
     credentials: { ...LOCAL_CREDENTIALS },
     maxAttempts: 1,
   });
+  return superviseEmulator({
+    emulator: 'DynamoDB Local',
+    tag: 'dynamodb',
+    child: java,
+    endpoint,
+    missingHint: ' (is Java 17+ installed and on PATH?)',
+    probe: (abortSignal) => probe.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+    closeProbe: () => probe.destroy(),
+    options,
+  });
+}
+
+/**
+ * Watches an emulator's process until it answers: forwards its output to the log, keeps the tail
+ * for error messages, fails fast when it exits, ties its life to ours, and stops it with
+ * SIGTERM, then SIGKILL after a grace period.
+ */
+async function superviseEmulator(spec: {
+  emulator: EmulatorStartError['emulator'];
+  tag: string;
+  child: ChildProcess;
+  endpoint: string;
+  missingHint: string;
+  probe: (abortSignal: AbortSignal) => Promise<unknown>;
+  closeProbe: () => void;
+  options: EmulatorOptions;
+}): Promise<RunningEmulator> {
+  const { emulator, tag, child, endpoint, options } = spec;
+  const log = options.log ?? noop;
+  const output = new OutputTail();
+  forwardLines(child, (line) => {
+    output.add(line);
+    log(`[${tag}] ${line}`);
+  });
+
+  let failure: Error | undefined;
+  child.on('error', (error) => {
+    const hint = (error as NodeJS.ErrnoException).code === 'ENOENT' ? spec.missingHint : '';
+    failure = new EmulatorStartError(emulator, `could not start${hint}: ${error.message}`, '', {
+      cause: error,
+    });
+  });
+  let stopping = false;
+  // 'close' rather than 'exit': by then all of its output has been read into the tail.
+  const exited = new Promise<void>((resolve) =>
+    child.once('close', (code, signal) => {
+      const how = signal ?? `code ${code}`;
+      failure ??= new EmulatorStartError(emulator, `exited (${how}) serving ${endpoint}`, output.text());
+      if (!stopping) log(`[${tag}] ${emulator} exited (${how})`);
+      resolve();
+    }),
+  );
+  const release = guardLifetime(child);
+
+  const stop = once(async () => {
+    stopping = true;
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    release();
+  });
+
   try {
     await waitUntilAnswering({
-      emulator: 'DynamoDB Local',
+      emulator,
       deadline: Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
       failure: () => failure,
       output: () => output.text(),
-      request: (abortSignal) => probe.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+      request: spec.probe,
     });
   } catch (error) {
     await stop();
     throw error;
   } finally {
-    probe.destroy();
+    spec.closeProbe();
   }
+  log(`[${tag}] ${emulator} listening on ${endpoint}`);
   return { endpoint, stop };
 }
 
-/** Starts s3rver in this process, on 127.0.0.1, with buckets as directories under `<dataDir>/s3`. */
+/**
+ * Starts s3rver in a Node process of its own (`local/s3rver-main.ts`), on 127.0.0.1, with
+ * buckets as directories under `<dataDir>/s3`: the bus's process then holds only the bus, so
+ * its memory and CPU figures are its own.
+ */
 export async function startS3rver(options: EmulatorOptions): Promise<RunningEmulator> {
   const directory = path.resolve(options.dataDir, 's3');
   await mkdir(directory, { recursive: true });
-  const log = options.log ?? noop;
-  const app = new S3rver({ directory, silent: true });
-  // Our own HTTP server around s3rver's handler: its `run()` never settles when the port is
-  // taken (the error goes to an unhandled 'error' event), and its `close()` waits for idle
-  // keep-alive connections.
-  const server = createHttpServer(app.callback());
-  try {
-    await listen(server, options.port ?? 0, '127.0.0.1');
-  } catch (error) {
-    const busy = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    throw new EmulatorStartError(
-      's3rver',
-      busy ? `port ${options.port} is already in use` : `could not listen: ${String(error)}`,
-      '',
-      { cause: error },
-    );
-  }
-  const port = (server.address() as AddressInfo).port;
-  const endpoint = `http://127.0.0.1:${port}`;
-  const stop = once(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+  const port = options.port ?? (await freePort());
+  if (options.port !== undefined) await assertPortFree(options.port, 's3rver');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 's3rver-main.ts'), directory, String(port)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-
+  const endpoint = `http://127.0.0.1:${port}`;
   const probe = new S3Client({
     endpoint,
     region: LOCAL_REGION,
@@ -349,30 +357,17 @@ export async function startS3rver(options: EmulatorOptions): Promise<RunningEmul
     forcePathStyle: true,
     maxAttempts: 1,
   });
-  try {
-    await waitUntilAnswering({
-      emulator: 's3rver',
-      deadline: Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
-      failure: () => undefined,
-      output: () => '',
-      request: (abortSignal) => probe.send(new ListBucketsCommand({}), { abortSignal }),
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  } finally {
-    probe.destroy();
-  }
-  log(`[s3] s3rver listening on ${endpoint}, data in ${directory}`);
-  return { endpoint, stop };
+  return superviseEmulator({
+    emulator: 's3rver',
+    tag: 's3',
+    child,
+    endpoint,
+    missingHint: '',
+    probe: (abortSignal) => probe.send(new ListBucketsCommand({}), { abortSignal }),
+    closeProbe: () => probe.destroy(),
+    options,
+  });
 }
-
-/** The part of s3rver's (untyped) API used here: a Koa app whose `callback()` serves S3. */
-interface S3rverApp {
-  callback(): (req: IncomingMessage, res: ServerResponse) => void;
-}
-// s3rver ships no types; `require` keeps the untyped module behind the interface above.
-const S3rver: new (options: { directory: string; silent: boolean }) => S3rverApp = require('s3rver');
 
 async function waitUntilAnswering(check: {
   emulator: EmulatorStartError['emulator'];
