@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { TYPESCRIPT_NODE_ARGS } from '../local/typescript-node';
 
 /** What `npm start` gets from the benchmark besides the caller's own environment. */
 export interface BusProcessOptions {
@@ -22,7 +23,7 @@ const CLOCK_TICKS = clockTicksPerSecond();
 const OUTPUT_TAIL_LINES = 40;
 
 /**
- * The bus as a user runs it (`node --import tsx local/start.ts`, which is
+ * The bus as a user runs it (`node --require tsx/cjs local/start.ts`, as `npm start`, which is
  * `npm start` without npm's own process in between), so `pid` is the bus's
  * own Node process: its RSS and CPU are the bus's (with s3rver, which runs
  * inside it), and DynamoDB Local is its Java child.
@@ -68,7 +69,7 @@ export class BusProcess {
   static async start(options: BusProcessOptions): Promise<BusProcess> {
     const port = await freePort();
     const flags = options.nodeFlags ?? [];
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'local/start.ts'], {
+    const child = spawn(process.execPath, [...flags, ...TYPESCRIPT_NODE_ARGS, 'local/start.ts'], {
       cwd: options.root,
       env: {
         ...process.env,

@@ -150,7 +150,7 @@ export function renderMarkdown(summary: BenchSummary): string {
   lines.push(
     '# Benchmarks',
     '',
-    '`npm run bench` (`bench/publish.ts`) starts the bus the way a user does — `node --import tsx local/start.ts`,',
+    '`npm run bench` (`bench/publish.ts`) starts the bus the way a user does — `node --require tsx/cjs local/start.ts`,',
     'one Node process with DynamoDB Local (Java) as its child and s3rver inside it — on a fresh temporary data',
     'directory and a free port, creates topic `bench` (8 partitions, 24 h retention), publishes keyless events with',
     '1 KiB values from a fixed number of keep-alive HTTP clients for a fixed time per scenario, and prints one JSON',
@@ -255,9 +255,9 @@ export function renderMarkdown(summary: BenchSummary): string {
     '17,800 to 22,700 events/s and a single-event p99 of 12 to 15 ms, so compare a change over several runs.',
     'So these numbers are a floor for a deployment, useful to compare changes to the bus with each other, not a',
     'prediction of throughput on Lambda. The request counts and the writes per segment, by contrast, are what a',
-    'deployment would do too. The RSS is also a local-mode figure: the process runs TypeScript through tsx (on',
-    'Node 20 its loader hooks get a thread and V8 isolate of their own; `node --import tsx` of an empty file is',
-    'about 90 MB against 40 MB for plain `node`) and hosts s3rver, neither of which a bundled Lambda carries.',
+    'deployment would do too. The RSS is also a local-mode figure: the process compiles TypeScript through',
+    "tsx's CommonJS hook (`--require tsx/cjs`; its ESM loader, `--import tsx`, would add a thread and heap of",
+    'about 40 MB), which a bundled Lambda does not carry. s3rver and DynamoDB Local run in processes of their own.',
     '',
   );
   return lines.join('\n');

@@ -1,6 +1,6 @@
 /**
  * s3rver in a process of its own, started by `startS3rver` (local/emulators.ts):
- * `node --import tsx local/s3rver-main.ts <directory> <port>`. Stops on SIGTERM.
+ * `node --require tsx/cjs local/s3rver-main.ts <directory> <port>`. Stops on SIGTERM.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 

@@ -16,15 +16,21 @@ export function noContent(): HttpResult {
   return { statusCode: 204, headers: {}, body: '' };
 }
 
+/** The request body's size in bytes, without copying it. */
+export function bodySize(event: HttpEvent): number {
+  if (!event.body) return 0;
+  return Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
 /** The raw request body; Function URLs base64-encode bodies that are not text. */
 export function bodyBytes(event: HttpEvent): Buffer {
-  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  if (!event.body) return Buffer.alloc(0);
   return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 }
 
-/** The body parsed as JSON, or INVALID_REQUEST saying why not. */
+/** The body parsed as JSON, or INVALID_REQUEST saying why not. A text body is parsed as it came, uncopied. */
 export function jsonBody(event: HttpEvent): unknown {
-  const text = bodyBytes(event).toString('utf8');
+  const text = event.isBase64Encoded ? bodyBytes(event).toString('utf8') : (event.body ?? '');
   if (text.trim() === '') throw new InvalidRequestError('The request body is empty; send a JSON document.');
   try {
     return JSON.parse(text);

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { TYPESCRIPT_NODE_ARGS } from '../../local/typescript-node';
+
 const ROOT = path.resolve(__dirname, '../..');
 
 interface RunningBus {
@@ -19,7 +21,7 @@ async function startBus(dataDir: string): Promise<RunningBus> {
     if (!/^(EVENTBUS_|AWS_)/.test(name)) env[name] = value;
   }
   Object.assign(env, { EVENTBUS_DATA_DIR: dataDir, EVENTBUS_PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN' });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, 'local/start.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,7 +10,7 @@ import { assertValidName } from '../../../shared/names';
 import { checkLimits, type PublishLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
 import {
-  bodyBytes,
+  bodySize,
   type HttpEvent,
   type HttpResult,
   header,
@@ -40,7 +40,7 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw new InvalidRequestError('Idempotency-Key must be 1 to 255 characters.');
   }
-  const size = bodyBytes(event).length;
+  const size = bodySize(event);
   if (size > limits.maxRequestBytes) {
     throw new PayloadTooLargeError(
       `The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`,
