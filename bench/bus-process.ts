@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { TYPESCRIPT_NODE_ARGS } from '../local/typescript-node';
+import { LOCAL_NODE_ARGS } from '../local/node-args';
 
 /** What `npm start` gets from the benchmark besides the caller's own environment. */
 export interface BusProcessOptions {
@@ -23,10 +23,9 @@ const CLOCK_TICKS = clockTicksPerSecond();
 const OUTPUT_TAIL_LINES = 40;
 
 /**
- * The bus as a user runs it (`node --require tsx/cjs local/start.ts`, as `npm start`, which is
- * `npm start` without npm's own process in between), so `pid` is the bus's
- * own Node process: its RSS and CPU are the bus's (with s3rver, which runs
- * inside it), and DynamoDB Local is its Java child.
+ * The bus as a user runs it: `npm start`'s command without npm's own process
+ * in between, so `pid` is the bus's own Node process and its RSS and CPU are
+ * the bus's; DynamoDB Local (Java) and s3rver are child processes of their own.
  */
 export class BusProcess {
   readonly url: string;
@@ -69,7 +68,7 @@ export class BusProcess {
   static async start(options: BusProcessOptions): Promise<BusProcess> {
     const port = await freePort();
     const flags = options.nodeFlags ?? [];
-    const child = spawn(process.execPath, [...flags, ...TYPESCRIPT_NODE_ARGS, 'local/start.ts'], {
+    const child = spawn(process.execPath, [...flags, ...LOCAL_NODE_ARGS, 'local/start.ts'], {
       cwd: options.root,
       env: {
         ...process.env,

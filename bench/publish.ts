@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { TYPESCRIPT_NODE_ARGS } from '../local/typescript-node';
+import { LOCAL_NODE_ARGS } from '../local/node-args';
 import { BusProcess, cpuSecondsOf, machineBusySeconds, rssOf, sleep } from './bus-process';
 import { measureCodec } from './codec';
 import { describeFailure, type LoadResult, percentile, runLoad, send } from './load';
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
         warmupRequestsPerSecond: warmup,
         settleSecondsBeforeCounts: SETTLE_MS / 1000,
         http: 'node:http Agent, keep-alive, one connection per client, closed loop',
-        busCommand: ['node', ...busFlags, ...TYPESCRIPT_NODE_ARGS, 'local/start.ts'].join(' '),
+        busCommand: ['node', ...busFlags, ...LOCAL_NODE_ARGS, 'local/start.ts'].join(' '),
       },
       scenarios: results,
       busRss,

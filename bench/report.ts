@@ -29,7 +29,7 @@ export interface ScenarioResult {
     readonly per1000Events: Record<string, number>;
   };
   readonly segments?: SegmentFigures;
-  /** Peak VmRSS of the bus's Node process (s3rver included) while this scenario ran. */
+  /** Peak VmRSS of the bus's Node process while this scenario ran. */
   readonly busRssMaxMB?: number;
   /** CPU used while the load ran, in cores (CPU seconds / wall seconds); `machineBusy` is all processes together. */
   readonly cpuCores?: {
@@ -150,8 +150,9 @@ export function renderMarkdown(summary: BenchSummary): string {
   lines.push(
     '# Benchmarks',
     '',
-    '`npm run bench` (`bench/publish.ts`) starts the bus the way a user does — `node --require tsx/cjs local/start.ts`,',
-    'one Node process with DynamoDB Local (Java) as its child and s3rver inside it — on a fresh temporary data',
+    '`npm run bench` (`bench/publish.ts`) starts the bus the way `npm start` does',
+    '(`node --max-semi-space-size=4 --require tsx/cjs local/start.ts`: one Node process, with DynamoDB Local and',
+    's3rver as child processes of their own) on a fresh temporary data',
     'directory and a free port, creates topic `bench` (8 partitions, 24 h retention), publishes keyless events with',
     '1 KiB values from a fixed number of keep-alive HTTP clients for a fixed time per scenario, and prints one JSON',
     'object with everything. A complete run rewrites this page. It is a benchmark, not a test: it fails',
@@ -177,8 +178,9 @@ export function renderMarkdown(summary: BenchSummary): string {
     '- **segments, PutItem/segment** — segment items the log table gained, read straight from DynamoDB Local after',
     '  the scenario; every `PutItem` in the window divided by them (the bench creates no topics and sends no',
     '  `Idempotency-Key` during a scenario, so these are the log commits, conditional-check retries included).',
-    '- **RSS** — `VmRSS` of the bus Node process, sampled every 200 ms (s3rver runs inside it; DynamoDB Local is a',
-    '  separate Java process, reported apart). **CPU** — CPU seconds over wall seconds while the load ran, from',
+    '- **RSS** — `VmRSS` of the bus Node process, sampled every 200 ms (s3rver and DynamoDB Local are processes',
+    '  of their own; the JVM is reported apart, s3rver counts in "other"). **CPU** — CPU seconds over wall',
+    '  seconds while the load ran, from',
     '  `/proc/<pid>/stat`; "client" is the benchmark process itself, which shares the machine, and "other" is the',
     "  rest of the machine's busy time (`/proc/stat`) — anything else running skews a run, and shows there.",
     '',
@@ -247,7 +249,7 @@ export function renderMarkdown(summary: BenchSummary): string {
     'single-event figures depend on how long it has run (`settings.warmupRequestsPerSecond` in the JSON shows the',
     'curve; a longer `BENCH_WARMUP_SECONDS` raises them). The other bound is CPU: on this',
     `${machine.cpus}-core machine the bus's Node process (HTTP, JSON, segment encoding, the AWS SDK, the stream poller`,
-    'and dispatcher, and s3rver serving its own uploads), the JVM and the load generator share the same cores — the',
+    'and dispatcher), s3rver, the JVM and the load generator share the same cores — the',
     'CPU column shows how they split them.',
     '',
     ...emulatorFigures(summary),
@@ -292,8 +294,7 @@ function emulatorFigures(summary: BenchSummary): string[] {
       `At batch-100 the machine was ${c.machineBusy} of ${summary.machine.cpus} cores busy (bus ${c.bus}, ` +
         `DynamoDB Local ${c.dynamoDbLocal}, client ${c.benchClient})` +
         (c.bus >= 0.9
-          ? ': the bus process used about a full core, and its one JavaScript thread — which s3rver shares in local' +
-            ' mode — is close to saturated there.'
+          ? ': the bus process used about a full core, and its one JavaScript thread is close to saturated there.'
           : '.'),
     );
   }

