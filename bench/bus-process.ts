@@ -68,7 +68,7 @@ export class BusProcess {
   static async start(options: BusProcessOptions): Promise<BusProcess> {
     const port = await freePort();
     const flags = options.nodeFlags ?? [];
-    const child = spawn(process.execPath, [...flags, ...LOCAL_NODE_ARGS, 'local/start.ts'], {
+    const child = spawn(process.execPath, [...LOCAL_NODE_ARGS, ...flags, 'local/start.ts'], {
       cwd: options.root,
       env: {
         ...process.env,

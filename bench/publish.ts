@@ -333,7 +333,7 @@ async function main(): Promise<void> {
         warmupRequestsPerSecond: warmup,
         settleSecondsBeforeCounts: SETTLE_MS / 1000,
         http: 'node:http Agent, keep-alive, one connection per client, closed loop',
-        busCommand: ['node', ...busFlags, ...LOCAL_NODE_ARGS, 'local/start.ts'].join(' '),
+        busCommand: ['node', ...LOCAL_NODE_ARGS, ...busFlags, 'local/start.ts'].join(' '),
       },
       scenarios: results,
       busRss,

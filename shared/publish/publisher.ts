@@ -62,8 +62,13 @@ export interface PublishOutcome {
  * where each event landed, in request order.
  */
 export class Publisher {
-  /** Where the next keyless request goes; starts at a random partition so instances spread out. */
-  private nextSticky = Math.floor(Math.random() * 1_000_000);
+  /**
+   * Per topic, the partition keyless events go to now (Kafka's sticky
+   * partitioner): requests that arrive together share it, so the appender
+   * coalesces them into one segment; it moves on once a segment there is
+   * committed. Starts at random so that instances spread out.
+   */
+  private readonly sticky = new Map<string, number>();
 
   /** Appends a partition's share of an idempotent request at most once per key (Powertools idempotency). */
   private readonly appendOnce?: (
@@ -120,6 +125,7 @@ export class Publisher {
         const records: SegmentRecord[] = indexes.map((i) => toRecord(events[i], timestamp));
         try {
           const { baseOffset } = await this.appendPartition(topic, partition, records, options);
+          this.moveSticky(topic, partition);
           indexes.forEach((eventIndex, n) => {
             results[eventIndex] = { partition, offset: baseOffset + n };
           });
@@ -196,19 +202,36 @@ export class Publisher {
 
   /**
    * Kafka's rules: an explicit partition wins, then murmur2 of the key;
-   * keyless events of one request stick to one partition (one segment, one
-   * write) and successive requests rotate over the partitions. A request
-   * with an idempotency key sticks to a partition chosen by that key, so a
-   * retry lands where the first attempt did.
+   * keyless events go to the topic's sticky partition (one segment, one
+   * write, shared with concurrent requests), which rotates over the
+   * partitions as segments commit. A request with an idempotency key sticks
+   * to a partition chosen by that key, so a retry lands where the first
+   * attempt did.
    */
+  private stickyFor(topic: TopicConfig): number {
+    let partition = this.sticky.get(topic.name);
+    if (partition === undefined || partition >= topic.partitions) {
+      partition = Math.floor(Math.random() * topic.partitions);
+      this.sticky.set(topic.name, partition);
+    }
+    return partition;
+  }
+
+  /** After a commit on the sticky partition, the next keyless events go to the next partition. */
+  private moveSticky(topic: TopicConfig, committed: number): void {
+    if (this.sticky.get(topic.name) === committed)
+      this.sticky.set(topic.name, (committed + 1) % topic.partitions);
+  }
+
   private assignPartitions(
     topic: TopicConfig,
     events: readonly OutgoingEvent[],
     idempotencyKey?: string,
   ): number[] {
     const sticky =
-      (idempotencyKey !== undefined ? partitionForKey(idempotencyKey, topic.partitions) : this.nextSticky++) %
-      topic.partitions;
+      idempotencyKey !== undefined
+        ? partitionForKey(idempotencyKey, topic.partitions)
+        : this.stickyFor(topic);
     return events.map((event, index) => {
       if (event.partition !== undefined) {
         if (
