@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { LIMIT_ENV, type PublishLimits, resolveLimits } from '../shared/publish/limits';
 import {
   type AttributeType,
   apiFunction,
@@ -74,6 +75,13 @@ export interface EventBusProps {
    * @default - a generated Secrets Manager secret (48 alphanumeric characters)
    */
   readonly adminKeySecret?: secretsmanager.ISecret;
+
+  /**
+   * What one publish request may carry (events, value, request, key and header sizes); each limit left
+   * out keeps its default. Requests are at most 6 MB (the Lambda payload limit).
+   * @default - 1000 events, 1 MiB per value, 6 MB per request, 4 KiB keys, 64 headers of 16 KiB in all
+   */
+  readonly publishLimits?: Partial<PublishLimits>;
 }
 
 interface ResolvedProps {
@@ -81,6 +89,7 @@ interface ResolvedProps {
   readonly inlineThresholdBytes: number;
   readonly maxRetentionDays: number;
   readonly logRetention: logs.RetentionDays;
+  readonly publishLimits: PublishLimits;
 }
 
 /**
@@ -140,6 +149,12 @@ export class EventBus extends Construct {
       [segmentBucket.envVar]: this.bucket.bucketName,
       [INLINE_THRESHOLD_ENV]: String(resolved.inlineThresholdBytes),
       [ADMIN_KEY_SECRET_ENV]: this.adminKeySecret.secretArn,
+      ...Object.fromEntries(
+        Object.entries(LIMIT_ENV).map(([name, variable]) => [
+          variable,
+          String(resolved.publishLimits[name as keyof PublishLimits]),
+        ]),
+      ),
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'eventbus',
     };
@@ -277,5 +292,6 @@ function resolveProps(props: EventBusProps): ResolvedProps {
     inlineThresholdBytes,
     maxRetentionDays,
     logRetention: logRetentionDays as logs.RetentionDays,
+    publishLimits: resolveLimits(props.publishLimits),
   };
 }

@@ -21,23 +21,41 @@ export const DEFAULT_LIMITS: PublishLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
-export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): PublishLimits {
-  const pick = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
+/** The environment variable of each limit: read by `limitsFromEnv`, set by the CDK construct. */
+export const LIMIT_ENV: Readonly<Record<keyof PublishLimits, string>> = {
+  maxEvents: 'EVENTBUS_MAX_EVENTS',
+  maxValueBytes: 'EVENTBUS_MAX_VALUE_BYTES',
+  maxRequestBytes: 'EVENTBUS_MAX_REQUEST_BYTES',
+  maxKeyBytes: 'EVENTBUS_MAX_KEY_BYTES',
+  maxHeaders: 'EVENTBUS_MAX_HEADERS',
+  maxHeaderBytes: 'EVENTBUS_MAX_HEADER_BYTES',
+};
+
+/** A Lambda invocation (and so a Function URL request) carries at most 6 MB. */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+/** The limits with `overrides` applied; throws for values that are not positive integers or do not fit. */
+export function resolveLimits(overrides: Partial<PublishLimits> = {}): PublishLimits {
+  const limits = { ...DEFAULT_LIMITS, ...overrides };
+  for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1)
-      throw new Error(`${name} must be a positive integer, got "${raw}".`);
-    return value;
-  };
-  return {
-    maxEvents: pick('EVENTBUS_MAX_EVENTS', DEFAULT_LIMITS.maxEvents),
-    maxValueBytes: pick('EVENTBUS_MAX_VALUE_BYTES', DEFAULT_LIMITS.maxValueBytes),
-    maxRequestBytes: pick('EVENTBUS_MAX_REQUEST_BYTES', DEFAULT_LIMITS.maxRequestBytes),
-    maxKeyBytes: pick('EVENTBUS_MAX_KEY_BYTES', DEFAULT_LIMITS.maxKeyBytes),
-    maxHeaders: pick('EVENTBUS_MAX_HEADERS', DEFAULT_LIMITS.maxHeaders),
-    maxHeaderBytes: pick('EVENTBUS_MAX_HEADER_BYTES', DEFAULT_LIMITS.maxHeaderBytes),
-  };
+      throw new Error(`${name} must be a positive integer, got ${value}.`);
+  }
+  if (limits.maxRequestBytes > MAX_REQUEST_BYTES) {
+    throw new Error(`maxRequestBytes may be at most ${MAX_REQUEST_BYTES} (the Lambda payload limit).`);
+  }
+  if (limits.maxValueBytes > limits.maxRequestBytes)
+    throw new Error('maxValueBytes may not exceed maxRequestBytes.');
+  return limits;
+}
+
+export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): PublishLimits {
+  const overrides: Partial<Record<keyof PublishLimits, number>> = {};
+  for (const [name, variable] of Object.entries(LIMIT_ENV) as [keyof PublishLimits, string][]) {
+    const raw = env[variable];
+    if (raw !== undefined && raw !== '') overrides[name] = Number(raw);
+  }
+  return resolveLimits(overrides);
 }
 
 /** Checks parsed events against the limits: 413 for sizes, 400 for counts and shapes. */

@@ -382,6 +382,7 @@ describe('EventBus with custom props', () => {
       inlineThresholdBytes: 1000,
       logRetentionDays: 7,
       adminKeySecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Existing', secretArn),
+      publishLimits: { maxEvents: 500, maxValueBytes: 256 * 1024 },
     });
     // WHEN it is synthesized
     synthesized = new Synthesized(stack);
@@ -413,6 +414,10 @@ describe('EventBus with custom props', () => {
           Variables: Match.objectLike({
             EVENTBUS_INLINE_THRESHOLD_BYTES: '1000',
             EVENTBUS_ADMIN_KEY_SECRET_ARN: secretArn,
+            // The publish limits given, and the defaults for the rest.
+            EVENTBUS_MAX_EVENTS: '500',
+            EVENTBUS_MAX_VALUE_BYTES: String(256 * 1024),
+            EVENTBUS_MAX_REQUEST_BYTES: '6000000',
           }),
         },
       });
@@ -455,6 +460,17 @@ describe('EventBus props validation', () => {
       expect(build({ logRetentionDays })).toThrow(/logRetentionDays must be one of/);
     },
   );
+
+  test.each([
+    [{ maxRequestBytes: 7 * 1024 * 1024 }, /maxRequestBytes may be at most/],
+    [{ maxEvents: 0 }, /maxEvents must be a positive integer/],
+    [
+      { maxValueBytes: 5_000_000, maxRequestBytes: 1_000_000 },
+      /maxValueBytes may not exceed maxRequestBytes/,
+    ],
+  ])('fails when publishLimits are %p', (publishLimits, message) => {
+    expect(build({ publishLimits })).toThrow(message);
+  });
 
   test('GIVEN the boundary values WHEN the bus is built THEN they are accepted', () => {
     expect(build({ inlineThresholdBytes: 1, maxRetentionDays: 2, logRetentionDays: 1 })).not.toThrow();
