@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { MAX_INLINE_THRESHOLD_BYTES } from '../shared/config';
 import { LIMIT_ENV, type PublishLimits, resolveLimits } from '../shared/publish/limits';
 import {
   type AttributeType,
@@ -31,9 +32,6 @@ import {
 /** Environment variables the handlers read beyond the tables' and bucket's own (see shared/config.ts). */
 const INLINE_THRESHOLD_ENV = settingsEnv.inlineThresholdBytes;
 const ADMIN_KEY_SECRET_ENV = settingsEnv.adminKeySecretArn;
-
-/** Above this an inline segment plus its attributes could exceed DynamoDB's 400 KB item limit. */
-const MAX_INLINE_THRESHOLD_BYTES = 350_000;
 
 /** Retention has a floor of 24 h; rounded up to days that is 1, so the lifecycle can never be shorter. */
 const MIN_RETENTION_DAYS = 2;

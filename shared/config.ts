@@ -18,6 +18,8 @@ export interface BusConfig {
 }
 
 const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
+/** An inline segment must leave room for the item's other attributes within DynamoDB's 400 KB. */
+export const MAX_INLINE_THRESHOLD_BYTES = 350_000;
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -34,6 +36,16 @@ function intOr(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function inlineThreshold(env: NodeJS.ProcessEnv): number {
+  const value = intOr(env, settingsEnv.inlineThresholdBytes, DEFAULT_INLINE_THRESHOLD);
+  if (value < 1 || value > MAX_INLINE_THRESHOLD_BYTES) {
+    throw new Error(
+      `${settingsEnv.inlineThresholdBytes} must be from 1 to ${MAX_INLINE_THRESHOLD_BYTES}, got ${value}.`,
+    );
+  }
+  return value;
+}
+
 function codecOf(raw: string | undefined): SegmentCodec {
   if (raw === undefined || raw === '' || raw === 'none') return 'none';
   if (raw === 'gzip') return 'gzip';
@@ -46,7 +58,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     groupsTable: required(env, groupsTable.envVar),
     registryTable: required(env, registryTable.envVar),
     bucket: required(env, segmentBucket.envVar),
-    inlineThresholdBytes: intOr(env, settingsEnv.inlineThresholdBytes, DEFAULT_INLINE_THRESHOLD),
+    inlineThresholdBytes: inlineThreshold(env),
     headCacheMs: intOr(env, 'EVENTBUS_HEAD_CACHE_MS', 5_000),
     appendAttempts: intOr(env, 'EVENTBUS_APPEND_ATTEMPTS', 8),
     segmentCodec: codecOf(env.EVENTBUS_SEGMENT_CODEC),

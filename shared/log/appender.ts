@@ -218,6 +218,8 @@ export class Appender {
           await sleep(backoffMs(attempt));
           head = await this.head(pk);
         } else {
+          // A request DynamoDB refused as malformed (not throttled) fails the same way every time.
+          if (isPermanent(error)) throw error;
           // The answer is unknown: keep `head` so the next try detects our own commit.
           if (attempt >= this.options.attempts) {
             throw new UnavailableError('The log could not be written; retry the request.', 1, {
@@ -239,6 +241,12 @@ export class Appender {
     this.heads.set(pk, { offset, readAt: now });
     return offset;
   }
+}
+
+/** A client error the SDK would not retry (validation, access denied): no retry can help. */
+function isPermanent(error: unknown): boolean {
+  const { $fault, $retryable } = error as { $fault?: string; $retryable?: unknown };
+  return $fault === 'client' && !$retryable;
 }
 
 /** The segmentId of the item that beat us, as DynamoDB returned it (raw attribute values). */

@@ -1,6 +1,14 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UnavailableError } from '../../../shared/errors';
 import type { Log } from '../../../shared/log/log';
-import { newLog, partitionItems, record, segmentObjects, uniqueTopic } from '../../support/aws';
+import {
+  documentClient,
+  newLog,
+  partitionItems,
+  record,
+  segmentObjects,
+  uniqueTopic,
+} from '../../support/aws';
 
 const RETENTION = 24;
 
@@ -154,4 +162,26 @@ test('gzip segments (EVENTBUS_SEGMENT_CODEC=gzip) are smaller and read back the 
   expect(segment.bytes).toBeLessThan(JSON.stringify(values).length / 4);
   const { records } = await newLog({ config: { segmentCodec: 'none' } }).read(topic, 0, 0, 100);
   expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(values);
+});
+
+test('a write DynamoDB refuses as invalid fails at once, is not retried, and commits nothing', async () => {
+  // GIVEN a threshold above DynamoDB's 400 KB item limit, so a 450 KB segment is sent inline
+  const topic = uniqueTopic('toolarge');
+  const client = new DynamoDBClient({});
+  let puts = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (/^Put/.test(context.commandName ?? '')) puts++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countPuts' },
+  );
+  const log = newLog({ dynamo: documentClient(client), config: { inlineThresholdBytes: 1_000_000 } });
+
+  // WHEN it is appended THEN DynamoDB Local's validation error comes back after one attempt
+  await expect(log.append(topic, 0, 24, [record('x'.repeat(450_000))])).rejects.toMatchObject({
+    name: 'ValidationException',
+  });
+  expect(puts).toBe(1);
+  expect(await newLog().offsets(topic, 0)).toEqual({ startOffset: 0, endOffset: 0 });
 });
