@@ -37,6 +37,9 @@ function recordBytes(record: LogRecord): number {
   return bytes;
 }
 
+/** Bytes of segment objects a reader keeps in memory. */
+const OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;
 
@@ -46,6 +49,9 @@ const PAGE = 25;
  */
 export class LogReader {
   private readonly now: () => number;
+  /** Recently read segment objects by S3 key, least recently used first. */
+  private readonly objectCache = new Map<string, Buffer>();
+  private objectCacheBytes = 0;
 
   constructor(private readonly options: ReaderOptions) {
     this.now = options.now ?? Date.now;
@@ -168,10 +174,34 @@ export class LogReader {
   }
 
   private async decode(segment: SegmentItem): Promise<LogRecord[]> {
-    const bytes = segment.data
-      ? Buffer.from(segment.data)
-      : await this.options.segments.get(segment.s3Key as string);
-    return decodeSegment(bytes, segment.sk);
+    return decodeSegment(
+      segment.data ? Buffer.from(segment.data) : await this.objectBytes(segment),
+      segment.sk,
+    );
+  }
+
+  /**
+   * A segment object's bytes. Segments never change once committed, so the
+   * last few megabytes read stay in memory: a reader paging through a large
+   * segment downloads it once, not once per page.
+   */
+  private async objectBytes(segment: SegmentItem): Promise<Buffer> {
+    const key = segment.s3Key as string;
+    const cached = this.objectCache.get(key);
+    if (cached) {
+      this.objectCache.delete(key);
+      this.objectCache.set(key, cached);
+      return cached;
+    }
+    const bytes = await this.options.segments.get(key);
+    this.objectCache.set(key, bytes);
+    this.objectCacheBytes += bytes.length;
+    for (const [oldest, old] of this.objectCache) {
+      if (this.objectCacheBytes <= OBJECT_CACHE_BYTES) break;
+      this.objectCache.delete(oldest);
+      this.objectCacheBytes -= old.length;
+    }
+    return bytes;
   }
 
   private async query(

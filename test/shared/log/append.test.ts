@@ -6,6 +6,7 @@ import {
   newLog,
   partitionItems,
   record,
+  s3Client,
   segmentObjects,
   uniqueTopic,
 } from '../../support/aws';
@@ -184,4 +185,32 @@ test('a write DynamoDB refuses as invalid fails at once, is not retried, and com
   });
   expect(puts).toBe(1);
   expect(await newLog().offsets(topic, 0)).toEqual({ startOffset: 0, endOffset: 0 });
+});
+
+test('a reader paging through a segment stored in S3 downloads it once', async () => {
+  const topic = uniqueTopic('paging');
+  await newLog().append(
+    topic,
+    0,
+    24,
+    Array.from({ length: 30 }, (_, i) => record(`${i}`.repeat(1_000))),
+  );
+  const s3 = s3Client();
+  let gets = 0;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetObjectCommand') gets++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countGets' },
+  );
+  const reader = newLog({ s3 });
+  const offsets: number[] = [];
+  for (let offset = 0; offset < 30; ) {
+    const page = await reader.read(topic, 0, offset, 7);
+    offsets.push(...page.records.map((r) => r.offset));
+    offset = page.nextOffset;
+  }
+  expect(offsets).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  expect(gets).toBe(1);
 });
