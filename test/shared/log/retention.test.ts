@@ -67,7 +67,7 @@ describe('retention', () => {
     });
     const { records } = await newLog().read(topic, 0, 5, 10);
     expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual([6]);
-  });
+  }, 150_000);
 
   test('the stream raises a partition floor at most once a minute from one process; catch-up does the rest', async () => {
     const dynamo = documentClient();
