@@ -145,6 +145,6 @@ test('arbitrary requests never get a 5xx, and a refused request never changes th
         }
       },
     ),
-    { numRuns: 400 },
+    { numRuns: Number(process.env.FUZZ_RUNS ?? 400) },
   );
 }, 300_000);
