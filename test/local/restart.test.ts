@@ -106,4 +106,24 @@ describe('the local bus across a restart', () => {
     expect(await stopBus(second, 'SIGINT')).toBe(0);
     expect(processesUsing(dataDir)).toBe('');
   }, 240_000);
+
+  test('a bus killed with SIGKILL takes its emulators with it', async () => {
+    // GIVEN a running bus with DynamoDB Local and s3rver on its data directory
+    const killedDir = mkdtempSync(path.join(tmpdir(), 'eventbus-kill-'));
+    try {
+      const bus = await startBus(killedDir);
+      expect(processesUsing(killedDir)).not.toBe('');
+
+      // WHEN it dies without running any handler
+      await stopBus(bus, 'SIGKILL');
+
+      // THEN the watchdog stops the emulators within seconds
+      const deadline = Date.now() + 20_000;
+      while (processesUsing(killedDir) !== '' && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(processesUsing(killedDir)).toBe('');
+    } finally {
+      rmSync(killedDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
