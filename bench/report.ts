@@ -243,7 +243,7 @@ export function renderMarkdown(summary: BenchSummary): string {
     '',
     'Locally the storage is two emulators, both far slower than the services they stand in for: DynamoDB Local is',
     'a Java process with SQLite underneath (every conditional `PutItem` is a SQLite transaction, and the log table has',
-    'a stream and a local index to maintain), and s3rver writes each object and its metadata as files. On AWS a',
+    'a stream and an index to maintain), and s3rver writes each object and its metadata as files. On AWS a',
     '`PutItem` takes single-digit milliseconds and partitions scale out; here every write goes through one SQLite',
     "file. DynamoDB Local's JVM also keeps getting faster for more than a minute of load as its JIT warms up, so the",
     'single-event figures depend on how long it has run (`settings.warmupRequestsPerSecond` in the JSON shows the',

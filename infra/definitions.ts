@@ -13,8 +13,14 @@ export interface KeyDefinition {
   readonly type: AttributeType;
 }
 
-export interface LocalIndexDefinition {
+/**
+ * A global secondary index. Global rather than local: a local index would cap
+ * each partition key's items (one topic-partition's retained segments) at
+ * 10 GB (docs/adr/0004).
+ */
+export interface IndexDefinition {
   readonly indexName: string;
+  readonly partitionKey: KeyDefinition;
   readonly sortKey: KeyDefinition;
   /** Only the keys are projected: a reader follows the index to the item. */
   readonly projection: 'KEYS_ONLY';
@@ -29,7 +35,7 @@ export interface TableDefinition {
   readonly timeToLiveAttribute?: string;
   /** A stream with the new image of each item, for the dispatcher. */
   readonly stream?: 'NEW_IMAGE';
-  readonly localIndexes?: readonly LocalIndexDefinition[];
+  readonly indexes?: readonly IndexDefinition[];
   /** Environment variable through which functions learn the table's name. */
   readonly envVar: string;
 }
@@ -41,9 +47,19 @@ export const logTable: TableDefinition = {
   sortKey: { name: 'sk', type: 'N' },
   timeToLiveAttribute: 'expiresAt',
   stream: 'NEW_IMAGE',
-  localIndexes: [{ indexName: 'byMaxTs', sortKey: { name: 'maxTs', type: 'N' }, projection: 'KEYS_ONLY' }],
+  indexes: [
+    {
+      indexName: 'byMaxTs',
+      partitionKey: { name: 'pk', type: 'S' },
+      sortKey: { name: 'maxTs', type: 'N' },
+      projection: 'KEYS_ONLY',
+    },
+  ],
   envVar: 'EVENTBUS_LOG_TABLE',
 };
+
+/** The log's time index: segments of a partition by `maxTs`, for reads by timestamp. */
+export const logTimeIndex = 'byMaxTs';
 
 /** Consumer groups: committed offset and lease per group-partition. */
 export const groupsTable: TableDefinition = {

@@ -209,8 +209,9 @@ export class EventBus extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: def.timeToLiveAttribute,
       dynamoStream: def.stream === undefined ? undefined : dynamodb.StreamViewType[def.stream],
-      localSecondaryIndexes: def.localIndexes?.map((index) => ({
+      globalSecondaryIndexes: def.indexes?.map((index) => ({
         indexName: index.indexName,
+        partitionKey: attribute(index.partitionKey),
         sortKey: attribute(index.sortKey),
         projectionType: dynamodb.ProjectionType[index.projection],
       })),

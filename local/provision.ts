@@ -37,7 +37,7 @@ export function tableNames(prefix = 'eventbus'): ResourceNames {
 }
 
 /**
- * Creates whatever is missing of the bus's tables (keys, local indexes, stream, TTL) and bucket,
+ * Creates whatever is missing of the bus's tables (keys, indexes, stream, TTL) and bucket,
  * as `infra/definitions.ts` describes them. Idempotent, and safe to run from several processes
  * at once: losing a creation race counts as success.
  *
@@ -59,7 +59,11 @@ export async function provision(
 
 /** The CreateTable request for a definition: on-demand billing, indexes projecting keys only. */
 export function createTableInput(def: TableDefinition, tableName: string): CreateTableCommandInput {
-  const keys = [def.partitionKey, def.sortKey, ...(def.localIndexes ?? []).map((index) => index.sortKey)];
+  const keys = [
+    def.partitionKey,
+    def.sortKey,
+    ...(def.indexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey]),
+  ];
   const attributes = new Map<string, AttributeDefinition>();
   for (const key of keys) attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });
   return {
@@ -69,11 +73,11 @@ export function createTableInput(def: TableDefinition, tableName: string): Creat
       { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
       { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
     ],
-    LocalSecondaryIndexes: def.localIndexes?.length
-      ? def.localIndexes.map((index) => ({
+    GlobalSecondaryIndexes: def.indexes?.length
+      ? def.indexes.map((index) => ({
           IndexName: index.indexName,
           KeySchema: [
-            { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: index.projection },
@@ -141,9 +145,12 @@ function differences(def: TableDefinition, table: TableDescription): string | un
       .map((index) => `${index.IndexName}(${keys(index.KeySchema)})`)
       .sort()
       .join(',');
-  const actualIndexes = indexes(table.LocalSecondaryIndexes ?? []);
-  if (actualIndexes !== indexes(expected.LocalSecondaryIndexes ?? []))
-    found.push(`local indexes ${actualIndexes}`);
+  const actualIndexes = indexes([
+    ...(table.LocalSecondaryIndexes ?? []),
+    ...(table.GlobalSecondaryIndexes ?? []),
+  ]);
+  if (actualIndexes !== indexes(expected.GlobalSecondaryIndexes ?? []))
+    found.push(`indexes ${actualIndexes}`);
   const stream = table.StreamSpecification?.StreamEnabled ? table.StreamSpecification.StreamViewType : 'none';
   if (stream !== (def.stream ?? 'none')) found.push(`stream ${stream}`);
   return found.length > 0 ? found.join('; ') : undefined;

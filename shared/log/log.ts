@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logTable } from '../../infra/definitions';
+import { logTimeIndex } from '../../infra/definitions';
 import type { BusConfig } from '../config';
 import type { SegmentRecord } from '../segment/codec';
 import { Appender, type AppendResult } from './appender';
@@ -44,8 +44,13 @@ export class Log {
       codec: config.segmentCodec,
       now,
     });
-    const timeIndex = logTable.localIndexes?.[0]?.indexName as string;
-    this.reader = new LogReader({ dynamo, segments: this.segments, table: config.logTable, timeIndex, now });
+    this.reader = new LogReader({
+      dynamo,
+      segments: this.segments,
+      table: config.logTable,
+      timeIndex: logTimeIndex,
+      now,
+    });
   }
 
   append(

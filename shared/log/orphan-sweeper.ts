@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logTable, segmentBucket } from '../../infra/definitions';
+import { logTimeIndex, segmentBucket } from '../../infra/definitions';
 import { queryAll } from '../aws/query-all';
 import { COMMIT_DEADLINE_MS } from './appender';
 import { partitionKey } from './partition-key';
@@ -76,7 +76,7 @@ async function isCommitted(options: OrphanSweepOptions, key: string, uploadedAt:
   // The time index projects keys only: it names the candidate segments, the table says where their bytes are.
   const candidates = await queryAll(options.dynamo, {
     TableName: options.table,
-    IndexName: logTable.localIndexes?.[0]?.indexName,
+    IndexName: logTimeIndex,
     KeyConditionExpression: 'pk = :pk AND maxTs BETWEEN :from AND :to',
     ExpressionAttributeValues: {
       ':pk': pk,

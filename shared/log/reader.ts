@@ -10,7 +10,7 @@ export interface ReaderOptions {
   readonly dynamo: DynamoDBDocumentClient;
   readonly segments: SegmentStore;
   readonly table: string;
-  /** The time-ordered local secondary index on `maxTs`. */
+  /** The time index on `maxTs` (global, so eventually consistent). */
   readonly timeIndex: string;
   readonly now?: () => number;
 }
@@ -39,6 +39,9 @@ function recordBytes(record: LogRecord): number {
 
 /** Bytes of segment objects a reader keeps in memory. */
 const OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** How far back a time seek walks when the time index has not caught up (index lag is sub-second). */
+const TAIL_WALK_PAGES = 40;
 
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;
@@ -122,7 +125,8 @@ export class LogReader {
   /** The first offset whose event was appended at or after `timestamp` (ms), or the end offset if none. */
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {
     const pk = partitionKey(topic, partition);
-    const hits = await this.query(
+    const { startOffset, endOffset } = await this.offsets(topic, partition);
+    const [hit] = await this.query(
       {
         IndexName: this.options.timeIndex,
         KeyConditionExpression: 'pk = :pk AND maxTs >= :ts',
@@ -131,12 +135,44 @@ export class LogReader {
       },
       false,
     );
-    const { startOffset, endOffset } = await this.offsets(topic, partition);
-    if (hits.length === 0) return endOffset;
-    const segment = await this.segmentAt(pk, hits[0].sk);
+    const found = hit ? hit.sk : await this.firstInTail(pk, timestamp);
+    if (found === undefined) return endOffset;
+    const segment = await this.segmentAt(pk, found);
     if (!segment || isExpired(segment, this.now())) return startOffset;
     const record = (await this.decode(segment)).find((r) => r.timestamp >= timestamp);
     return Math.max(startOffset, record ? record.offset : segment.last + 1);
+  }
+
+  /**
+   * The time index is eventually consistent: for a moment it may not list the
+   * newest segments. When it lists none at or after `timestamp`, walk back
+   * from the head (strongly consistent) over the segments appended at or after
+   * it, and return the earliest one's base offset.
+   */
+  private async firstInTail(pk: string, timestamp: number): Promise<number | undefined> {
+    let earliest: number | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    for (let page = 0; page < TAIL_WALK_PAGES; page++) {
+      const result = await this.options.dynamo.send(
+        new QueryCommand({
+          TableName: this.options.table,
+          KeyConditionExpression: 'pk = :pk AND sk >= :zero',
+          ExpressionAttributeValues: { ':pk': pk, ':zero': 0 },
+          ProjectionExpression: 'sk, maxTs',
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: PAGE,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of (result.Items ?? []) as { sk: number; maxTs: number }[]) {
+        if (item.maxTs < timestamp) return earliest;
+        earliest = item.sk;
+      }
+      startKey = result.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    return earliest;
   }
 
   /** The partition's retained range: `[startOffset, endOffset)`. */

@@ -143,10 +143,12 @@ describe('EventBusStack with default props', () => {
 
   test('THEN the log table streams new images, expires items on its TTL attribute and indexes maxTs by keys only', () => {
     synthesized.only(bus.logTable).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      // A global index: a local one would cap each topic-partition's retained segments at 10 GB.
+      LocalSecondaryIndexes: Match.absent(),
       StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       AttributeDefinitions: Match.arrayWith([{ AttributeName: 'maxTs', AttributeType: 'N' }]),
-      LocalSecondaryIndexes: [
+      GlobalSecondaryIndexes: [
         {
           IndexName: 'byMaxTs',
           KeySchema: [

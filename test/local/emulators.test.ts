@@ -60,7 +60,7 @@ describe('local emulators', () => {
     expect(await object.Body?.transformToString()).toBe('segment bytes');
     const table = (await clients.dynamo.send(new DescribeTableCommand({ TableName: logName }))).Table;
     expect(table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' });
-    expect(table?.LocalSecondaryIndexes?.map((index) => index.IndexName)).toEqual(['byMaxTs']);
+    expect(table?.GlobalSecondaryIndexes?.map((index) => index.IndexName)).toEqual(['byMaxTs']);
   });
 
   it('provisions idempotently, also when callers race to create', async () => {

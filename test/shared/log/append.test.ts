@@ -214,3 +214,28 @@ test('a reader paging through a segment stored in S3 downloads it once', async (
   expect(offsets).toEqual(Array.from({ length: 30 }, (_, i) => i));
   expect(gets).toBe(1);
 });
+
+test('a time seek finds events the eventually consistent time index does not list yet', async () => {
+  // GIVEN a partition whose time index (a GSI, eventually consistent on AWS) has not caught up:
+  // every index query answers nothing, as one issued right after the commits can
+  const topic = uniqueTopic('lag');
+  const t0 = Date.UTC(2026, 0, 2);
+  await newLog().append(topic, 0, RETENTION, [record('a', null, t0), record('b', null, t0 + 1_000)]);
+  await newLog().append(topic, 0, RETENTION, [record('c', null, t0 + 2_000)]);
+  const lagging = new DynamoDBClient({});
+  lagging.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      if ((args.input as { IndexName?: string }).IndexName)
+        (result.output as { Items?: unknown[] }).Items = [];
+      return result;
+    },
+    { step: 'initialize', name: 'indexNotCaughtUp' },
+  );
+  const log = newLog({ dynamo: documentClient(lagging) });
+
+  // THEN seeks still land on the first event at or after the time
+  expect(await log.offsetForTimestamp(topic, 0, t0 + 500)).toBe(1);
+  expect(await log.offsetForTimestamp(topic, 0, t0 + 2_000)).toBe(2);
+  expect(await log.offsetForTimestamp(topic, 0, t0 + 60_000)).toBe(3);
+});
