@@ -65,7 +65,6 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       env.EVENTBUS_HOST ?? '127.0.0.1',
     );
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    server.closeIdleConnections?.();
 
     const poller = new StreamPoller({
       dynamo,

@@ -7,7 +7,8 @@
 export class BusError extends Error {
   readonly code: string;
   readonly status: number;
-  readonly retryable: boolean;
+  /** Set when the same request may succeed later: the answer's `Retry-After`. */
+  readonly retryAfterSeconds?: number;
   /** Extra fields merged into the error body (for example `startOffset`). */
   readonly details?: Record<string, unknown>;
 
@@ -15,14 +16,19 @@ export class BusError extends Error {
     status: number,
     code: string,
     message: string,
-    options: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: Record<string, unknown> } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
     this.code = code;
-    this.retryable = options.retryable ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
     this.details = options.details;
+  }
+
+  /** Whether retrying the same request can help. */
+  get retryable(): boolean {
+    return this.retryAfterSeconds !== undefined;
   }
 
   /** Whether a client may see the message: 4xx yes, 5xx never. */
@@ -62,7 +68,10 @@ export class NotFoundError extends BusError {
 }
 
 export class ConflictError extends BusError {
-  constructor(message: string, options: { details?: Record<string, unknown>; retryable?: boolean } = {}) {
+  constructor(
+    message: string,
+    options: { details?: Record<string, unknown>; retryAfterSeconds?: number } = {},
+  ) {
     super(409, 'CONFLICT', message, options);
   }
 }
@@ -97,12 +106,12 @@ export class UnsupportedMediaTypeError extends BusError {
 export class UnavailableError extends BusError {
   constructor(
     message: string,
-    readonly retryAfterSeconds = 1,
+    retryAfterSeconds = 1,
     options: { cause?: unknown; status?: 429 | 503; code?: string } = {},
   ) {
     super(options.status ?? 503, options.code ?? 'UNAVAILABLE', message, {
       cause: options.cause,
-      retryable: true,
+      retryAfterSeconds,
     });
   }
 }

@@ -40,8 +40,8 @@ function recordBytes(record: LogRecord): number {
 /** Bytes of segment objects a reader keeps in memory. */
 const OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** How far back a time seek walks when the time index has not caught up (index lag is sub-second). */
-const TAIL_WALK_PAGES = 40;
+/** How many segments a time seek walks back when the time index has not caught up (index lag is sub-second). */
+const TAIL_WALK_SEGMENTS = 1_000;
 
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;
@@ -92,31 +92,19 @@ export class LogReader {
     }
 
     const records: LogRecord[] = [];
-    let segment: SegmentItem | undefined = first;
-    let after = first.sk;
-    let page: SegmentItem[] = [];
     let bytes = 0;
-    let full = false;
-    while (segment && !full) {
+    // The containing segment is at hand; later ones are queried only if the read goes on to them.
+    const segments = (async function* (reader: LogReader) {
+      yield first;
+      yield* reader.walk(pk, { from: first.sk + 1 });
+    })(this);
+    reading: for await (const segment of segments) {
       for (const record of await this.decode(segment)) {
         if (record.offset < offset) continue;
         bytes += recordBytes(record);
-        if (records.length >= limit || (records.length > 0 && bytes > maxBytes)) {
-          full = true;
-          break;
-        }
+        if (records.length >= limit || (records.length > 0 && bytes > maxBytes)) break reading;
         records.push(record);
       }
-      if (full) break;
-      if (page.length === 0) {
-        page = await this.query({
-          KeyConditionExpression: 'pk = :pk AND sk > :after',
-          ExpressionAttributeValues: { ':pk': pk, ':after': after },
-          Limit: PAGE,
-        });
-      }
-      segment = page.shift();
-      if (segment) after = segment.sk;
     }
     const nextOffset = records.length > 0 ? records[records.length - 1].offset + 1 : offset;
     return { records, nextOffset };
@@ -151,26 +139,10 @@ export class LogReader {
    */
   private async firstInTail(pk: string, timestamp: number): Promise<number | undefined> {
     let earliest: number | undefined;
-    let startKey: Record<string, unknown> | undefined;
-    for (let page = 0; page < TAIL_WALK_PAGES; page++) {
-      const result = await this.options.dynamo.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND sk >= :zero',
-          ExpressionAttributeValues: { ':pk': pk, ':zero': 0 },
-          ProjectionExpression: 'sk, maxTs',
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          Limit: PAGE,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of (result.Items ?? []) as { sk: number; maxTs: number }[]) {
-        if (item.maxTs < timestamp) return earliest;
-        earliest = item.sk;
-      }
-      startKey = result.LastEvaluatedKey;
-      if (!startKey) break;
+    let walked = 0;
+    for await (const item of this.walk(pk, { newestFirst: true, projection: 'sk, maxTs' })) {
+      if (item.maxTs < timestamp || ++walked > TAIL_WALK_SEGMENTS) break;
+      earliest = item.sk;
     }
     return earliest;
   }
@@ -181,24 +153,38 @@ export class LogReader {
     const now = this.now();
     const endOffset = await readHead(this.options.dynamo, this.options.table, pk);
     // Expired segments may linger until TTL deletes them; the start is the first one still retained.
+    for await (const item of this.walk(pk, { projection: 'sk, expiresAt', pageSize: 100 })) {
+      if (!isExpired(item, now)) return { startOffset: item.sk, endOffset };
+    }
+    return { startOffset: endOffset, endOffset };
+  }
+
+  /**
+   * A partition's segments from base offset `from` on, oldest first (or newest
+   * first), with strongly consistent reads, one page at a time as the caller
+   * consumes them: a caller that stops early reads no further.
+   */
+  private async *walk(
+    pk: string,
+    options: { from?: number; newestFirst?: boolean; projection?: string; pageSize?: number } = {},
+  ): AsyncGenerator<SegmentItem> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.options.dynamo.send(
         new QueryCommand({
           TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND sk >= :zero',
-          ExpressionAttributeValues: { ':pk': pk, ':zero': 0 },
-          ProjectionExpression: 'sk, expiresAt',
+          KeyConditionExpression: 'pk = :pk AND sk >= :from',
+          ExpressionAttributeValues: { ':pk': pk, ':from': options.from ?? 0 },
+          ProjectionExpression: options.projection,
+          ScanIndexForward: !options.newestFirst,
           ConsistentRead: true,
-          Limit: 100,
+          Limit: options.pageSize ?? PAGE,
           ExclusiveStartKey: startKey,
         }),
       );
-      const live = (page.Items as SegmentItem[] | undefined)?.find((item) => !isExpired(item, now));
-      if (live) return { startOffset: live.sk, endOffset };
+      yield* (page.Items ?? []) as SegmentItem[];
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return { startOffset: endOffset, endOffset };
   }
 
   private async segmentAt(pk: string, sk: number): Promise<SegmentItem | undefined> {

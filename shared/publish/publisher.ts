@@ -137,7 +137,7 @@ export class Publisher {
             busError ??
             new BusError(503, 'UNAVAILABLE', 'The log could not be written.', {
               cause: error,
-              retryable: true,
+              retryAfterSeconds: 1,
             });
           const shown = busError?.expose || busError?.retryable ? busError : undefined;
           for (const eventIndex of indexes) {
@@ -188,9 +188,7 @@ export class Publisher {
       if (error instanceof IdempotencyAlreadyInProgressError) {
         throw new ConflictError(
           'A request with this Idempotency-Key is still in progress; retry it shortly.',
-          {
-            retryable: true,
-          },
+          { retryAfterSeconds: 1 },
         );
       }
       if (error instanceof IdempotencyValidationError) {

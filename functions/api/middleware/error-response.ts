@@ -18,8 +18,7 @@ export function errorResponse(): middy.MiddlewareObj<HttpEvent, HttpResult> {
 export function toErrorResult(error: unknown): HttpResult {
   if (error instanceof BusError) {
     const headers: Record<string, string> = {};
-    if (error.retryable)
-      headers['retry-after'] = String((error as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1);
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     const message = error.expose ? error.message : 'The bus could not complete the request; retry it later.';
     return json(
       error.status,

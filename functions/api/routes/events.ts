@@ -51,10 +51,11 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
   const topic = await bus.topics.get(name);
   const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
   if (outcome.complete) return json(200, { results: outcome.results });
-  const retryAfter = String(
-    (outcome.failure as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1,
+  return json(
+    503,
+    { results: outcome.results },
+    { 'retry-after': String(outcome.failure?.retryAfterSeconds ?? 1) },
   );
-  return json(503, { results: outcome.results }, { 'retry-after': retryAfter });
 }
 
 function parseEvents(event: HttpEvent): OutgoingEvent[] {
