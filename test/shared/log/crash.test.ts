@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { COMMIT_DEADLINE_MS } from '../../../shared/log/appender';
 import { sweepOrphanSegments } from '../../../shared/log/orphan-sweeper';
 import { SegmentStore } from '../../../shared/log/segment-store';
 import {
@@ -118,4 +119,28 @@ describe('a crash at any step loses no acknowledged event', () => {
     expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(['x', 'mine', 'y']);
     expect(mine.baseOffset).toBe(1);
   });
+});
+
+test('an append whose upload is older than the commit deadline does not commit, so the sweeper may remove it', async () => {
+  // GIVEN an appender whose clock jumps past the deadline between the upload and the commit
+  // (a Lambda frozen mid-append and thawed minutes later)
+  const topic = uniqueTopic('late');
+  let skew = 0;
+  const dynamo = new DynamoDBClient({});
+  dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (/^Query/.test(context.commandName ?? '')) skew += COMMIT_DEADLINE_MS + 1;
+      return result;
+    },
+    { step: 'initialize', name: 'freezeAfterHeadRead' },
+  );
+  const log = newLog({ dynamo: documentClient(dynamo), now: () => Date.now() + skew });
+
+  // WHEN it appends a segment large enough for S3
+  await expect(log.append(topic, 0, 24, large())).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+
+  // THEN nothing was committed, and the uploaded object is an orphan
+  expect(await newLog().offsets(topic, 0)).toEqual({ startOffset: 0, endOffset: 0 });
+  expect(await segmentObjects(topic)).toHaveLength(1);
 });
