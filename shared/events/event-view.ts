@@ -41,3 +41,11 @@ export function isJsonMediaType(contentType: string): boolean {
   const type = contentType.split(';')[0].trim().toLowerCase();
   return type === 'application/json' || type === 'text/json' || type.endsWith('+json');
 }
+
+/**
+ * Events as the JSON array text readers and delivery targets receive: one
+ * rendering for both, so a consumer sees the same bytes whichever way it reads.
+ */
+export function eventsJson(records: readonly LogRecord[]): string {
+  return JSON.stringify(records.map(toEventView));
+}
