@@ -1,0 +1,22 @@
+import type { EventView } from '../events/event-view';
+
+/**
+ * What a subscription's target receives (API.md, Delivery to a target): a
+ * Lambda function as its invocation payload, a webhook as a signed POST body.
+ * Events are one partition's, in offset order.
+ */
+export interface DeliveryBatch {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly events: readonly EventView[];
+}
+
+/**
+ * A target's optional answer (Lambda's SQS/Kinesis contract): the offsets
+ * whose processing failed, as strings. Everything before the lowest failed
+ * offset is committed; it and the events after it are delivered again.
+ */
+export interface DeliveryResponse {
+  readonly batchItemFailures?: readonly { readonly itemIdentifier: string }[];
+}
