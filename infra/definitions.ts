@@ -94,6 +94,12 @@ export const settingsEnv = {
   inlineThresholdBytes: 'EVENTBUS_INLINE_THRESHOLD_BYTES',
   /** ARN of the Secrets Manager secret holding the admin key (shared/auth/admin-key.ts). */
   adminKeySecretArn: 'EVENTBUS_ADMIN_KEY_SECRET_ARN',
+  /** Webhook addresses beyond public HTTPS that subscriptions may reach: `loopback`, `private`, `http` (shared/delivery/network-policy.ts). */
+  webhookAllow: 'EVENTBUS_WEBHOOK_ALLOW',
+  /** Name of the deliverer function, which the dispatcher, the API and the deliverer itself invoke asynchronously. */
+  delivererFunction: 'EVENTBUS_DELIVERER_FUNCTION',
+  /** First retry delay of a failing delivery, in ms (shared/delivery/backoff.ts). */
+  retryBaseMs: 'EVENTBUS_RETRY_BASE_MS',
 } as const;
 
 export interface FunctionDefinition {
@@ -114,7 +120,12 @@ export const apiFunction: FunctionDefinition = {
   timeoutSeconds: 30,
 };
 
-/** Consumes the log table's stream; for now it raises each partition's floor (docs/adr/0002). */
+/**
+ * Consumes the log table's stream: raises each partition's floor
+ * (docs/adr/0002) and wakes the groups reading the partitions touched; on a
+ * schedule, wakes groups with lag or due retries (docs/adr/0005). Quick by
+ * design: it never waits on a subscriber.
+ */
 export const dispatcherFunction: FunctionDefinition = {
   id: 'Dispatcher',
   entry: 'functions/dispatcher/handler.ts',
@@ -122,6 +133,18 @@ export const dispatcherFunction: FunctionDefinition = {
   memoryMiB: 512,
   timeoutSeconds: 60,
 };
+
+/** Delivers one cursor (group-partition) until caught up or out of time, then hands off (docs/adr/0005). */
+export const delivererFunction: FunctionDefinition = {
+  id: 'Deliverer',
+  entry: 'functions/deliverer/handler.ts',
+  handler: 'handler',
+  memoryMiB: 512,
+  timeoutSeconds: 180,
+};
+
+/** How often the dispatcher sweeps for lagging groups and due retries: on AWS a schedule, locally a timer. */
+export const deliverySweepSchedule = { awsRateMinutes: 1, localEverySeconds: 1 } as const;
 
 /** Stream trigger of the dispatcher: the same batching on AWS and locally. */
 export const dispatcherTrigger = {
@@ -143,4 +166,4 @@ export const sweeperFunction: FunctionDefinition = {
 /** How often the sweeper runs: on AWS an EventBridge schedule, locally a timer. */
 export const sweeperSchedule = { awsRateMinutes: 60, localEverySeconds: 60 } as const;
 
-export const functions = [apiFunction, dispatcherFunction, sweeperFunction] as const;
+export const functions = [apiFunction, dispatcherFunction, delivererFunction, sweeperFunction] as const;

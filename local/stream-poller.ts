@@ -6,13 +6,13 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 
 export interface StreamPollerOptions {
   readonly dynamo: DynamoDBClient;
   readonly streams: DynamoDBStreamsClient;
   readonly table: string;
-  readonly handler: (event: DynamoDBStreamEvent) => Promise<unknown>;
+  readonly handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined | unknown>;
   readonly batchSize: number;
   /** Only records whose eventName is listed reach the handler, as the event source mapping's filter does on AWS. */
   readonly eventNames?: readonly string[];
@@ -127,10 +127,15 @@ export class StreamPoller {
       (r) => !this.options.eventNames || this.options.eventNames.includes(r.eventName ?? ''),
     );
     if (records.length > 0) {
-      // Throws on failure: the iterator is not advanced, so the batch is read and handed over again.
-      await this.options.handler({
+      // A throw, or failed items in the answer (the stream source reports batch item failures, and
+      // the dispatcher names a batch's first record), leave the iterator where it is: the batch is
+      // read and handed over again.
+      const answer = (await this.options.handler({
         Records: records.map((r) => toLambdaRecord(r, streamArn)),
-      } as DynamoDBStreamEvent);
+      } as DynamoDBStreamEvent)) as DynamoDBBatchResponse | undefined;
+      if (answer?.batchItemFailures?.length) {
+        throw new Error(`the stream handler reported ${answer.batchItemFailures.length} failed record(s)`);
+      }
     }
     shard.iterator = NextShardIterator;
     if (!NextShardIterator) shard.done = true;

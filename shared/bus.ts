@@ -2,40 +2,110 @@ import { Authorizer } from './auth/authorizer';
 import { DynamoKeyStore } from './auth/dynamo-key-store';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type BusConfig, configFromEnv } from './config';
+import { CursorStore } from './delivery/cursor-store';
+import { DeadLetters } from './delivery/dead-letters';
+import { Deliverer } from './delivery/deliverer';
+import { Dispatcher } from './delivery/dispatcher';
+import type { StoredSubscription } from './delivery/subscription';
+import { LambdaTarget } from './delivery/targets/lambda-target';
+import type { DeliveryTargetClient } from './delivery/targets/target';
+import { WebhookTarget } from './delivery/targets/webhook-target';
+import { LambdaWaker, type Waker } from './delivery/waker';
 import { Log } from './log/log';
 import { RegistryIdempotencyStore } from './publish/idempotency-store';
 import { Publisher } from './publish/publisher';
+import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
 
-/** Everything a handler needs, wired once per process from the environment. */
-export interface Bus {
+/** The bus's state and what reads and writes it, without an API in front: what the delivery functions need. */
+export interface BusCore {
   readonly config: BusConfig;
   readonly clients: AwsClients;
   readonly log: Log;
   readonly topics: TopicRegistry;
+  readonly subscriptions: SubscriptionRegistry;
+  readonly cursors: CursorStore;
+  /** Wakes deliverers (docs/adr/0005). */
+  readonly waker: Waker;
+}
+
+/** Everything the API handler needs, wired once per process from the environment. */
+export interface Bus extends BusCore {
   readonly publisher: Publisher;
   readonly authorizer: Authorizer;
 }
 
-export interface BusOptions {
-  readonly adminKey: string;
+export interface BusCoreOptions {
   readonly env?: NodeJS.ProcessEnv;
-  readonly clients?: AwsClients;
+  /** Clients to use instead of those made from the environment (tests inject faults through them). */
+  readonly clients?: Partial<AwsClients>;
+  /** @default asynchronous invocations of the deliverer function */
+  readonly waker?: Waker;
 }
 
-export function createBus(options: BusOptions): Bus {
+export interface BusOptions extends BusCoreOptions {
+  readonly adminKey: string;
+}
+
+export function createBusCore(options: BusCoreOptions = {}): BusCore {
   const env = options.env ?? process.env;
   const config = configFromEnv(env);
-  const clients = options.clients ?? createAwsClients(env);
-  const log = new Log({ dynamo: clients.dynamo, s3: clients.s3, config });
+  const clients = { ...createAwsClients(env), ...options.clients };
   return {
     config,
     clients,
-    log,
+    log: new Log({ dynamo: clients.dynamo, s3: clients.s3, config }),
     topics: new TopicRegistry(clients.dynamo, config.registryTable),
+    subscriptions: new SubscriptionRegistry(clients.dynamo, config.registryTable),
+    cursors: new CursorStore(clients.dynamo, config.groupsTable),
+    waker: options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
+  };
+}
+
+export function createBus(options: BusOptions): Bus {
+  const core = createBusCore(options);
+  const { clients, config, log } = core;
+  return {
+    ...core,
     publisher: new Publisher(log, new RegistryIdempotencyStore(clients.dynamo, config.registryTable)),
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
+    }),
+  };
+}
+
+/** The delivery side of a bus: the dispatcher that wakes cursors and the deliverer that delivers them. */
+export interface Delivery {
+  readonly dispatcher: Dispatcher;
+  readonly deliverer: Deliverer;
+}
+
+export function createDelivery(
+  bus: BusCore,
+  options: { onError?: (message: string, details: Record<string, unknown>) => void } = {},
+): Delivery {
+  const { config, clients, log, topics, subscriptions, cursors, waker } = bus;
+  const targetFor = (subscription: StoredSubscription): DeliveryTargetClient =>
+    subscription.target.type === 'lambda'
+      ? new LambdaTarget(clients.lambda, subscription.target.function, subscription.timeoutSeconds * 1000)
+      : new WebhookTarget(
+          subscription.target.url,
+          subscription.secret as string,
+          subscription.timeoutSeconds * 1000,
+          config.webhookPolicy,
+        );
+  return {
+    dispatcher: new Dispatcher({ log, subscriptions, topics, cursors, waker }),
+    deliverer: new Deliverer({
+      log,
+      cursors,
+      subscriptions,
+      topics,
+      deadLetters: new DeadLetters(log, topics),
+      targetFor,
+      waker,
+      backoff: { baseMs: config.retryBaseMs, maxMs: 5 * 60_000 },
+      onError: options.onError,
     }),
   };
 }

@@ -1,4 +1,12 @@
-import { groupsTable, logTable, registryTable, segmentBucket, settingsEnv } from '../infra/definitions';
+import {
+  delivererFunction,
+  groupsTable,
+  logTable,
+  registryTable,
+  segmentBucket,
+  settingsEnv,
+} from '../infra/definitions';
+import { type NetworkPolicy, parseNetworkPolicy } from './delivery/network-policy';
 import type { SegmentCodec } from './segment/codec';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
@@ -15,6 +23,12 @@ export interface BusConfig {
   readonly appendAttempts: number;
   /** Compression of new segments; readers handle every codec whatever this says. */
   readonly segmentCodec: SegmentCodec;
+  /** Which webhook addresses subscriptions may reach (`EVENTBUS_WEBHOOK_ALLOW`); AWS allows only public HTTPS. */
+  readonly webhookPolicy: NetworkPolicy;
+  /** The function that delivers one cursor, woken asynchronously (docs/adr/0005). */
+  readonly delivererFunction: string;
+  /** The delay after an event's first failed delivery, before jitter; it doubles per attempt. */
+  readonly retryBaseMs: number;
 }
 
 const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
@@ -62,5 +76,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     headCacheMs: intOr(env, 'EVENTBUS_HEAD_CACHE_MS', 5_000),
     appendAttempts: intOr(env, 'EVENTBUS_APPEND_ATTEMPTS', 8),
     segmentCodec: codecOf(env.EVENTBUS_SEGMENT_CODEC),
+    webhookPolicy: parseNetworkPolicy(env[settingsEnv.webhookAllow]),
+    delivererFunction: env[settingsEnv.delivererFunction] ?? delivererFunction.id,
+    retryBaseMs: intOr(env, settingsEnv.retryBaseMs, 1_000),
   };
 }

@@ -10,6 +10,13 @@ import { errorResponse } from './middleware/error-response';
 import { publishEvents, readEvents } from './routes/events';
 import { health } from './routes/health';
 import { createKey, deleteKey, listKeys } from './routes/keys';
+import {
+  deleteSubscription,
+  describeSubscription,
+  putSubscription,
+  redriveDeadLetters,
+  resetOffsets,
+} from './routes/subscriptions';
 import { describeTopic, listTopics, putTopic } from './routes/topics';
 
 type Route = (event: HttpEvent) => Promise<HttpResult>;
@@ -34,6 +41,11 @@ export function createApiHandler(
       path: '/topics/{topic}/partitions/{partition}/events',
       handler: (e) => readEvents(bus, e),
     },
+    { method: 'PUT', path: '/subscriptions/{group}', handler: (e) => putSubscription(bus, e) },
+    { method: 'GET', path: '/subscriptions/{group}', handler: (e) => describeSubscription(bus, e) },
+    { method: 'DELETE', path: '/subscriptions/{group}', handler: (e) => deleteSubscription(bus, e) },
+    { method: 'POST', path: '/subscriptions/{group}/offsets', handler: (e) => resetOffsets(bus, e) },
+    { method: 'POST', path: '/subscriptions/{group}/redrive', handler: (e) => redriveDeadLetters(bus, e) },
     { method: 'POST', path: '/keys', handler: (e) => createKey(bus, e) },
     { method: 'GET', path: '/keys', handler: (e) => listKeys(bus, e) },
     { method: 'DELETE', path: '/keys/{id}', handler: (e) => deleteKey(bus, e) },

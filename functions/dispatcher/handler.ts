@@ -1,21 +1,37 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { createAwsClients } from '../../shared/aws/clients';
-import { configFromEnv } from '../../shared/config';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
+import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import type { CursorRef } from '../../shared/delivery/cursor-store';
 import { FloorKeeper } from '../../shared/log/floor-keeper';
 
+const logger = new Logger({ serviceName: 'eventbus' });
+
+/** The schedule's event: EventBridge's on AWS, the local runtime's timer locally. */
+export type SweepEvent = Pick<ScheduledEvent, 'detail-type'>;
+
+function isSweep(event: DynamoDBStreamEvent | SweepEvent): event is SweepEvent {
+  return (event as SweepEvent)['detail-type'] === 'Scheduled Event';
+}
+
 /**
- * Consumes the log table's stream. Today its one duty is keeping each
- * partition's floor behind its newest segments (docs/adr/0002); delivery to
- * consumer groups joins it here. A throw makes Lambda (or the local runtime)
- * retry the batch, which is safe: raising a floor is idempotent.
+ * The log table's stream and the delivery schedule meet here. From the
+ * stream: raise each partition's floor (docs/adr/0002) and wake the groups
+ * reading the partitions touched. On the schedule: wake groups with lag or
+ * due retries that no stream record woke. It never delivers, so no
+ * subscriber can slow the stream (docs/adr/0005).
+ *
+ * Both duties are idempotent, so a batch is retried whole: the answer names
+ * the batch's first record as failed (the stream source reports batch item
+ * failures), and the source retries from there.
  */
-export function createDispatcherHandler(env: NodeJS.ProcessEnv = process.env) {
-  const config = configFromEnv(env);
-  const { dynamo } = createAwsClients(env);
-  const floors = new FloorKeeper({ dynamo, table: config.logTable });
-  return async (event: DynamoDBStreamEvent): Promise<void> => {
+export function createDispatcherHandler(
+  core: BusCore = createBusCore(),
+  delivery: Pick<Delivery, 'dispatcher'> = createDelivery(core),
+) {
+  const floors = new FloorKeeper({ dynamo: core.clients.dynamo, table: core.config.logTable });
+  async function onStream(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
     const segments: { pk: string; last: number }[] = [];
     for (const record of event.Records) {
       const image = record.dynamodb?.NewImage;
@@ -25,13 +41,30 @@ export function createDispatcherHandler(env: NodeJS.ProcessEnv = process.env) {
         segments.push({ pk: item.pk as string, last: item.last });
       }
     }
-    await floors.onSegments(segments);
-  };
+    try {
+      await floors.onSegments(segments);
+      const touched = new Map<string, { topic: string; partition: number }>();
+      for (const { pk } of segments) {
+        const at = pk.lastIndexOf('#');
+        touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)) });
+      }
+      await delivery.dispatcher.onAppended([...touched.values()]);
+      return { batchItemFailures: [] };
+    } catch (error) {
+      logger.error('stream batch failed; retried from its first record', { error });
+      const first = event.Records[0]?.dynamodb?.SequenceNumber;
+      return { batchItemFailures: first ? [{ itemIdentifier: first }] : [] };
+    }
+  }
+  return async (
+    event: DynamoDBStreamEvent | SweepEvent,
+  ): Promise<DynamoDBBatchResponse | { woken: CursorRef[] }> =>
+    isSweep(event) ? { woken: await delivery.dispatcher.sweep() } : onStream(event);
 }
 
 let dispatch: ReturnType<typeof createDispatcherHandler> | undefined;
 
-export const handler = (event: DynamoDBStreamEvent): Promise<void> => {
+export const handler = (event: DynamoDBStreamEvent | SweepEvent) => {
   dispatch ??= createDispatcherHandler();
   return dispatch(event);
 };

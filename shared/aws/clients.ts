@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requestCounter } from './request-counter';
@@ -6,6 +7,8 @@ import { requestCounter } from './request-counter';
 export interface AwsClients {
   readonly dynamo: DynamoDBDocumentClient;
   readonly s3: S3Client;
+  /** Invokes Lambda targets and wakes deliverers; `AWS_ENDPOINT_URL_LAMBDA` points it at the local runtime. */
+  readonly lambda: LambdaClient;
 }
 
 /**
@@ -31,5 +34,12 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
       name: 'countRequests',
     });
   }
-  return { dynamo, s3 };
+  const lambda = new LambdaClient({});
+  if (env.EVENTBUS_REQUEST_STATS) {
+    lambda.middlewareStack.add(requestCounter.middleware('Lambda') as never, {
+      step: 'initialize',
+      name: 'countRequests',
+    });
+  }
+  return { dynamo, s3, lambda };
 }

@@ -76,6 +76,11 @@ export class Log {
     return this.reader.offsetForTimestamp(topic, partition, timestamp);
   }
 
+  /** The offset the next event of the partition will get. */
+  endOffset(topic: string, partition: number): Promise<number> {
+    return this.reader.endOffset(topic, partition);
+  }
+
   offsets(topic: string, partition: number): Promise<PartitionOffsets> {
     return this.reader.offsets(topic, partition);
   }

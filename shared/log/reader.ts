@@ -147,6 +147,11 @@ export class LogReader {
     return earliest;
   }
 
+  /** The offset the next event will get: one strongly consistent Query. */
+  endOffset(topic: string, partition: number): Promise<number> {
+    return readHead(this.options.dynamo, this.options.table, partitionKey(topic, partition));
+  }
+
   /** The partition's retained range: `[startOffset, endOffset)`. */
   async offsets(topic: string, partition: number): Promise<PartitionOffsets> {
     const pk = partitionKey(topic, partition);

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createApiHandler } from '../../functions/api/handler';
 import { serveFunctionUrl, serverUrl } from '../../local/function-url';
-import { type Bus, createBus } from '../../shared/bus';
+import { type Bus, type BusOptions, createBus } from '../../shared/bus';
 import { DEFAULT_LIMITS, type PublishLimits } from '../../shared/publish/limits';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -19,8 +19,11 @@ export interface TestApi {
 }
 
 /** The API handler behind the local Function URL server, on a free port, against the test emulators. */
-export async function startTestApi(limits: PublishLimits = DEFAULT_LIMITS): Promise<TestApi> {
-  const bus = createBus({ adminKey: ADMIN_KEY });
+export async function startTestApi(
+  limits: PublishLimits = DEFAULT_LIMITS,
+  options: Omit<BusOptions, 'adminKey'> = {},
+): Promise<TestApi> {
+  const bus = createBus({ adminKey: ADMIN_KEY, ...options });
   const handler = createApiHandler(
     bus,
     limits,

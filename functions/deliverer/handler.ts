@@ -1,0 +1,44 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import type { CursorRef } from '../../shared/delivery/cursor-store';
+import type { DeliveryRun } from '../../shared/delivery/deliverer';
+
+const logger = new Logger({ serviceName: 'eventbus' });
+
+/** The part of Lambda's context a run needs: how long it may take. */
+export interface DelivererContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** A run is never planned longer than this: the lease, and so a crashed holder's stall, stay short. */
+const MAX_RUN_MS = 60_000;
+
+/**
+ * Delivers one cursor (`{"cursor", "partition"}`), woken asynchronously by
+ * the dispatcher, the API or a deliverer that ran out of time (docs/adr/0005).
+ * A throw makes Lambda retry the wake-up, which is safe: the lease keeps one
+ * holder and commits are conditional.
+ */
+export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
+  return async (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
+    if (typeof event?.cursor !== 'string' || !Number.isInteger(event.partition)) {
+      throw new Error('The deliverer takes {"cursor": group, "partition": n}.');
+    }
+    const budget = Math.min(MAX_RUN_MS, context.getRemainingTimeInMillis());
+    const run = await delivery.deliverer.deliver(
+      { cursor: event.cursor, partition: event.partition },
+      budget,
+    );
+    logger.debug('delivery run', { cursor: event.cursor, partition: event.partition, ...run });
+    return run;
+  };
+}
+
+let deliver: ReturnType<typeof createDelivererHandler> | undefined;
+
+export const handler = (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
+  deliver ??= createDelivererHandler(
+    createDelivery(createBusCore(), { onError: (message, details) => logger.warn(message, details) }),
+  );
+  return deliver(event, context);
+};

@@ -1,0 +1,99 @@
+import type { Log } from '../log/log';
+import type { SubscriptionRegistry } from '../registry/subscription-registry';
+import type { TopicRegistry } from '../registry/topic-registry';
+import { type CursorRef, type CursorStore, leaseIsLive } from './cursor-store';
+import { redriveCursor } from './deliverer';
+import { deadLetterTopic } from './subscription';
+import type { Waker } from './waker';
+
+export interface DispatcherOptions {
+  readonly log: Log;
+  readonly subscriptions: SubscriptionRegistry;
+  readonly topics: TopicRegistry;
+  readonly cursors: CursorStore;
+  readonly waker: Waker;
+  readonly now?: () => number;
+}
+
+/**
+ * Decides which cursors have work and wakes a deliverer for each; it never
+ * delivers itself, so a slow or failing subscriber cannot stall the stream
+ * or the schedule (docs/adr/0005).
+ */
+export class Dispatcher {
+  private readonly now: () => number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** New segments in these partitions: wakes every group reading them. Returns the cursors woken. */
+  async onAppended(partitions: readonly { topic: string; partition: number }[]): Promise<CursorRef[]> {
+    const refs: CursorRef[] = [];
+    const seen = new Set<string>();
+    for (const { topic, partition } of partitions) {
+      for (const subscription of await this.options.subscriptions.readersOf(topic)) {
+        const id = `${subscription.group}#${partition}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        refs.push({ cursor: subscription.group, partition });
+      }
+    }
+    if (refs.length > 0) await this.options.waker.wake(refs);
+    return refs;
+  }
+
+  /**
+   * The safety net, run on a schedule: wakes every cursor with events left
+   * and no live holder whose retry (if any) is due, and every partition of a
+   * subscription that has no cursor yet. Returns the cursors woken.
+   */
+  async sweep(): Promise<CursorRef[]> {
+    const now = this.now();
+    const candidates: { ref: CursorRef; topic: string; mustExist: boolean }[] = [];
+    for (const subscription of await this.options.subscriptions.list()) {
+      const topic = await this.options.topics.find(subscription.topic);
+      for (let partition = 0; topic && partition < topic.partitions; partition++) {
+        candidates.push({
+          ref: { cursor: subscription.group, partition },
+          topic: topic.name,
+          mustExist: true,
+        });
+      }
+      candidates.push({
+        ref: { cursor: redriveCursor(subscription.group), partition: 0 },
+        topic: deadLetterTopic(subscription.group),
+        mustExist: false,
+      });
+    }
+    const states = new Map(
+      (await this.options.cursors.readMany(candidates.map((c) => c.ref))).map((state) => [
+        `${state.cursor}/${state.partition}`,
+        state,
+      ]),
+    );
+    const ends = new Map<string, Promise<number>>();
+    const endOf = (topic: string, partition: number): Promise<number> => {
+      const id = `${topic}#${partition}`;
+      let end = ends.get(id);
+      if (!end) {
+        end = this.options.log.endOffset(topic, partition);
+        ends.set(id, end);
+      }
+      return end;
+    };
+    const woken: CursorRef[] = [];
+    for (const { ref, topic, mustExist } of candidates) {
+      const state = states.get(`${ref.cursor}/${ref.partition}`);
+      if (!state) {
+        if (mustExist) woken.push(ref);
+        continue;
+      }
+      if (leaseIsLive(state, now) || (state.retryAt ?? 0) > now) continue;
+      const end = Math.min(await endOf(topic, ref.partition), state.until ?? Number.POSITIVE_INFINITY);
+      if (state.committed < end) woken.push(ref);
+    }
+    if (woken.length > 0) await this.options.waker.wake(woken);
+    return woken;
+  }
+}

@@ -1,0 +1,61 @@
+import type { DeliveryResponse } from '../delivery-batch';
+
+/** What one delivery of a batch came to. */
+export type DeliveryOutcome =
+  | { readonly status: 'delivered' }
+  /** The target reported these offsets (at least one, all in the batch) as failed: the lowest decides. */
+  | { readonly status: 'partial'; readonly lowestFailed: number; readonly error: string }
+  | { readonly status: 'failed'; readonly error: string };
+
+/** One batch on its way: the JSON the target receives, and the offsets it covers. */
+export interface OutgoingBatch {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  /** The `DeliveryBatch` as JSON text (shared/events/event-view.ts renders the events). */
+  readonly body: string;
+}
+
+/** Delivers a batch to a subscription's target: a Lambda function or a webhook. */
+export interface DeliveryTargetClient {
+  deliver(batch: OutgoingBatch): Promise<DeliveryOutcome>;
+}
+
+/** Longest error text kept in a cursor and in a dead letter's headers. */
+export const MAX_ERROR_CHARS = 1_000;
+
+export function truncateError(message: string): string {
+  return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message;
+}
+
+/**
+ * Reads a target's answer: nothing (or anything that is not a failure list)
+ * means every event succeeded; a `batchItemFailures` list names failed
+ * offsets. A list naming offsets outside the batch fails the whole batch,
+ * since the bus cannot tell what the target meant.
+ */
+export function outcomeOfAnswer(answer: string, batch: OutgoingBatch): DeliveryOutcome {
+  let parsed: DeliveryResponse | undefined;
+  try {
+    parsed = answer.trim() === '' ? undefined : (JSON.parse(answer) as DeliveryResponse);
+  } catch {
+    return { status: 'delivered' };
+  }
+  const failures = parsed && typeof parsed === 'object' ? parsed.batchItemFailures : undefined;
+  if (!Array.isArray(failures) || failures.length === 0) return { status: 'delivered' };
+  const offsets = failures.map((failure) => Number(failure?.itemIdentifier));
+  if (
+    offsets.some(
+      (offset) => !Number.isSafeInteger(offset) || offset < batch.firstOffset || offset > batch.lastOffset,
+    )
+  ) {
+    return {
+      status: 'failed',
+      error: `the target answered batchItemFailures naming offsets outside ${batch.firstOffset}..${batch.lastOffset}`,
+    };
+  }
+  const lowestFailed = Math.min(...offsets);
+  return { status: 'partial', lowestFailed, error: `the target reported offset ${lowestFailed} as failed` };
+}

@@ -1,0 +1,174 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { Webhook } from 'standardwebhooks';
+import { createDispatcherHandler } from '../../functions/dispatcher/handler';
+import { StreamPoller } from '../../local/stream-poller';
+import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import type { CursorRef } from '../../shared/delivery/cursor-store';
+import type { Deliverer } from '../../shared/delivery/deliverer';
+import type { DeliveryBatch } from '../../shared/delivery/delivery-batch';
+import type { Waker } from '../../shared/delivery/waker';
+import { testConfig } from './aws';
+
+/** Settings delivery tests run with: loopback webhooks over HTTP, and short retry delays. */
+export const DELIVERY_TEST_ENV = {
+  EVENTBUS_WEBHOOK_ALLOW: 'loopback,http',
+  EVENTBUS_RETRY_BASE_MS: '200',
+};
+
+/**
+ * Plays Lambda's asynchronous invocation of the deliverer: each wake-up
+ * starts a run at once and the caller does not wait for it. Only cursors of
+ * this test file's groups are woken here: test files share the tables, and
+ * each file's runs should end with the file.
+ */
+export class InProcessWaker implements Waker {
+  deliverer?: Deliverer;
+  readonly woken: CursorRef[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly owns: (cursor: string) => boolean,
+    private readonly budgetMs = 10_000,
+  ) {}
+
+  async wake(refs: readonly CursorRef[]): Promise<void> {
+    for (const ref of refs) {
+      if (!this.owns(ref.cursor) || !this.deliverer) continue;
+      this.woken.push(ref);
+      const run = this.deliverer.deliver(ref, this.budgetMs).catch((error) => {
+        console.error('delivery run failed', ref, error);
+      });
+      this.running.add(run);
+      run.finally(() => this.running.delete(run));
+    }
+  }
+
+  /** Waits for every run started so far, and those they hand off to. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+}
+
+export interface DeliveryHarness {
+  readonly core: BusCore;
+  readonly delivery: Delivery;
+  readonly waker: InProcessWaker;
+  stop(): Promise<void>;
+}
+
+/**
+ * The delivery side as deployed: the dispatcher on the log table's stream
+ * (through the local stream poller) and on a schedule, waking deliverers.
+ */
+export function startDelivery(
+  owns: (cursor: string) => boolean,
+  options: { sweepEveryMs?: number; env?: NodeJS.ProcessEnv; budgetMs?: number } = {},
+): DeliveryHarness {
+  const waker = new InProcessWaker(owns, options.budgetMs);
+  const core = createBusCore({ env: { ...process.env, ...DELIVERY_TEST_ENV, ...options.env }, waker });
+  const delivery = createDelivery(core);
+  waker.deliverer = delivery.deliverer;
+  const poller = new StreamPoller({
+    dynamo: new DynamoDBClient({}),
+    streams: new DynamoDBStreamsClient({}),
+    table: testConfig().logTable,
+    handler: createDispatcherHandler(core, delivery),
+    batchSize: 100,
+    eventNames: ['INSERT'],
+    idleMs: 50,
+  });
+  poller.start();
+  const timer = setInterval(() => {
+    delivery.dispatcher.sweep().catch(() => {});
+  }, options.sweepEveryMs ?? 500);
+  return {
+    core,
+    delivery,
+    waker,
+    async stop() {
+      clearInterval(timer);
+      await poller.stop();
+      await waker.idle();
+    },
+  };
+}
+
+export interface ReceivedBatch {
+  readonly batch: DeliveryBatch;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+  readonly at: number;
+}
+
+export interface WebhookReceiver {
+  readonly url: string;
+  readonly batches: ReceivedBatch[];
+  /** Decides each answer: status and body; the default accepts everything. */
+  answer: (
+    batch: DeliveryBatch,
+  ) => Promise<{ status: number; body?: string }> | { status: number; body?: string };
+  /** Offsets received for a partition, in arrival order. */
+  offsets(partition?: number): number[];
+  /** Resolves once `predicate` holds for what was received (polls; fails after `timeoutMs`). */
+  until(predicate: (receiver: WebhookReceiver) => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A webhook target on loopback that records every signed batch it gets (and rejects bad signatures). */
+export async function startWebhookReceiver(secret?: () => string | undefined): Promise<WebhookReceiver> {
+  const batches: ReceivedBatch[] = [];
+  const receiver: WebhookReceiver = {
+    url: '',
+    batches,
+    answer: () => ({ status: 200 }),
+    offsets(partition) {
+      return batches
+        .filter((b) => partition === undefined || b.batch.partition === partition)
+        .flatMap((b) => b.batch.events.map((e) => e.offset));
+    },
+    async until(predicate, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(receiver)) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `webhook receiver: condition not met in ${timeoutMs} ms; got ${batches.length} batches`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const key = secret?.();
+      if (key) {
+        try {
+          new Webhook(key).verify(body, request.headers as Record<string, string>);
+        } catch {
+          response.writeHead(401).end('bad signature');
+          return;
+        }
+      }
+      const batch = JSON.parse(body) as DeliveryBatch;
+      const answer = await receiver.answer(batch);
+      if (answer.status >= 200 && answer.status < 300) {
+        batches.push({ batch, headers: request.headers, body, at: Date.now() });
+      }
+      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (receiver as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return receiver;
+}
