@@ -126,7 +126,8 @@ export class Deliverer {
     let bisect: number | undefined;
     // An at-most-once failure, noted with the next commit.
     let pendingError: string | undefined;
-    const release = async (current: CursorState): Promise<boolean> => {
+    // Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost.
+    const release = async (current: CursorState): Promise<'released' | CursorState | undefined> => {
       const ok = await this.options.cursors.commitOffset(current, owner, {
         next: current.committed,
         attempts: current.attempts,
@@ -134,7 +135,7 @@ export class Deliverer {
         lastError: pendingError ?? current.lastError,
       });
       pendingError = undefined;
-      return ok;
+      return ok ? 'released' : this.adopt(current, owner);
     };
 
     for (;;) {
@@ -144,7 +145,12 @@ export class Deliverer {
       const due = state.retryAt ?? 0;
       if (state.committed >= end || due > deadline) {
         if (!held) return run('caught-up');
-        if (!(await release(state))) return run('held');
+        const released = await release(state);
+        if (released === undefined) return run('held');
+        if (released !== 'released') {
+          state = released;
+          continue;
+        }
         // An event committed while this run held the lease woke nobody: look again after letting go.
         const fresh = await this.options.cursors.read(ref);
         if (!fresh) return run('no-subscription');
@@ -154,7 +160,7 @@ export class Deliverer {
         return run('caught-up');
       }
       if (this.now() >= deadline) {
-        if (held && !(await release(state))) return run('held');
+        if (held && (await release(state)) !== 'released') return run('held');
         await this.options.waker.wake([ref]);
         return run('handed-off');
       }
@@ -319,7 +325,17 @@ export class Deliverer {
     };
   }
 
-  /** Commits and renews the lease; the new state, or undefined when the cursor was taken over or reset. */
+  /**
+   * After a commit lost: a reset moved the cursor while this run still holds
+   * the lease, so the run goes on from where the reset put it; undefined when
+   * another holder took over (or the subscription was deleted).
+   */
+  private async adopt(state: CursorState, owner: string): Promise<CursorState | undefined> {
+    const fresh = await this.options.cursors.read(state);
+    return fresh?.leaseOwner === owner ? fresh : undefined;
+  }
+
+  /** Commits and renews the lease; the new state, the state a reset left, or undefined when taken over. */
   private async advance(
     state: CursorState,
     owner: string,
@@ -328,7 +344,7 @@ export class Deliverer {
   ): Promise<CursorState | undefined> {
     const leaseExpires = this.now() + leaseMs;
     const ok = await this.options.cursors.commitOffset(state, owner, { ...update, leaseExpires });
-    if (!ok) return undefined;
+    if (!ok) return this.adopt(state, owner);
     return {
       ...state,
       committed: update.next,
