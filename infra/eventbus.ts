@@ -3,6 +3,7 @@ import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -15,6 +16,8 @@ import { LIMIT_ENV, type PublishLimits, resolveLimits } from '../shared/publish/
 import {
   type AttributeType,
   apiFunction,
+  delivererFunction,
+  deliverySweepSchedule,
   dispatcherFunction,
   dispatcherTrigger,
   type FunctionDefinition,
@@ -101,6 +104,8 @@ export class EventBus extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly apiFunction: NodejsFunction;
   public readonly dispatcherFunction: NodejsFunction;
+  /** Delivers to subscribers; grant it invocation of Lambda targets with `grantDeliveryTo`. */
+  public readonly delivererFunction: NodejsFunction;
   public readonly sweeperFunction: NodejsFunction;
   /** The Function URL of the API (ends with a slash). */
   public readonly url: string;
@@ -158,6 +163,7 @@ export class EventBus extends Construct {
     };
     this.apiFunction = this.function(apiFunction, environment, resolved);
     this.dispatcherFunction = this.function(dispatcherFunction, environment, resolved);
+    this.delivererFunction = this.function(delivererFunction, environment, resolved);
     this.sweeperFunction = this.function(sweeperFunction, environment, resolved);
 
     for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
@@ -165,8 +171,34 @@ export class EventBus extends Construct {
     }
     this.bucket.grantReadWrite(this.apiFunction);
     this.adminKeySecret.grantRead(this.apiFunction);
-    // The dispatcher raises each partition's floor in the meta item.
+    // The dispatcher raises each partition's floor in the meta item, and wakes deliverers for the
+    // subscriptions of the partitions touched (docs/adr/0005): it reads subscriptions and cursors.
     this.logTable.grantReadWriteData(this.dispatcherFunction);
+    this.registryTable.grantReadData(this.dispatcherFunction);
+    this.groupsTable.grantReadData(this.dispatcherFunction);
+    // The deliverer reads the log (segments in S3 too), moves cursors, and appends dead letters
+    // (creating a group's dead-letter topic on first use).
+    for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
+      table.grantReadWriteData(this.delivererFunction);
+    }
+    this.bucket.grantReadWrite(this.delivererFunction);
+    // Whoever wakes deliverers learns the deliverer's name; the deliverer itself reads its own from
+    // AWS_LAMBDA_FUNCTION_NAME (its own ARN in its environment would be a circular reference).
+    for (const fn of [this.apiFunction, this.dispatcherFunction]) {
+      fn.addEnvironment(settingsEnv.delivererFunction, this.delivererFunction.functionName);
+      this.delivererFunction.grantInvoke(fn);
+    }
+    // The deliverer hands work it has no time for to a fresh invocation of itself. A separate policy:
+    // on its own role's default policy, its own ARN would make the function depend on itself.
+    new iam.Policy(this, 'DelivererHandOff', {
+      roles: [this.delivererFunction.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.delivererFunction.functionArn],
+        }),
+      ],
+    });
     // The sweeper raises floors the stream left behind (it lists topics for that), and deletes orphaned objects.
     this.logTable.grantReadWriteData(this.sweeperFunction);
     this.registryTable.grantReadData(this.sweeperFunction);
@@ -194,11 +226,29 @@ export class EventBus extends Construct {
       }),
     );
 
+    new events.Rule(this, 'DeliverySweepSchedule', {
+      description: 'Wakes consumer groups with lag or due retries that no stream record woke',
+      schedule: events.Schedule.rate(Duration.minutes(deliverySweepSchedule.awsRateMinutes)),
+      targets: [new targets.LambdaFunction(this.dispatcherFunction)],
+    });
+
     new events.Rule(this, 'SweeperSchedule', {
       description: 'Runs the event bus sweeper',
       schedule: events.Schedule.rate(Duration.minutes(sweeperSchedule.awsRateMinutes)),
       targets: [new targets.LambdaFunction(this.sweeperFunction)],
     });
+  }
+
+  /**
+   * Lets the bus deliver to `fn`: subscriptions with `{"type": "lambda", "function": <its name or ARN>}`
+   * reach it. Only functions granted here can be targets.
+   *
+   * @example
+   * const bus = new EventBus(this, 'Bus');
+   * bus.grantDeliveryTo(billingFunction);
+   */
+  grantDeliveryTo(fn: lambda.IFunction): void {
+    fn.grantInvoke(this.delivererFunction);
   }
 
   private table(def: TableDefinition, resolved: ResolvedProps): dynamodb.TableV2 {

@@ -9,7 +9,7 @@ import { createApiHandler } from '../functions/api/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
 import { dispatcherTrigger, logTable, sweeperSchedule } from '../infra/definitions';
-import { createBus } from '../shared/bus';
+import { createBus, createBusCore } from '../shared/bus';
 import { limitsFromEnv } from '../shared/publish/limits';
 import { startLocalBackends } from './emulators';
 import { serveFunctionUrl, serverUrl } from './function-url';
@@ -70,7 +70,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       dynamo,
       streams: new DynamoDBStreamsClient({ region }),
       table: env[logTable.envVar] as string,
-      handler: createDispatcherHandler(env),
+      handler: createDispatcherHandler(createBusCore({ env })),
       batchSize: dispatcherTrigger.batchSize,
       eventNames: ['INSERT'],
       onError: (error) => log(`dispatcher: ${(error as Error).message}`),

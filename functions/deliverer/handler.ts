@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { settingsEnv } from '../../infra/definitions';
 import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
@@ -37,8 +38,15 @@ export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
 let deliver: ReturnType<typeof createDelivererHandler> | undefined;
 
 export const handler = (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
-  deliver ??= createDelivererHandler(
-    createDelivery(createBusCore(), { onError: (message, details) => logger.warn(message, details) }),
-  );
+  if (!deliver) {
+    // A deliverer hands work on to its own function: on AWS, the one Lambda says it is.
+    const env = { ...process.env };
+    env[settingsEnv.delivererFunction] ??= env.AWS_LAMBDA_FUNCTION_NAME;
+    deliver = createDelivererHandler(
+      createDelivery(createBusCore({ env }), {
+        onError: (message, details) => logger.warn(message, details),
+      }),
+    );
+  }
   return deliver(event, context);
 };

@@ -199,7 +199,7 @@ export class Deliverer {
           state,
           owner,
           { next: error.startOffset, lastError: skipped },
-          leaseMs,
+          { leaseMs, end },
         );
         if (!moved) return run('held');
         state = moved;
@@ -221,7 +221,13 @@ export class Deliverer {
       batches++;
 
       if (subscription.delivery === 'at-most-once') {
-        const moved = await this.advance(state, owner, { next, lastError: pendingError }, leaseMs);
+        // The lease stays until the batch is sent, even when caught up: nobody may send the next one before.
+        const moved = await this.advance(
+          state,
+          owner,
+          { next, lastError: pendingError },
+          { leaseMs, end: Number.POSITIVE_INFINITY },
+        );
         if (!moved) return run('held');
         state = moved;
         pendingError = undefined;
@@ -243,7 +249,7 @@ export class Deliverer {
         delivered += records.length;
         // A lone event that had failed went through: back to full batches.
         if (state.attempts > 0) bisect = undefined;
-        moved = await this.advance(state, owner, { next }, leaseMs);
+        moved = await this.advance(state, owner, { next }, { leaseMs, end });
       } else if (outcome.status === 'partial' && outcome.lowestFailed > state.committed) {
         // Everything before the lowest failed offset is done; that one has failed once.
         delivered += outcome.lowestFailed - state.committed;
@@ -251,7 +257,7 @@ export class Deliverer {
           state,
           owner,
           { next: outcome.lowestFailed, ...this.failure(1, outcome.error) },
-          leaseMs,
+          { leaseMs, end },
         );
       } else if (outcome.status === 'failed' && records.length > 1) {
         // Isolate the poison event: halve the batch and try again at once.
@@ -279,13 +285,13 @@ export class Deliverer {
             error,
           });
           bisect = undefined;
-          moved = await this.advance(state, owner, { next: record.offset + 1 }, leaseMs);
+          moved = await this.advance(state, owner, { next: record.offset + 1 }, { leaseMs, end });
         } else {
           moved = await this.advance(
             state,
             owner,
             { next: state.committed, ...this.failure(attempts, outcome.error) },
-            leaseMs,
+            { leaseMs, end },
           );
         }
       }
@@ -340,9 +346,11 @@ export class Deliverer {
     state: CursorState,
     owner: string,
     update: { next: number; attempts?: number; retryAt?: number; lastError?: string },
-    leaseMs: number,
+    lease: { leaseMs: number; end: number },
   ): Promise<CursorState | undefined> {
-    const leaseExpires = this.now() + leaseMs;
+    // Caught up with nothing to retry: the commit lets the lease go too, saving a write per run.
+    const release = update.next >= lease.end && update.retryAt === undefined;
+    const leaseExpires = release ? undefined : this.now() + lease.leaseMs;
     const ok = await this.options.cursors.commitOffset(state, owner, { ...update, leaseExpires });
     if (!ok) return this.adopt(state, owner);
     return {
@@ -351,7 +359,7 @@ export class Deliverer {
       attempts: update.attempts ?? 0,
       retryAt: update.retryAt,
       lastError: update.lastError,
-      leaseOwner: owner,
+      leaseOwner: release ? undefined : owner,
       leaseExpires,
     };
   }

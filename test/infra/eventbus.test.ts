@@ -5,6 +5,7 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import {
+  deliverySweepSchedule,
   dispatcherTrigger,
   functions,
   groupsTable,
@@ -220,9 +221,12 @@ describe('EventBusStack with default props', () => {
   test.each(functions.map((def) => [def.id, def] as const))(
     'THEN the %s function runs on nodejs24.x, arm64, with its defined memory and timeout and 30-day logs',
     (id, def) => {
-      const fn = { Api: bus.apiFunction, Dispatcher: bus.dispatcherFunction, Sweeper: bus.sweeperFunction }[
-        id
-      ];
+      const fn = {
+        Api: bus.apiFunction,
+        Dispatcher: bus.dispatcherFunction,
+        Deliverer: bus.delivererFunction,
+        Sweeper: bus.sweeperFunction,
+      }[id];
       if (!fn) throw new Error(`no function ${id}`);
       const logGroup = new Capture();
       synthesized.only(fn).hasResourceProperties('AWS::Lambda::Function', {
@@ -344,15 +348,52 @@ describe('EventBusStack with default props', () => {
     );
   });
 
-  test('THEN the dispatcher may read the stream and update the log table, and nothing else', () => {
+  test('THEN the dispatcher may read the stream, update the log table, read subscriptions and cursors, and wake the deliverer — nothing else', () => {
     const fn = bus.dispatcherFunction;
     expect(synthesized.allows(fn, 'dynamodb:GetRecords', bus.logTable)).toBe(true);
     expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.logTable)).toBe(true);
     expect(synthesized.allows(fn, 'dynamodb:Query', bus.logTable)).toBe(true);
-    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.groupsTable)).toBe(false);
-    expect(synthesized.allows(fn, 'dynamodb:GetItem', bus.registryTable)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:BatchGetItem', bus.groupsTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:Query', bus.registryTable)).toBe(true);
+    expect(synthesized.allows(fn, 'dynamodb:UpdateItem', bus.groupsTable)).toBe(false);
+    expect(synthesized.allows(fn, 'dynamodb:PutItem', bus.registryTable)).toBe(false);
+    expect(synthesized.allows(fn, 'lambda:InvokeFunction', bus.delivererFunction)).toBe(true);
     expect(synthesized.allows(fn, 's3:GetObject', bus.bucket)).toBe(false);
     expect(synthesized.allows(fn, 'secretsmanager:GetSecretValue', bus.adminKeySecret)).toBe(false);
+  });
+
+  test('THEN the deliverer may read the log, move cursors, append dead letters and hand off to itself, but not read the admin key', () => {
+    const fn = bus.delivererFunction;
+    for (const table of [bus.logTable, bus.groupsTable, bus.registryTable]) {
+      expect(synthesized.allows(fn, 'dynamodb:UpdateItem', table)).toBe(true);
+      expect(synthesized.allows(fn, 'dynamodb:PutItem', table)).toBe(true);
+    }
+    expect(synthesized.allows(fn, 's3:GetObject', bus.bucket)).toBe(true);
+    expect(synthesized.allows(fn, 's3:PutObject', bus.bucket)).toBe(true);
+    expect(synthesized.allows(fn, 'lambda:InvokeFunction', bus.delivererFunction)).toBe(true);
+    expect(synthesized.allows(fn, 'lambda:InvokeFunction', bus.apiFunction)).toBe(false);
+    expect(synthesized.allows(fn, 'secretsmanager:GetSecretValue', bus.adminKeySecret)).toBe(false);
+  });
+
+  test('THEN the api and the dispatcher know the deliverer by name, and a schedule runs the delivery sweep every minute', () => {
+    for (const fn of [bus.apiFunction, bus.dispatcherFunction]) {
+      synthesized.only(fn).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            EVENTBUS_DELIVERER_FUNCTION: { Ref: synthesized.logicalId(bus.delivererFunction) },
+          }),
+        },
+      });
+    }
+    expect(synthesized.allows(bus.apiFunction, 'lambda:InvokeFunction', bus.delivererFunction)).toBe(true);
+    const schedule = new Capture();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: schedule,
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [synthesized.logicalId(bus.dispatcherFunction), 'Arn'] } }),
+      ],
+    });
+    expect(rateInMinutes(schedule.asString())).toBe(deliverySweepSchedule.awsRateMinutes);
   });
 
   test('THEN the sweeper may raise floors in the log table, list topics, and list and delete segment objects', () => {
@@ -410,7 +451,7 @@ describe('EventBus with custom props', () => {
   });
 
   test('THEN the functions get the threshold and the existing secret, and no secret is generated', () => {
-    for (const fn of [bus.apiFunction, bus.dispatcherFunction, bus.sweeperFunction]) {
+    for (const fn of [bus.apiFunction, bus.dispatcherFunction, bus.delivererFunction, bus.sweeperFunction]) {
       synthesized.only(fn).hasResourceProperties('AWS::Lambda::Function', {
         Environment: {
           Variables: Match.objectLike({
