@@ -9,7 +9,9 @@ import { type BusCore, createBusCore, createDelivery, type Delivery } from '../.
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { Deliverer } from '../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../shared/delivery/delivery-batch';
+import { Dispatcher } from '../../shared/delivery/dispatcher';
 import type { Waker } from '../../shared/delivery/waker';
+import { SubscriptionRegistry } from '../../shared/registry/subscription-registry';
 import { testConfig } from './aws';
 
 /** Settings delivery tests run with: loopback webhooks over HTTP, and short retry delays. */
@@ -69,7 +71,17 @@ export function startDelivery(
 ): DeliveryHarness {
   const waker = new InProcessWaker(owns, options.budgetMs);
   const core = createBusCore({ env: { ...process.env, ...DELIVERY_TEST_ENV, ...options.env }, waker });
-  const delivery = createDelivery(core);
+  // The dispatcher sees only this file's groups, as the waker wakes only theirs: the tables hold every
+  // test file's subscriptions, and sweeping them all from every file would only load the emulator.
+  const scoped = new (class extends SubscriptionRegistry {
+    override async list() {
+      return (await super.list()).filter((subscription) => owns(subscription.group));
+    }
+  })(core.clients.dynamo, core.config.registryTable);
+  const delivery: Delivery = {
+    ...createDelivery(core),
+    dispatcher: new Dispatcher({ ...core, subscriptions: scoped }),
+  };
   waker.deliverer = delivery.deliverer;
   const poller = new StreamPoller({
     dynamo: new DynamoDBClient({}),
