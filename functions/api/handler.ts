@@ -13,6 +13,7 @@ import { createKey, deleteKey, listKeys } from './routes/keys';
 import {
   deleteSubscription,
   describeSubscription,
+  listSubscriptions,
   putSubscription,
   redriveDeadLetters,
   resetOffsets,
@@ -41,6 +42,7 @@ export function createApiHandler(
       path: '/topics/{topic}/partitions/{partition}/events',
       handler: (e) => readEvents(bus, e),
     },
+    { method: 'GET', path: '/subscriptions', handler: (e) => listSubscriptions(bus, e) },
     { method: 'PUT', path: '/subscriptions/{group}', handler: (e) => putSubscription(bus, e) },
     { method: 'GET', path: '/subscriptions/{group}', handler: (e) => describeSubscription(bus, e) },
     { method: 'DELETE', path: '/subscriptions/{group}', handler: (e) => deleteSubscription(bus, e) },

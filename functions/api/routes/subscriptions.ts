@@ -1,3 +1,4 @@
+import { aclGrants } from '../../../shared/auth/acl';
 import type { Bus } from '../../../shared/bus';
 import type { CursorRef } from '../../../shared/delivery/cursor-store';
 import { redriveCursor } from '../../../shared/delivery/deliverer';
@@ -47,6 +48,15 @@ export async function putSubscription(bus: Bus, event: HttpEvent): Promise<HttpR
     { ...subscriptionView(stored), ...(stored.secret ? { secret: stored.secret } : {}) },
     { 'cache-control': 'no-store' },
   );
+}
+
+/** GET /subscriptions — the subscriptions on topics this key may read (all of them for the admin key). */
+export async function listSubscriptions(bus: Bus, event: HttpEvent): Promise<HttpResult> {
+  const principal = await authenticate(bus, event, 'read');
+  const subscriptions = (await bus.subscriptions.list())
+    .filter((subscription) => principal.admin || aclGrants(principal.acl, 'read', subscription.topic))
+    .map(subscriptionView);
+  return json(200, { subscriptions });
 }
 
 /**

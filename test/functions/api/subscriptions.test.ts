@@ -338,6 +338,62 @@ describe('subscriptions and delivery to webhooks', () => {
       'SUBSCRIPTION_NOT_FOUND',
     );
   });
+
+  test('keys and ACLs apply: creating needs admin on the group and read on the topic; reading needs read on the topic', async () => {
+    const topic = await topicWith(1);
+    const key = async (acl: unknown) =>
+      (await api.request('POST', '/keys', { body: { acl } })).body.key as string;
+    const g = group('acl');
+    const body = { topic, target: { type: 'lambda', function: 'billing' } };
+    const readerOnly = await key([{ topics: topic, permissions: ['read'] }]);
+    const groupAdmin = await key([
+      { topics: `${PREFIX}-*`, permissions: ['admin'] },
+      { topics: topic, permissions: ['read'] },
+    ]);
+    const groupAdminNoTopic = await key([{ topics: `${PREFIX}-*`, permissions: ['admin'] }]);
+
+    expect((await api.request('PUT', `/subscriptions/${g}`, { body, key: null })).status).toBe(401);
+    expect((await api.request('PUT', `/subscriptions/${g}`, { body, key: readerOnly })).status).toBe(403);
+    expect((await api.request('PUT', `/subscriptions/${g}`, { body, key: groupAdminNoTopic })).status).toBe(
+      403,
+    );
+    expect((await api.request('PUT', `/subscriptions/${g}`, { body, key: groupAdmin })).status).toBe(201);
+
+    expect((await api.request('GET', `/subscriptions/${g}`, { key: readerOnly })).status).toBe(200);
+    expect((await api.request('GET', `/subscriptions/${g}`, { key: groupAdminNoTopic })).status).toBe(403);
+    const listed = await api.request('GET', '/subscriptions', { key: readerOnly });
+    expect(listed.body.subscriptions.map((s: { group: string }) => s.group)).toEqual([g]);
+    expect(
+      (
+        await api.request('POST', `/subscriptions/${g}/offsets`, {
+          body: { to: 'earliest' },
+          key: readerOnly,
+        })
+      ).status,
+    ).toBe(403);
+    expect((await api.request('POST', `/subscriptions/${g}/redrive`, { key: readerOnly })).status).toBe(403);
+    expect((await api.request('DELETE', `/subscriptions/${g}`, { key: readerOnly })).status).toBe(403);
+    expect((await api.request('DELETE', `/subscriptions/${g}`, { key: groupAdmin })).status).toBe(204);
+  });
+
+  test('the same subscription again is 200 without the secret; a different one is 409; both change nothing', async () => {
+    const topic = await topicWith(1);
+    const sub = await subscribe('again', topic, { batchSize: 7 });
+    const body = { topic, target: { type: 'webhook', url: sub.receiver.url }, batchSize: 7 };
+    const same = await api.request('PUT', `/subscriptions/${sub.group}`, { body });
+    expect(same.status).toBe(200);
+    expect(same.body).not.toHaveProperty('secret');
+    expect(same.body).toMatchObject({ group: sub.group, batchSize: 7, maxAttempts: 5, startFrom: 'latest' });
+    const different = await api.request('PUT', `/subscriptions/${sub.group}`, {
+      body: { ...body, batchSize: 8 },
+    });
+    expect(different.status).toBe(409);
+    expect(different.body.error.code).toBe('CONFLICT');
+    expect((await api.request('GET', `/subscriptions/${sub.group}`)).body.batchSize).toBe(7);
+    // The secret it was created with still signs deliveries (the receiver verifies every signature).
+    const results = await publish(topic, [{ value: 'signed' }]);
+    await sub.receiver.until((r) => r.offsets().includes(results[0].offset));
+  });
 });
 
 function countDistinct(receiver: WebhookReceiver): number {
