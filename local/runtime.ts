@@ -6,10 +6,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createApiHandler } from '../functions/api/handler';
+import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
-import { dispatcherTrigger, logTable, sweeperSchedule } from '../infra/definitions';
-import { createBus, createBusCore } from '../shared/bus';
+import {
+  delivererFunction,
+  deliverySweepSchedule,
+  dispatcherTrigger,
+  logTable,
+  settingsEnv,
+  sweeperSchedule,
+} from '../infra/definitions';
+import { createBus, createBusCore, createDelivery } from '../shared/bus';
+import type { CursorRef } from '../shared/delivery/cursor-store';
+import type { Waker } from '../shared/delivery/waker';
 import { limitsFromEnv } from '../shared/publish/limits';
 import { startLocalBackends } from './emulators';
 import { serveFunctionUrl, serverUrl } from './function-url';
@@ -57,8 +67,11 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     const dynamo = new DynamoDBClient({ region });
     await provision({ dynamo, s3: new S3Client({ region, forcePathStyle: true }) }, tableNames());
 
+    // Local mode lets subscriptions reach the developer's own servers on loopback.
+    env[settingsEnv.webhookAllow] ??= 'loopback,http';
     const { key: adminKey, generated } = await adminKeyFor(env, options.dataDir);
-    const api = createApiHandler(createBus({ adminKey, env }), limitsFromEnv(env));
+    const deliveries = new LocalDeliveries(log);
+    const api = createApiHandler(createBus({ adminKey, env, waker: deliveries }), limitsFromEnv(env));
     const server: Server = await serveFunctionUrl(
       api as never,
       options.port,
@@ -66,17 +79,35 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     );
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+    const core = createBusCore({ env, waker: deliveries });
+    const delivery = createDelivery(core, {
+      onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
+    });
+    deliveries.run = createDelivererHandler(delivery);
+    const dispatch = createDispatcherHandler(core, delivery);
     const poller = new StreamPoller({
       dynamo,
       streams: new DynamoDBStreamsClient({ region }),
       table: env[logTable.envVar] as string,
-      handler: createDispatcherHandler(createBusCore({ env })),
+      handler: dispatch,
       batchSize: dispatcherTrigger.batchSize,
       eventNames: ['INSERT'],
       onError: (error) => log(`dispatcher: ${(error as Error).message}`),
     });
     poller.start();
     stops.push(() => poller.stop());
+
+    const deliverySweep = setInterval(() => {
+      dispatch({ 'detail-type': 'Scheduled Event' }).catch((error) =>
+        log(`delivery sweep: ${(error as Error).message}`),
+      );
+    }, deliverySweepSchedule.localEverySeconds * 1000);
+    deliverySweep.unref();
+    stops.push(async () => {
+      clearInterval(deliverySweep);
+      // Runs in flight get a moment to commit; one cut short is safe (its lease expires, the batch is redelivered).
+      await Promise.race([deliveries.idle(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    });
 
     const sweep = createSweeperHandler(env);
     const timer = setInterval(() => {
@@ -113,5 +144,34 @@ async function adminKeyFor(
     const key = `eb_admin_${randomBytes(24).toString('base64url')}`;
     await writeFile(file, `${key}\n`, { mode: 0o600 });
     return { key, generated: true };
+  }
+}
+
+/**
+ * Plays Lambda's asynchronous invocation of the deliverer: each wake-up
+ * starts a run with the deliverer's time budget, and the caller goes on.
+ */
+class LocalDeliveries implements Waker {
+  run?: ReturnType<typeof createDelivererHandler>;
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  async wake(refs: readonly CursorRef[]): Promise<void> {
+    for (const ref of refs) {
+      const started = Date.now();
+      const budget = delivererFunction.timeoutSeconds * 1000;
+      const run = this.run?.(ref, { getRemainingTimeInMillis: () => budget - (Date.now() - started) });
+      if (!run) continue;
+      const tracked = run.catch((error) =>
+        this.log(`deliverer ${ref.cursor}/${ref.partition}: ${(error as Error).message}`),
+      );
+      this.running.add(tracked);
+      tracked.finally(() => this.running.delete(tracked));
+    }
+  }
+
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 }
