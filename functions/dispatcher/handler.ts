@@ -43,10 +43,11 @@ export function createDispatcherHandler(
     }
     try {
       await floors.onSegments(segments);
-      const touched = new Map<string, { topic: string; partition: number }>();
-      for (const { pk } of segments) {
+      const touched = new Map<string, { topic: string; partition: number; end: number }>();
+      for (const { pk, last } of segments) {
         const at = pk.lastIndexOf('#');
-        touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)) });
+        const end = Math.max(last + 1, touched.get(pk)?.end ?? 0);
+        touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)), end });
       }
       await delivery.dispatcher.onAppended([...touched.values()]);
       return { batchItemFailures: [] };

@@ -19,6 +19,11 @@ export interface CursorRef {
   /** The group's name, or `<group>#redrive` for its redrive of dead letters (`#` is never in a name). */
   readonly cursor: string;
   readonly partition: number;
+  /**
+   * An offset the partition is known to reach (the stream saw a segment end there): a wake-up carries
+   * it so the deliverer need not read the head first. Never more than the head.
+   */
+  readonly end?: number;
 }
 
 export interface CursorState extends CursorRef {

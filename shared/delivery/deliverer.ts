@@ -101,7 +101,8 @@ export class Deliverer {
   /** Delivers `ref` for at most `budgetMs`. */
   async deliver(ref: CursorRef, budgetMs: number): Promise<DeliveryRun> {
     const { group, redrive } = cursorGroup(ref.cursor);
-    const subscription = await this.options.subscriptions.find(group);
+    // A subscription never changes once created; whether it still exists, the cursor says (see cursorOf).
+    const subscription = await this.options.subscriptions.findRecent(group);
     if (!subscription) return { result: 'no-subscription', delivered: 0, batches: 0 };
     const topicName = redrive ? deadLetterTopic(group) : subscription.topic;
     const topic = await this.options.topics.find(topicName);
@@ -120,12 +121,14 @@ export class Deliverer {
 
     let state = await this.cursorOf(ref, topicName, subscription);
     if (!state) return run('no-subscription');
-    // The end last read; read again only once the cursor reaches it.
-    let end = -1;
+    // The end last read (or told by the stream); read again only once the cursor reaches it.
+    let end = ref.end === undefined ? -1 : Math.min(ref.end, state.until ?? Number.POSITIVE_INFINITY);
     // Smaller batches while a failing batch is bisected; undefined delivers full batches.
     let bisect: number | undefined;
     // An at-most-once failure, noted with the next commit.
     let pendingError: string | undefined;
+    // The next batch, read while the current one is delivered.
+    let prefetched: { from: number; limit: number; read: Promise<{ records: LogRecord[] }> } | undefined;
     // Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost.
     const release = async (current: CursorState): Promise<'released' | CursorState | undefined> => {
       const ok = await this.options.cursors.commitOffset(current, owner, {
@@ -179,13 +182,17 @@ export class Deliverer {
       );
       let records: LogRecord[];
       try {
-        ({ records } = await this.options.log.read(
-          topicName,
-          ref.partition,
-          state.committed,
-          limit,
-          this.options.maxBatchBytes,
-        ));
+        const ahead =
+          prefetched?.from === state.committed && prefetched.limit === limit ? prefetched.read : undefined;
+        prefetched = undefined;
+        ({ records } = await (ahead ??
+          this.options.log.read(
+            topicName,
+            ref.partition,
+            state.committed,
+            limit,
+            this.options.maxBatchBytes,
+          )));
       } catch (error) {
         if (!(error instanceof OffsetOutOfRangeError)) throw error;
         // Retention removed events this group had not read: go on from the oldest retained one.
@@ -219,6 +226,13 @@ export class Deliverer {
       const batch = this.batchOf(subscription.group, topicName, ref.partition, records);
       const next = batch.lastOffset + 1;
       batches++;
+      // A full batch with more behind it: read the next one while the target works on this one. It is
+      // used only if this batch succeeds whole, so order and at-least-once are as without it.
+      if (records.length === limit && next < end && subscription.delivery === 'at-least-once') {
+        const read = this.options.log.read(topicName, ref.partition, next, limit, this.options.maxBatchBytes);
+        read.catch(() => {});
+        prefetched = { from: next, limit, read };
+      }
 
       if (subscription.delivery === 'at-most-once') {
         // The lease stays until the batch is sent, even when caught up: nobody may send the next one before.
@@ -308,6 +322,9 @@ export class Deliverer {
   ): Promise<CursorState | undefined> {
     const existing = await this.options.cursors.read(ref);
     if (existing || cursorGroup(ref.cursor).redrive) return existing;
+    // No cursor: a partition never delivered to, or a subscription deleted (with its cursors) since it was
+    // cached. Only a subscription read afresh may create one.
+    if (!(await this.options.subscriptions.find(subscription.group))) return undefined;
     const { startOffset, endOffset } = await this.options.log.offsets(topic, ref.partition);
     await this.options.cursors.initialize(
       ref,

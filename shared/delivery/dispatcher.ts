@@ -27,16 +27,17 @@ export class Dispatcher {
     this.now = options.now ?? Date.now;
   }
 
-  /** New segments in these partitions: wakes every group reading them. Returns the cursors woken. */
-  async onAppended(partitions: readonly { topic: string; partition: number }[]): Promise<CursorRef[]> {
+  /**
+   * New segments in these partitions, each ending before `end`: wakes every group reading them,
+   * telling each that end. Returns the cursors woken.
+   */
+  async onAppended(
+    partitions: readonly { topic: string; partition: number; end: number }[],
+  ): Promise<CursorRef[]> {
     const refs: CursorRef[] = [];
-    const seen = new Set<string>();
-    for (const { topic, partition } of partitions) {
+    for (const { topic, partition, end } of partitions) {
       for (const subscription of await this.options.subscriptions.readersOf(topic)) {
-        const id = `${subscription.group}#${partition}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        refs.push({ cursor: subscription.group, partition });
+        refs.push({ cursor: subscription.group, partition, end });
       }
     }
     if (refs.length > 0) await this.options.waker.wake(refs);

@@ -29,7 +29,7 @@ export class LambdaWaker implements Waker {
           new InvokeCommand({
             FunctionName: this.delivererFunction,
             InvocationType: 'Event',
-            Payload: Buffer.from(JSON.stringify({ cursor: ref.cursor, partition: ref.partition })),
+            Payload: Buffer.from(JSON.stringify(ref)),
           }),
         ),
       ),

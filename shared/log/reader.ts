@@ -105,6 +105,8 @@ export class LogReader {
         if (records.length >= limit || (records.length > 0 && bytes > maxBytes)) break reading;
         records.push(record);
       }
+      // Full: stop before the walk fetches the next segment.
+      if (records.length >= limit) break;
     }
     const nextOffset = records.length > 0 ? records[records.length - 1].offset + 1 : offset;
     return { records, nextOffset };

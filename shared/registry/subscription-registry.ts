@@ -29,6 +29,7 @@ export class SubscriptionNotFoundError extends NotFoundError {
  */
 export class SubscriptionRegistry {
   private listed?: { subscriptions: StoredSubscription[]; at: number };
+  private readonly recent = new Map<string, { subscription: StoredSubscription; at: number }>();
 
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
@@ -91,6 +92,20 @@ export class SubscriptionRegistry {
     return Item ? toSubscription(Item) : undefined;
   }
 
+  /**
+   * The subscription as read within the last few seconds, else afresh. Its
+   * configuration never changes once created, so only its existence can be
+   * stale: callers that must know it still exists use `find`.
+   */
+  async findRecent(group: string): Promise<StoredSubscription | undefined> {
+    const cached = this.recent.get(group);
+    if (cached && this.now() - cached.at < this.listCacheMs) return cached.subscription;
+    const subscription = await this.find(group);
+    if (subscription) this.recent.set(group, { subscription, at: this.now() });
+    else this.recent.delete(group);
+    return subscription;
+  }
+
   /** Every subscription, fresh from the table. */
   async list(): Promise<StoredSubscription[]> {
     const items = await queryAll(this.dynamo, {
@@ -123,6 +138,7 @@ export class SubscriptionRegistry {
       }),
     );
     this.listed = undefined;
+    this.recent.delete(group);
     return Attributes !== undefined;
   }
 }
