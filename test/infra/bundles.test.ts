@@ -6,11 +6,15 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import cdkJson from '../../cdk.json';
 import { EventBusStack } from '../../infra/eventbus-stack';
 import { documentClient, testConfig, uniqueTopic } from '../support/aws';
+import { startWebhookReceiver } from '../support/delivery';
 
 // Inside the repository, so the bundles find the SDK the Lambda runtime would provide in node_modules.
 const outdir = path.resolve(__dirname, '../../.test-data', `cdk-${process.pid}`);
 const ADMIN_KEY = 'bundled-admin-key-0123456789';
-let handlers: Record<'Api' | 'Dispatcher' | 'Sweeper', (event: unknown, context: unknown) => Promise<any>>;
+let handlers: Record<
+  'Api' | 'Dispatcher' | 'Deliverer' | 'Sweeper',
+  (event: unknown, context: unknown) => Promise<any>
+>;
 
 beforeAll(() => {
   // GIVEN the stack synthesized with its functions bundled by esbuild, as `cdk deploy` uploads them
@@ -28,8 +32,15 @@ beforeAll(() => {
     if (!resource?.Metadata) throw new Error(`no bundled function ${id}`);
     return require(path.join(outdir, resource.Metadata['aws:asset:path'], 'index.js')).handler;
   };
-  handlers = { Api: load('Api'), Dispatcher: load('Dispatcher'), Sweeper: load('Sweeper') };
+  handlers = {
+    Api: load('Api'),
+    Dispatcher: load('Dispatcher'),
+    Deliverer: load('Deliverer'),
+    Sweeper: load('Sweeper'),
+  };
   process.env.EVENTBUS_ADMIN_KEY = ADMIN_KEY;
+  // The deliverer's webhook below listens on loopback, which only local mode allows.
+  process.env.EVENTBUS_WEBHOOK_ALLOW = 'loopback,http';
 }, 180_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -82,6 +93,35 @@ describe('the bundled functions', () => {
       new GetCommand({ TableName: testConfig().logTable, Key: { pk, sk: -1 } }),
     );
     expect(meta.Item?.floor).toBe(5);
+  });
+
+  test('THEN the deliverer bundle delivers a subscription to its webhook and commits', async () => {
+    const topic = uniqueTopic('bundle');
+    const receiver = await startWebhookReceiver();
+    try {
+      const api = handlers.Api;
+      await api(request('PUT', `/topics/${topic}`, { partitions: 1, retentionHours: 24 }), {});
+      const group = `${topic}-group`;
+      const created = await api(
+        request('PUT', `/subscriptions/${group}`, { topic, target: { type: 'webhook', url: receiver.url } }),
+        {},
+      );
+      expect(created.statusCode).toBe(201);
+      await api(
+        request('POST', `/topics/${topic}/events`, { events: [{ value: { n: 1 } }, { value: { n: 2 } }] }),
+        {},
+      );
+      const run = await handlers.Deliverer(
+        { cursor: group, partition: 0 },
+        { getRemainingTimeInMillis: () => 30_000 },
+      );
+      expect(run).toMatchObject({ result: 'caught-up', delivered: 2 });
+      expect(receiver.batches.map((b) => b.batch.events.map((e) => e.value))).toEqual([[{ n: 1 }, { n: 2 }]]);
+      const described = JSON.parse((await api(request('GET', `/subscriptions/${group}`), {})).body);
+      expect(described.partitions[0]).toMatchObject({ committedOffset: 2, lag: 0 });
+    } finally {
+      await receiver.close();
+    }
   });
 
   test('THEN the sweeper bundle runs', async () => {
