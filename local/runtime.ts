@@ -18,11 +18,10 @@ import {
   sweeperSchedule,
 } from '../infra/definitions';
 import { createBus, createBusCore, createDelivery } from '../shared/bus';
-import type { CursorRef } from '../shared/delivery/cursor-store';
-import type { Waker } from '../shared/delivery/waker';
 import { limitsFromEnv } from '../shared/publish/limits';
 import { startLocalBackends } from './emulators';
 import { serveFunctionUrl, serverUrl } from './function-url';
+import { invokeEndpoint, LocalFunctions, type LocalHandler } from './local-functions';
 import { provision, tableNames } from './provision';
 import { StreamPoller } from './stream-poller';
 
@@ -38,6 +37,10 @@ export interface LocalBusOptions {
 
 export interface LocalBus {
   readonly url: string;
+  /** Where the Lambda Invoke API of local mode (or the given `AWS_ENDPOINT_URL_LAMBDA`) answers. */
+  readonly lambdaEndpoint: string;
+  /** The user's functions declared with `EVENTBUS_LOCAL_FUNCTIONS`. */
+  readonly localFunctions: readonly string[];
   readonly adminKey: string;
   /** Whether the admin key was generated (and stored) by this start. */
   readonly adminKeyGenerated: boolean;
@@ -70,8 +73,21 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     // Local mode lets subscriptions reach the developer's own servers on loopback.
     env[settingsEnv.webhookAllow] ??= 'loopback,http';
     const { key: adminKey, generated } = await adminKeyFor(env, options.dataDir);
-    const deliveries = new LocalDeliveries(log);
-    const api = createApiHandler(createBus({ adminKey, env, waker: deliveries }), limitsFromEnv(env));
+    // The Lambda Invoke API for the deliverer and the user's own functions: the dispatcher wakes
+    // deliverers and invokes Lambda targets through it with the SDK, as on AWS.
+    const functions = new LocalFunctions();
+    await functions.loadDeclared(env.EVENTBUS_LOCAL_FUNCTIONS);
+    const invokeServer = await functions.serve(Number(env.EVENTBUS_LAMBDA_PORT ?? 0));
+    stops.push(async () => {
+      await new Promise<void>((resolve) => {
+        invokeServer.closeAllConnections();
+        invokeServer.close(() => resolve());
+      });
+      // Runs in flight get a moment to commit; one cut short is safe (its lease expires, the batch is redelivered).
+      await functions.idle(2_000);
+    });
+    env.AWS_ENDPOINT_URL_LAMBDA ??= invokeEndpoint(invokeServer);
+    const api = createApiHandler(createBus({ adminKey, env }), limitsFromEnv(env));
     const server: Server = await serveFunctionUrl(
       api as never,
       options.port,
@@ -79,11 +95,15 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     );
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-    const core = createBusCore({ env, waker: deliveries });
+    const core = createBusCore({ env });
     const delivery = createDelivery(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
     });
-    deliveries.run = createDelivererHandler(delivery);
+    functions.register(
+      delivererFunction.id,
+      createDelivererHandler(delivery) as LocalHandler,
+      delivererFunction.timeoutSeconds * 1000,
+    );
     const dispatch = createDispatcherHandler(core, delivery);
     const poller = new StreamPoller({
       dynamo,
@@ -106,11 +126,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       );
     }, deliverySweepSchedule.localEverySeconds * 1000);
     deliverySweep.unref();
-    stops.push(async () => {
-      clearInterval(deliverySweep);
-      // Runs in flight get a moment to commit; one cut short is safe (its lease expires, the batch is redelivered).
-      await Promise.race([deliveries.idle(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-    });
+    stops.push(async () => clearInterval(deliverySweep));
 
     const sweep = createSweeperHandler(env);
     const timer = setInterval(() => {
@@ -121,6 +137,8 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
     return {
       url: serverUrl(server),
+      lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA,
+      localFunctions: functions.names().filter((name) => name !== delivererFunction.id),
       adminKey,
       adminKeyGenerated: generated,
       stop: async () => {
@@ -147,34 +165,5 @@ async function adminKeyFor(
     const key = `eb_admin_${randomBytes(24).toString('base64url')}`;
     await writeFile(file, `${key}\n`, { mode: 0o600 });
     return { key, generated: true };
-  }
-}
-
-/**
- * Plays Lambda's asynchronous invocation of the deliverer: each wake-up
- * starts a run with the deliverer's time budget, and the caller goes on.
- */
-class LocalDeliveries implements Waker {
-  run?: ReturnType<typeof createDelivererHandler>;
-  private readonly running = new Set<Promise<unknown>>();
-
-  constructor(private readonly log: (line: string) => void) {}
-
-  async wake(refs: readonly CursorRef[]): Promise<void> {
-    for (const ref of refs) {
-      const started = Date.now();
-      const budget = delivererFunction.timeoutSeconds * 1000;
-      const run = this.run?.(ref, { getRemainingTimeInMillis: () => budget - (Date.now() - started) });
-      if (!run) continue;
-      const tracked = run.catch((error) =>
-        this.log(`deliverer ${ref.cursor}/${ref.partition}: ${(error as Error).message}`),
-      );
-      this.running.add(tracked);
-      tracked.finally(() => this.running.delete(tracked));
-    }
-  }
-
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 }

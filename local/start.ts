@@ -12,6 +12,10 @@ async function main(): Promise<void> {
   console.log(`eventbus: starting (data in ${dataDir})`);
   const bus = await startLocalBus({ dataDir, port, log: (line) => console.error(`eventbus: ${line}`) });
   console.log(`eventbus: listening on ${bus.url}`);
+  console.log(`eventbus: Lambda Invoke API on ${bus.lambdaEndpoint}`);
+  console.log(
+    `eventbus: local functions: ${bus.localFunctions.length > 0 ? bus.localFunctions.join(', ') : '(none; declare yours with EVENTBUS_LOCAL_FUNCTIONS=name=path/to/module.ts#handler)'}`,
+  );
   console.log(
     `eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`,
   );

@@ -34,7 +34,9 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
       name: 'countRequests',
     });
   }
-  const lambda = new LambdaClient({});
+  // Read from `env` rather than left to the SDK: local mode sets the endpoint of its own Invoke API there.
+  const lambdaEndpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
+  const lambda = new LambdaClient(lambdaEndpoint ? { endpoint: lambdaEndpoint } : {});
   if (env.EVENTBUS_REQUEST_STATS) {
     lambda.middlewareStack.add(requestCounter.middleware('Lambda') as never, {
       step: 'initialize',

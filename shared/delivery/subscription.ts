@@ -23,7 +23,7 @@ export interface Subscription {
   readonly maxAgeSeconds?: number;
   readonly startFrom: 'latest' | 'earliest';
   readonly delivery: DeliveryGuarantee;
-  /** How long a webhook may take to answer. */
+  /** How long the target may take to answer (a webhook's response, a function's invocation). */
   readonly timeoutSeconds: number;
 }
 
@@ -38,12 +38,14 @@ export const SUBSCRIPTION_DEFAULTS = {
   maxAttempts: 5,
   startFrom: 'latest',
   delivery: 'at-least-once',
-  timeoutSeconds: 10,
 } as const;
+
+/** How long a target may take by default: a webhook should answer fast; a function works through a batch. */
+export const DEFAULT_TIMEOUT_SECONDS = { webhook: 10, lambda: 60 } as const;
 
 export const MAX_BATCH_SIZE = 1_000;
 export const MAX_ATTEMPTS = 100;
-export const MAX_TIMEOUT_SECONDS = 60;
+export const MAX_TIMEOUT_SECONDS = 300;
 /** Suffix of a group's dead-letter topic. */
 export const DEAD_LETTER_SUFFIX = '.dlq';
 
@@ -103,7 +105,7 @@ export function parseSubscription(
     startFrom: oneOf(input, 'startFrom', ['latest', 'earliest']) ?? SUBSCRIPTION_DEFAULTS.startFrom,
     delivery: oneOf(input, 'delivery', ['at-least-once', 'at-most-once']) ?? SUBSCRIPTION_DEFAULTS.delivery,
     timeoutSeconds:
-      intField(input, 'timeoutSeconds', 1, MAX_TIMEOUT_SECONDS) ?? SUBSCRIPTION_DEFAULTS.timeoutSeconds,
+      intField(input, 'timeoutSeconds', 1, MAX_TIMEOUT_SECONDS) ?? DEFAULT_TIMEOUT_SECONDS[target.type],
   };
   if (input.secret === undefined) return { subscription };
   if (target.type !== 'webhook') throw new InvalidRequestError('"secret" is for webhook targets only.');
