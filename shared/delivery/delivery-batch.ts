@@ -18,5 +18,9 @@ export interface DeliveryBatch {
  * offset is committed; it and the events after it are delivered again.
  */
 export interface DeliveryResponse {
-  readonly batchItemFailures?: readonly { readonly itemIdentifier: string }[];
+  /**
+   * `error` is this bus's addition to Lambda's shape: why the event failed, kept as the group's
+   * `lastError` and in a dead letter's headers.
+   */
+  readonly batchItemFailures?: readonly { readonly itemIdentifier: string; readonly error?: string }[];
 }

@@ -3,53 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { LOCAL_NODE_ARGS } from '../../local/node-args';
+import { call, type RunningBus, startBus, stopBus } from '../support/local-bus';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-interface RunningBus {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly adminKey: string;
-}
-
-/** Starts the bus as `npm start` does, with its own emulators on `dataDir`. */
-async function startBus(dataDir: string): Promise<RunningBus> {
-  const env: NodeJS.ProcessEnv = {};
-  // Not the test run's emulators and tables: this bus starts and provisions its own.
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(EVENTBUS_|AWS_)/.test(name)) env[name] = value;
-  }
-  Object.assign(env, { EVENTBUS_DATA_DIR: dataDir, EVENTBUS_PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN' });
-  const child = spawn(process.execPath, [...LOCAL_NODE_ARGS, 'local/start.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bus did not start:\n${output}`)), 90_000);
-    child.on('exit', (code) => reject(new Error(`bus exited with ${code}:\n${output}`)));
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const url = /listening on (\S+)/.exec(output)?.[1];
-      const adminKey = /admin key (\S+)/.exec(output)?.[1];
-      if (url && adminKey) {
-        clearTimeout(timer);
-        resolve({ child, url, adminKey });
-      }
-    });
-  });
-}
-
-async function stopBus(bus: RunningBus, signal: NodeJS.Signals): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => bus.child.on('exit', (code) => resolve(code)));
-  bus.child.kill(signal);
-  return exited;
-}
 
 function processesUsing(dataDir: string): string {
   try {
@@ -57,15 +13,6 @@ function processesUsing(dataDir: string): string {
   } catch {
     return ''; // pgrep exits 1 when nothing matches
   }
-}
-
-async function call(bus: RunningBus, method: string, route: string, body?: unknown) {
-  const response = await fetch(bus.url + route, {
-    method,
-    headers: { authorization: `Bearer ${bus.adminKey}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
 }
 
 describe('the local bus across a restart', () => {

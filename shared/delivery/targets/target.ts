@@ -57,5 +57,13 @@ export function outcomeOfAnswer(answer: string, batch: OutgoingBatch): DeliveryO
     };
   }
   const lowestFailed = Math.min(...offsets);
-  return { status: 'partial', lowestFailed, error: `the target reported offset ${lowestFailed} as failed` };
+  const reason = failures[offsets.indexOf(lowestFailed)]?.error;
+  return {
+    status: 'partial',
+    lowestFailed,
+    error:
+      typeof reason === 'string' && reason !== ''
+        ? reason
+        : `the target reported offset ${lowestFailed} as failed`,
+  };
 }
