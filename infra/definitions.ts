@@ -98,6 +98,8 @@ export const settingsEnv = {
   webhookAllow: 'EVENTBUS_WEBHOOK_ALLOW',
   /** Name of the deliverer function, which the dispatcher, the API and the deliverer itself invoke asynchronously. */
   delivererFunction: 'EVENTBUS_DELIVERER_FUNCTION',
+  /** The longest topic retention, in hours: what the bucket's lifecycle keeps (shared/registry/topic-registry.ts). */
+  maxRetentionHours: 'EVENTBUS_MAX_RETENTION_HOURS',
   /** First retry delay of a failing delivery, in ms (shared/delivery/backoff.ts). */
   retryBaseMs: 'EVENTBUS_RETRY_BASE_MS',
 } as const;

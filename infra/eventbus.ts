@@ -151,6 +151,8 @@ export class EventBus extends Construct {
       [registryTable.envVar]: this.registryTable.tableName,
       [segmentBucket.envVar]: this.bucket.bucketName,
       [INLINE_THRESHOLD_ENV]: String(resolved.inlineThresholdBytes),
+      // Topics may keep events as long as the bucket's lifecycle keeps their segments.
+      [settingsEnv.maxRetentionHours]: String(resolved.maxRetentionDays * 24),
       [ADMIN_KEY_SECRET_ENV]: this.adminKeySecret.secretArn,
       ...Object.fromEntries(
         Object.entries(LIMIT_ENV).map(([name, variable]) => [

@@ -55,7 +55,7 @@ export function createBusCore(options: BusCoreOptions = {}): BusCore {
     config,
     clients,
     log: new Log({ dynamo: clients.dynamo, s3: clients.s3, config }),
-    topics: new TopicRegistry(clients.dynamo, config.registryTable),
+    topics: new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
     subscriptions: new SubscriptionRegistry(clients.dynamo, config.registryTable),
     cursors: new CursorStore(clients.dynamo, config.groupsTable),
     waker: options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),

@@ -7,6 +7,7 @@ import {
   settingsEnv,
 } from '../infra/definitions';
 import { type NetworkPolicy, parseNetworkPolicy } from './delivery/network-policy';
+import { DEFAULT_MAX_RETENTION_HOURS, MIN_RETENTION_HOURS } from './registry/topic-registry';
 import type { SegmentCodec } from './segment/codec';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
@@ -29,6 +30,8 @@ export interface BusConfig {
   readonly delivererFunction: string;
   /** The delay after an event's first failed delivery, before jitter; it doubles per attempt. */
   readonly retryBaseMs: number;
+  /** The longest retention a topic may have: what the bucket's lifecycle keeps. */
+  readonly maxRetentionHours: number;
 }
 
 const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
@@ -60,6 +63,16 @@ function inlineThreshold(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function maxRetentionHours(env: NodeJS.ProcessEnv): number {
+  const value = intOr(env, settingsEnv.maxRetentionHours, DEFAULT_MAX_RETENTION_HOURS);
+  if (value < MIN_RETENTION_HOURS) {
+    throw new Error(
+      `${settingsEnv.maxRetentionHours} must be at least ${MIN_RETENTION_HOURS}, got ${value}.`,
+    );
+  }
+  return value;
+}
+
 function codecOf(raw: string | undefined): SegmentCodec {
   if (raw === undefined || raw === '' || raw === 'none') return 'none';
   if (raw === 'gzip') return 'gzip';
@@ -79,5 +92,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     webhookPolicy: parseNetworkPolicy(env[settingsEnv.webhookAllow]),
     delivererFunction: env[settingsEnv.delivererFunction] ?? delivererFunction.id,
     retryBaseMs: intOr(env, settingsEnv.retryBaseMs, 1_000),
+    maxRetentionHours: maxRetentionHours(env),
   };
 }

@@ -25,7 +25,7 @@ export function createSweeperHandler(env: NodeJS.ProcessEnv = process.env) {
   const config = configFromEnv(env);
   const { dynamo, s3 } = createAwsClients(env);
   const segments = new SegmentStore(s3, config.bucket);
-  const topics = new TopicRegistry(dynamo, config.registryTable);
+  const topics = new TopicRegistry(dynamo, config.registryTable, config.maxRetentionHours);
   const floors = new FloorKeeper({ dynamo, table: config.logTable });
   return async (): Promise<SweepResult> => {
     const pks = (await topics.list()).flatMap((topic) =>

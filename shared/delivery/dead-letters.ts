@@ -13,7 +13,7 @@ export const DEAD_LETTER_HEADERS = {
   time: 'eventbus-dlq-time',
 } as const;
 
-/** Dead letters are kept at least a week, whatever the origin topic keeps. */
+/** Dead letters are kept at least a week (if the deployment keeps anything that long), whatever the origin topic keeps. */
 export const MIN_DEAD_LETTER_RETENTION_HOURS = 7 * 24;
 
 /**
@@ -57,7 +57,10 @@ export class DeadLetters {
     const topic = {
       name,
       partitions: 1,
-      retentionHours: Math.max(originRetentionHours, MIN_DEAD_LETTER_RETENTION_HOURS),
+      retentionHours: Math.min(
+        Math.max(originRetentionHours, MIN_DEAD_LETTER_RETENTION_HOURS),
+        this.topics.maxRetentionHours,
+      ),
     };
     // Two holders of different partitions may race to create it: either way it then exists.
     await this.topics.create(topic).catch(async (error) => {

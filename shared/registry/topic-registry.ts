@@ -13,6 +13,12 @@ export interface TopicConfig {
 export const MAX_PARTITIONS = 256;
 /** Retention has a floor of 24 h so that a partition's floor is always raised before its last segment can expire. */
 export const MIN_RETENTION_HOURS = 24;
+/**
+ * The longest retention unless the deployment says otherwise (`EVENTBUS_MAX_RETENTION_HOURS`, the
+ * construct's `maxRetentionDays`): the bucket's lifecycle deletes segment objects after it, so a topic
+ * may keep events no longer. 30 days.
+ */
+export const DEFAULT_MAX_RETENTION_HOURS = 30 * 24;
 
 const TOPIC_PK = 'topic';
 
@@ -27,12 +33,14 @@ export class TopicRegistry {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly table: string,
+    /** The longest retention a topic may have. */
+    readonly maxRetentionHours = DEFAULT_MAX_RETENTION_HOURS,
     private readonly cacheMs = 60_000,
   ) {}
 
   /** Creates a topic. Returns false when the same configuration already exists; throws CONFLICT when it differs. */
   async create(topic: TopicConfig): Promise<boolean> {
-    validateTopicConfig(topic);
+    validateTopicConfig(topic, this.maxRetentionHours);
     try {
       await this.dynamo.send(
         new PutCommand({
@@ -96,12 +104,21 @@ function toTopic(item: Record<string, unknown>): TopicConfig {
   };
 }
 
-export function validateTopicConfig(topic: TopicConfig): void {
+export function validateTopicConfig(
+  topic: TopicConfig,
+  maxRetentionHours = DEFAULT_MAX_RETENTION_HOURS,
+): void {
   assertValidName('topic', topic.name);
   if (!Number.isInteger(topic.partitions) || topic.partitions < 1 || topic.partitions > MAX_PARTITIONS) {
     throw new InvalidRequestError(`"partitions" must be an integer from 1 to ${MAX_PARTITIONS}.`);
   }
-  if (!Number.isInteger(topic.retentionHours) || topic.retentionHours < MIN_RETENTION_HOURS) {
-    throw new InvalidRequestError(`"retentionHours" must be an integer of at least ${MIN_RETENTION_HOURS}.`);
+  if (
+    !Number.isInteger(topic.retentionHours) ||
+    topic.retentionHours < MIN_RETENTION_HOURS ||
+    topic.retentionHours > maxRetentionHours
+  ) {
+    throw new InvalidRequestError(
+      `"retentionHours" must be an integer from ${MIN_RETENTION_HOURS} to ${maxRetentionHours} (this deployment's longest retention).`,
+    );
   }
 }

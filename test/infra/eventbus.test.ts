@@ -457,6 +457,8 @@ describe('EventBus with custom props', () => {
           Variables: Match.objectLike({
             EVENTBUS_INLINE_THRESHOLD_BYTES: '1000',
             EVENTBUS_ADMIN_KEY_SECRET_ARN: secretArn,
+            // Topics may keep events as long as the lifecycle keeps segments.
+            EVENTBUS_MAX_RETENTION_HOURS: String(400 * 24),
             // The publish limits given, and the defaults for the rest.
             EVENTBUS_MAX_EVENTS: '500',
             EVENTBUS_MAX_VALUE_BYTES: String(256 * 1024),

@@ -202,6 +202,12 @@ describe('bad input gets a clear 4xx with a stable code and changes nothing', ()
       400,
       'INVALID_REQUEST',
     ],
+    ...[721, 3e12, 1e300].map((retentionHours): (typeof cases)[number] => [
+      `retention of ${retentionHours} h, over the deployment's longest (720 h by default)`,
+      () => api.request('PUT', `/topics/${topic}-long`, { body: { partitions: 1, retentionHours } }),
+      400,
+      'INVALID_REQUEST',
+    ]),
     [
       'too many partitions',
       () => api.request('PUT', `/topics/${topic}-wide`, { body: { partitions: 257, retentionHours: 24 } }),
