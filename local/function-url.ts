@@ -82,6 +82,17 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isUtf8(body: Buffer): boolean {
+  try {
+    utf8.decode(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isTextual(contentType: string): boolean {
   const type = contentType.split(';')[0].trim().toLowerCase();
   return (
@@ -104,7 +115,9 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
     query[name] = name in query ? `${query[name]},${value}` : value;
-  const text = isTextual(headers['content-type'] ?? '');
+  // A text body that is not valid UTF-8 is passed as bytes: decoding it would replace the bad bytes
+  // with U+FFFD and the bus could not tell (and refuse) what was sent.
+  const text = isTextual(headers['content-type'] ?? '') && isUtf8(body);
   const now = new Date();
   return {
     version: '2.0',

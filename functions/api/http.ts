@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { InvalidRequestError } from '../../shared/errors';
+import { type JsonNode, parseJsonText, plainValue, utf8Text } from '../../shared/json/json-text';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -28,15 +29,35 @@ export function bodyBytes(event: HttpEvent): Buffer {
   return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 }
 
-/** The body parsed as JSON, or INVALID_REQUEST saying why not. A text body is parsed as it came, uncopied. */
-export function jsonBody(event: HttpEvent): unknown {
-  const text = event.isBase64Encoded ? bodyBytes(event).toString('utf8') : (event.body ?? '');
+/** The body as text: a text body as it came, uncopied; a base64 one decoded, refusing bytes that are not UTF-8. */
+export function bodyText(event: HttpEvent): string {
+  return event.isBase64Encoded ? utf8Text(bodyBytes(event), 'The request body') : (event.body ?? '');
+}
+
+/** Nesting a control request (a topic, a key, a subscription) may have: they are a few levels deep. */
+const MAX_REQUEST_DEPTH = 32;
+
+/**
+ * The body as a JSON document whose nodes know their text (shared/json/json-text.ts), or
+ * INVALID_REQUEST saying why not.
+ */
+export function jsonDocument(
+  event: HttpEvent,
+  options: { maxDepth: number; retainDepth?: number },
+): { text: string; root: JsonNode } {
+  const text = bodyText(event);
   if (text.trim() === '') throw new InvalidRequestError('The request body is empty; send a JSON document.');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`);
-  }
+  return { text, root: parseJsonText(text, { ...options, what: 'The request body' }) };
+}
+
+/**
+ * The body parsed as JSON into plain values, or INVALID_REQUEST saying why
+ * not. Objects have no prototype, so a member named `__proto__` is data
+ * like any other and cannot pose as an inherited attribute.
+ */
+export function jsonBody(event: HttpEvent): unknown {
+  const { text, root } = jsonDocument(event, { maxDepth: MAX_REQUEST_DEPTH });
+  return plainValue(text, root);
 }
 
 /** A header by name, whatever its case (Function URLs lower-case them; other callers may not). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OffsetOutOfRangeError } from '../errors';
-import { eventsJson } from '../events/event-view';
+import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../events/event-view';
 import type { Log } from '../log/log';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
@@ -225,6 +225,8 @@ export class Deliverer {
       }
       const batch = this.batchOf(subscription.group, topicName, ref.partition, records);
       const next = batch.lastOffset + 1;
+      // Only what fits a payload is sent; the rest is the next batch's.
+      records = records.slice(0, next - batch.firstOffset);
       batches++;
       // A full batch with more behind it: read the next one while the target works on this one. It is
       // used only if this batch succeeds whole, so order and at-least-once are as without it.
@@ -381,15 +383,17 @@ export class Deliverer {
     };
   }
 
+  /** The batch as the target gets it: as many of `records` as fit a Lambda payload once rendered. */
   private batchOf(group: string, topic: string, partition: number, records: LogRecord[]): OutgoingBatch {
+    const { json, count } = renderEvents(records, MAX_EVENTS_RESPONSE_BYTES);
     return {
       group,
       topic,
       partition,
       firstOffset: records[0].offset,
-      lastOffset: records[records.length - 1].offset,
-      // The events' JSON is spliced in as rendered once, so targets get the bytes readers get.
-      body: `{"group":${JSON.stringify(group)},"topic":${JSON.stringify(topic)},"partition":${partition},"events":${eventsJson(records)}}`,
+      lastOffset: records[count - 1].offset,
+      // The events' JSON as readers get it, spliced in: targets get the bytes readers get.
+      body: `{"group":${JSON.stringify(group)},"topic":${JSON.stringify(topic)},"partition":${partition},"events":${json}}`,
     };
   }
 }

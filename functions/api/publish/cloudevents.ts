@@ -2,7 +2,16 @@ import { CloudEvent, ValidationError } from 'cloudevents';
 import { InvalidRequestError } from '../../../shared/errors';
 import { isJsonMediaType } from '../../../shared/events/event-view';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
-import { bodyBytes, type HttpEvent, header, jsonBody } from '../http';
+import {
+  assertWellFormed,
+  isJsonText,
+  type JsonNode,
+  MAX_VALUE_DEPTH,
+  plainValue,
+  textOf,
+  utf8Text,
+} from '../../../shared/json/json-text';
+import { bodyBytes, type HttpEvent, header, jsonDocument } from '../http';
 
 /** How a request carries CloudEvents (HTTP protocol binding, section 3). */
 export type CloudEventsMode = 'binary' | 'structured' | 'batch';
@@ -100,57 +109,73 @@ export function parseCloudEvents(event: HttpEvent): OutgoingEvent[] | undefined 
       return undefined;
     case 'binary':
       return [parseBinary(event)];
-    case 'structured':
-      return [parseStructured(jsonBody(event), { where: 'The event', name: (a) => `"${a}"` })];
-    case 'batch':
-      return parseBatch(jsonBody(event));
+    case 'structured': {
+      // One event: its attributes one level down, `data` kept as text below them.
+      const { text, root } = jsonDocument(event, { maxDepth: 1 + MAX_VALUE_DEPTH, retainDepth: 1 });
+      return [parseStructured(text, root, { where: 'The event', name: (a) => `"${a}"` })];
+    }
+    case 'batch': {
+      const { text, root } = jsonDocument(event, { maxDepth: 2 + MAX_VALUE_DEPTH, retainDepth: 2 });
+      return parseBatch(text, root);
+    }
   }
 }
 
-function parseBatch(body: unknown): OutgoingEvent[] {
-  if (!Array.isArray(body)) {
+function parseBatch(text: string, root: JsonNode): OutgoingEvent[] {
+  if (root.type !== 'array') {
     throw new InvalidRequestError(`A ${BATCH_TYPE} body must be a JSON array of CloudEvents.`);
   }
-  if (body.length === 0) {
+  const items = root.items as JsonNode[];
+  if (items.length === 0) {
     throw new InvalidRequestError('The batch is empty; send at least one CloudEvent in the array.');
   }
-  return body.map((raw, i) => parseStructured(raw, { where: `events[${i}]`, name: (a) => `"${a}"` }));
+  return items.map((node, i) => parseStructured(text, node, { where: `events[${i}]`, name: (a) => `"${a}"` }));
 }
 
 /** One event in the JSON event format: attributes and extensions as top-level members, then `data` or `data_base64`. */
-function parseStructured(raw: unknown, origin: Origin): OutgoingEvent {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+function parseStructured(text: string, node: JsonNode, origin: Origin): OutgoingEvent {
+  if (node.type !== 'object') {
     throw new InvalidRequestError(
       `${origin.where} must be a JSON object with "specversion", "id", "source" and "type".`,
     );
   }
-  const { data, data_base64: dataBase64, ...members } = raw as Record<string, unknown>;
-  const attributes: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(members)) {
+  const members = node.members as Map<string, JsonNode>;
+  // Own members only, in an object without a prototype: `__proto__` cannot supply an attribute.
+  const attributes: Record<string, unknown> = Object.create(null);
+  for (const [name, member] of members) {
     // The JSON format: a null member is the same as an absent one.
-    if (value !== null) attributes[name] = value;
+    if (name !== 'data' && name !== 'data_base64' && member.type !== 'null') {
+      attributes[name] = plainValue(text, member);
+    }
   }
   const contentType = attributes.datacontenttype;
   const context = toContext(attributes, origin);
 
-  const hasData = data !== undefined && data !== null;
-  const hasBase64 = dataBase64 !== undefined && dataBase64 !== null;
+  const data = members.get('data');
+  const dataBase64 = members.get('data_base64');
+  const hasData = data !== undefined && data.type !== 'null';
+  const hasBase64 = dataBase64 !== undefined && dataBase64.type !== 'null';
   if (hasData && hasBase64) {
     throw new InvalidRequestError(`${origin.where} has both "data" and "data_base64"; send one of them.`);
   }
   let value = Buffer.alloc(0);
   let json = false;
   if (hasBase64) {
-    if (typeof dataBase64 !== 'string' || !BASE64.test(dataBase64)) {
+    if (dataBase64?.type !== 'string' || !BASE64.test(dataBase64.value)) {
       throw new InvalidRequestError(
         `${origin.where}: "data_base64" must be a base64 string (RFC 4648, with padding).`,
       );
     }
-    value = Buffer.from(dataBase64, 'base64');
-  } else if (hasData) {
-    const isText =
-      typeof data === 'string' && typeof contentType === 'string' && !isJsonMediaType(contentType);
-    value = Buffer.from(isText ? data : JSON.stringify(data), 'utf8');
+    value = Buffer.from(dataBase64.value, 'base64');
+  } else if (data && hasData) {
+    const isText = data.type === 'string' && typeof contentType === 'string' && !isJsonMediaType(contentType);
+    if (data.type === 'string' && isText) {
+      assertWellFormed(data.value, `${origin.where}: "data"`);
+      value = Buffer.from(data.value, 'utf8');
+    } else {
+      // JSON data is stored as the text the producer wrote.
+      value = Buffer.from(textOf(text, data), 'utf8');
+    }
     json = !isText;
   }
   return { ...context, value, json };
@@ -177,15 +202,11 @@ function parseBinary(event: HttpEvent): OutgoingEvent {
 
   const value = bodyBytes(event);
   const json = contentType !== undefined && isJsonMediaType(contentType) && value.length > 0;
-  if (json) {
-    try {
-      JSON.parse(value.toString('utf8'));
-    } catch (error) {
-      throw new InvalidRequestError(
-        `The body is not valid JSON though Content-Type is "${contentType}": ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+  // JSON data is checked as strictly as any JSON the bus takes (UTF-8, no duplicate names, bounded nesting).
+  if (json && !isJsonText(utf8Text(value, 'The body'), MAX_VALUE_DEPTH)) {
+    throw new InvalidRequestError(
+      `The body is not valid JSON though Content-Type is "${contentType}" (or it repeats a member name, or nests deeper than ${MAX_VALUE_DEPTH} levels).`,
+    );
   }
   return { ...context, value, json };
 }
@@ -243,8 +264,11 @@ function toContext(
   }
   validateWithSdk(specAttributes, origin);
 
+  for (const [attribute, value] of Object.entries({ ...specAttributes, ...extensions })) {
+    if (typeof value === 'string') assertWellFormed(value, `${where}: ${name(attribute)}`);
+  }
   // Kafka binding, binary mode: datacontenttype is content-type, every other attribute a ce_ header.
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   for (const attribute of ['specversion', 'id', 'source', 'type', 'time', 'subject', 'dataschema']) {
     const value = specAttributes[attribute];
     if (value !== undefined) headers[`ce_${attribute}`] = value as string;
