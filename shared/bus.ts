@@ -12,7 +12,7 @@ import type { DeliveryTargetClient } from './delivery/targets/target';
 import { WebhookTarget } from './delivery/targets/webhook-target';
 import { LambdaWaker, type Waker } from './delivery/waker';
 import { Log } from './log/log';
-import { RegistryIdempotencyStore } from './publish/idempotency-store';
+import { IdempotentAppends } from './publish/idempotent-appends';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
@@ -67,7 +67,7 @@ export function createBus(options: BusOptions): Bus {
   const { clients, config, log } = core;
   return {
     ...core,
-    publisher: new Publisher(log, new RegistryIdempotencyStore(clients.dynamo, config.registryTable)),
+    publisher: new Publisher(log, new IdempotentAppends(clients.dynamo, config.registryTable, log)),
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
     }),

@@ -46,7 +46,8 @@ export function eventJson(record: LogRecord, options: { forceBase64?: boolean } 
       if (text !== undefined && isJsonMediaType(contentType) && isJsonText(text)) {
         return `${head},"value":${text}${tail}}`;
       }
-      if (text !== undefined && contentType.startsWith('text/')) return `${head},"value":${JSON.stringify(text)}${tail}}`;
+      if (text !== undefined && contentType.startsWith('text/'))
+        return `${head},"value":${JSON.stringify(text)}${tail}}`;
     }
   }
   return `${head},"value":"${record.value.toString('base64')}"${tail},"valueEncoding":"base64"}`;
@@ -74,7 +75,10 @@ export interface RenderedEvents {
  * first event that alone would pass it is sent as base64, which grows only
  * 4/3, so a read always makes progress.
  */
-export function renderEvents(records: readonly LogRecord[], maxBytes = Number.POSITIVE_INFINITY): RenderedEvents {
+export function renderEvents(
+  records: readonly LogRecord[],
+  maxBytes = Number.POSITIVE_INFINITY,
+): RenderedEvents {
   const parts: string[] = [];
   let bytes = 2;
   for (const record of records) {

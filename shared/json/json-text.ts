@@ -41,7 +41,16 @@ const WHITESPACE = /[ \t\n\r]*/y;
 /** A run of string characters that need no attention: not a quote, a backslash or a control character. */
 const PLAIN = /[^"\\\u0000-\u001f]*/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 interface Frame {
   readonly node: Extract<JsonNode, { type: 'object' | 'array' }>;
@@ -153,7 +162,7 @@ export function parseJsonText(text: string, options: ParseOptions): JsonNode {
         node = keep ? container : undefined;
       } else {
         if (c === '{') readKey(frame);
-        continue value;
+        continue;
       }
     } else if (c === '"') {
       const string = readString(keep);
@@ -247,7 +256,9 @@ export function utf8Text(bytes: Uint8Array, what: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    throw new InvalidRequestError(`${what} is not valid UTF-8; send UTF-8 text, or binary data base64-encoded.`);
+    throw new InvalidRequestError(
+      `${what} is not valid UTF-8; send UTF-8 text, or binary data base64-encoded.`,
+    );
   }
 }
 

@@ -30,6 +30,24 @@ export interface AppenderOptions {
  */
 export const COMMIT_DEADLINE_MS = 5 * 60 * 1000;
 
+/**
+ * The append failed and may nevertheless have committed: a write's answer was
+ * lost and nothing since proved where it went. A retry must look for the
+ * segment (by its id) before writing it again.
+ */
+export class CommitUnknownError extends UnavailableError {}
+
+/** What an append may ask besides its records. */
+export interface AppendOptions {
+  /**
+   * Commit these records as a segment of their own with this id, so the
+   * commit can be found later (an idempotent publish looks for it).
+   */
+  readonly segmentId?: string;
+  /** Epoch ms after which no write is attempted: past it, the append fails without committing. */
+  readonly deadline?: number;
+}
+
 /** Where an append landed: its events have offsets `baseOffset` .. `baseOffset + count - 1`. */
 export interface AppendResult {
   readonly baseOffset: number;
@@ -38,6 +56,7 @@ export interface AppendResult {
 
 interface PendingAppend {
   readonly records: SegmentRecord[];
+  readonly options: AppendOptions;
   readonly retentionHours: number;
   readonly bytes: number;
   resolve(result: AppendResult): void;
@@ -89,6 +108,7 @@ export class Appender {
     partition: number,
     retentionHours: number,
     records: SegmentRecord[],
+    options: AppendOptions = {},
   ): Promise<AppendResult> {
     if (records.length === 0) return Promise.reject(new Error('append needs at least one record'));
     const pk = partitionKey(topic, partition);
@@ -99,7 +119,7 @@ export class Appender {
     }
     const bytes = records.reduce((sum, r) => sum + r.value.length + (r.key?.length ?? 0), 0);
     const done = new Promise<AppendResult>((resolve, reject) => {
-      queue.pending.push({ records, retentionHours, bytes, resolve, reject });
+      queue.pending.push({ records, options, retentionHours, bytes, resolve, reject });
     });
     if (!queue.draining) void this.drain(pk, queue);
     return done;
@@ -118,6 +138,7 @@ export class Appender {
             queue.partition,
             batch[0].retentionHours,
             records,
+            batch[0].options,
           );
           let offset = baseOffset;
           for (const p of batch) {
@@ -138,8 +159,11 @@ export class Appender {
     const batch = [queue.pending.shift() as PendingAppend];
     let count = batch[0].records.length;
     let bytes = batch[0].bytes;
+    // An append with its own segment id is a segment of its own.
+    if (batch[0].options.segmentId) return batch;
     while (queue.pending.length > 0) {
       const next = queue.pending[0];
+      if (next.options.segmentId) break;
       if (next.retentionHours !== batch[0].retentionHours) break;
       if (count + next.records.length > this.maxSegmentRecords || bytes + next.bytes > this.maxSegmentBytes)
         break;
@@ -156,19 +180,29 @@ export class Appender {
     partition: number,
     retentionHours: number,
     records: SegmentRecord[],
+    options: AppendOptions,
   ): Promise<number> {
     const { dynamo, table, inlineThresholdBytes } = this.options;
     const pk = partitionKey(topic, partition);
     const segment = encodeSegment(records, { codec: this.options.codec ?? 'none' });
     const inline = segment.bytes.length <= inlineThresholdBytes;
     const s3Key = inline ? undefined : await this.options.segments.put(topic, partition, segment.bytes);
-    const segmentId = randomUUID();
+    const segmentId = options.segmentId ?? randomUUID();
     const uploadedAt = this.now();
+    // The head of a write whose answer was lost, until something proves it did not land.
+    let unknownAt: number | undefined;
+    const fail = (message: string, cause?: unknown): never => {
+      const Failure = unknownAt === undefined ? UnavailableError : CommitUnknownError;
+      throw new Failure(message, 1, { cause });
+    };
 
     let head = await this.head(pk);
     for (let attempt = 1; ; attempt++) {
-      if (!inline && this.now() - uploadedAt > COMMIT_DEADLINE_MS) {
-        throw new UnavailableError('The append took too long to commit; retry the request.', 1);
+      if (
+        (!inline && this.now() - uploadedAt > COMMIT_DEADLINE_MS) ||
+        (options.deadline !== undefined && this.now() > options.deadline)
+      ) {
+        fail('The append took too long to commit; retry the request.');
       }
       const item: SegmentItem = {
         pk,
@@ -207,25 +241,22 @@ export class Appender {
             this.heads.set(pk, { offset: item.last + 1, readAt: this.now() });
             return head;
           }
+          // Someone else's segment is at `head`: ours is not there, and a lost write to it can never land.
+          if (unknownAt === head) unknownAt = undefined;
           this.heads.delete(pk);
           if (attempt >= this.options.attempts) {
-            throw new UnavailableError(
-              `Partition ${partition} of topic "${topic}" is busy; retry the request.`,
-              1,
-              { cause: error },
-            );
+            fail(`Partition ${partition} of topic "${topic}" is busy; retry the request.`, error);
           }
           await sleep(backoffMs(attempt));
           head = await this.head(pk);
         } else {
           // A request DynamoDB refused as malformed (not throttled) fails the same way every time.
           if (isPermanent(error)) throw error;
-          // The answer is unknown: keep `head` so the next try detects our own commit.
-          if (attempt >= this.options.attempts) {
-            throw new UnavailableError('The log could not be written; retry the request.', 1, {
-              cause: error,
-            });
-          }
+          // Refused by throttling, the write did not land; otherwise its answer is unknown: keep
+          // `head` so the next try detects our own commit.
+          if (!isThrottled(error)) unknownAt = head;
+          if (attempt >= this.options.attempts)
+            fail('The log could not be written; retry the request.', error);
           await sleep(backoffMs(attempt));
         }
       }
@@ -247,6 +278,13 @@ export class Appender {
 function isPermanent(error: unknown): boolean {
   const { $fault, $retryable } = error as { $fault?: string; $retryable?: unknown };
   return $fault === 'client' && !$retryable;
+}
+
+/** DynamoDB refused the request for capacity: it was not applied. */
+function isThrottled(error: unknown): boolean {
+  return ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'].includes(
+    (error as Error).name,
+  );
 }
 
 /** The segmentId of the item that beat us, as DynamoDB returned it (raw attribute values). */

@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logTimeIndex } from '../../infra/definitions';
 import type { BusConfig } from '../config';
 import type { SegmentRecord } from '../segment/codec';
-import { Appender, type AppendResult } from './appender';
+import { Appender, type AppendOptions, type AppendResult } from './appender';
 import { LogReader, type PartitionOffsets, type ReadResult } from './reader';
 import { SegmentStore } from './segment-store';
 
@@ -58,8 +58,9 @@ export class Log {
     partition: number,
     retentionHours: number,
     records: SegmentRecord[],
+    options?: AppendOptions,
   ): Promise<AppendResult> {
-    return this.appender.append(topic, partition, retentionHours, records);
+    return this.appender.append(topic, partition, retentionHours, records, options);
   }
 
   read(
@@ -74,6 +75,17 @@ export class Log {
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {
     return this.reader.offsetForTimestamp(topic, partition, timestamp);
+  }
+
+  /** The segment committed with `segmentId` at or above `fromOffset`, if it is among the next `maxSegments`. */
+  findSegment(
+    topic: string,
+    partition: number,
+    segmentId: string,
+    fromOffset: number,
+    maxSegments: number,
+  ): Promise<{ baseOffset: number; count: number } | undefined> {
+    return this.reader.findSegment(topic, partition, segmentId, fromOffset, maxSegments);
   }
 
   /** The offset the next event of the partition will get. */

@@ -149,6 +149,30 @@ export class LogReader {
     return earliest;
   }
 
+  /**
+   * The segment committed with `segmentId` at or above `fromOffset`, looking
+   * through at most `maxSegments` segments; undefined when it is not there.
+   */
+  async findSegment(
+    topic: string,
+    partition: number,
+    segmentId: string,
+    fromOffset: number,
+    maxSegments: number,
+  ): Promise<{ baseOffset: number; count: number } | undefined> {
+    let seen = 0;
+    for await (const item of this.walk(partitionKey(topic, partition), {
+      from: fromOffset,
+      projection: 'sk, #count, segmentId',
+      names: { '#count': 'count' },
+      pageSize: 100,
+    })) {
+      if (item.segmentId === segmentId) return { baseOffset: item.sk, count: item.count };
+      if (++seen >= maxSegments) return undefined;
+    }
+    return undefined;
+  }
+
   /** The offset the next event will get: one strongly consistent Query. */
   endOffset(topic: string, partition: number): Promise<number> {
     return readHead(this.options.dynamo, this.options.table, partitionKey(topic, partition));
@@ -173,7 +197,13 @@ export class LogReader {
    */
   private async *walk(
     pk: string,
-    options: { from?: number; newestFirst?: boolean; projection?: string; pageSize?: number } = {},
+    options: {
+      from?: number;
+      newestFirst?: boolean;
+      projection?: string;
+      names?: Record<string, string>;
+      pageSize?: number;
+    } = {},
   ): AsyncGenerator<SegmentItem> {
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -183,6 +213,7 @@ export class LogReader {
           KeyConditionExpression: 'pk = :pk AND sk >= :from',
           ExpressionAttributeValues: { ':pk': pk, ':from': options.from ?? 0 },
           ProjectionExpression: options.projection,
+          ExpressionAttributeNames: options.names,
           ScanIndexForward: !options.newestFirst,
           ConsistentRead: true,
           Limit: options.pageSize ?? PAGE,

@@ -1,17 +1,10 @@
-import { createHash } from 'node:crypto';
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { BusError, ConflictError, InvalidRequestError } from '../errors';
 import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { partitionForKey } from '../partitioner';
 import type { TopicConfig } from '../registry/topic-registry';
 import type { SegmentRecord } from '../segment/codec';
+import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
 
 /** One event to publish, already parsed from whatever format it came in. */
 export interface OutgoingEvent {
@@ -34,18 +27,6 @@ export interface PublishOptions {
   /** Whose key it is (the API key's id), so two clients' keys never collide. */
   readonly scope?: string;
 }
-
-/** What identifies one partition's share of an idempotent request; hashed into the idempotency record's key. */
-interface PartitionAppend {
-  readonly scope: string;
-  readonly idempotencyKey: string;
-  readonly topic: string;
-  readonly partition: number;
-  /** Hash of the partition's events: the same key with another body is refused. */
-  readonly payload: string;
-}
-
-export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 
 export interface PublishOutcome {
   /** One result per event, in request order. */
@@ -70,34 +51,12 @@ export class Publisher {
    */
   private readonly sticky = new Map<string, number>();
 
-  /** Appends a partition's share of an idempotent request at most once per key (Powertools idempotency). */
-  private readonly appendOnce?: (
-    request: PartitionAppend,
-    records: SegmentRecord[],
-    retentionHours: number,
-  ) => Promise<AppendResult>;
-
   constructor(
     private readonly log: Log,
-    idempotencyStore?: BasePersistenceLayer,
+    /** Appends of requests with an Idempotency-Key; without it, such requests are refused. */
+    private readonly idempotent?: IdempotentAppends,
     private readonly now: () => number = Date.now,
-  ) {
-    if (idempotencyStore) {
-      const config = new IdempotencyConfig({
-        eventKeyJmesPath: '[scope, idempotencyKey, topic, partition]',
-        payloadValidationJmesPath: 'payload',
-        expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
-        throwOnNoIdempotencyKey: true,
-      });
-      // An append that died mid-way holds its key for at most this long; then a retry may run it again.
-      config.registerLambdaContext({ getRemainingTimeInMillis: () => 60_000 } as never);
-      this.appendOnce = makeIdempotent(
-        (request: PartitionAppend, records: SegmentRecord[], retentionHours: number) =>
-          this.log.append(request.topic, request.partition, retentionHours, records),
-        { persistenceStore: idempotencyStore, config, dataIndexArgument: 0 },
-      ) as never;
-    }
-  }
+  ) {}
 
   /**
    * @example
@@ -117,21 +76,45 @@ export class Publisher {
     });
 
     const timestamp = this.now();
+    const records = new Map(
+      [...byPartition].map(([partition, indexes]) => [
+        partition,
+        indexes.map((i) => toRecord(events[i], timestamp)),
+      ]),
+    );
+    if (options.idempotencyKey !== undefined) {
+      // The whole request (every partition's events) is bound to the key before any partition is written.
+      const request = [...records]
+        .sort(([a], [b]) => a - b)
+        .map(([partition, partitionRecords]) => `${partition}:${hashRecords(partitionRecords)}`)
+        .join(',');
+      await this.requireIdempotency().claimRequest(
+        options.scope ?? '',
+        options.idempotencyKey,
+        topic.name,
+        request,
+      );
+    }
     const results: PublishResult[] = new Array(events.length);
     let failure: BusError | undefined;
-    let conflict: ConflictError | undefined;
+    let conflict: BusError | undefined;
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
-        const records: SegmentRecord[] = indexes.map((i) => toRecord(events[i], timestamp));
         try {
-          const { baseOffset } = await this.appendPartition(topic, partition, records, options);
+          const { baseOffset } = await this.appendPartition(
+            topic,
+            partition,
+            records.get(partition) as SegmentRecord[],
+            options,
+          );
           this.moveSticky(topic, partition);
           indexes.forEach((eventIndex, n) => {
             results[eventIndex] = { partition, offset: baseOffset + n };
           });
         } catch (error) {
-          // An idempotency conflict answers the whole request (409), not one partition.
-          if (error instanceof ConflictError) conflict ??= error;
+          // An idempotency conflict (409, or 422 for a reused key) answers the whole request, not one partition.
+          if (error instanceof ConflictError || error instanceof IdempotencyKeyReusedError)
+            conflict ??= error;
           const busError = error instanceof BusError ? error : undefined;
           failure ??=
             busError ??
@@ -167,35 +150,22 @@ export class Publisher {
     records: SegmentRecord[],
     options: PublishOptions,
   ): Promise<AppendResult> {
-    if (!options.idempotencyKey || !this.appendOnce) {
+    if (options.idempotencyKey === undefined) {
       return this.log.append(topic.name, partition, topic.retentionHours, records);
     }
-    const payload = createHash('sha256');
-    for (const r of records) {
-      payload.update(JSON.stringify([r.key?.toString('base64') ?? null, r.json, r.headers]));
-      payload.update(r.value);
-    }
-    const request: PartitionAppend = {
+    return this.requireIdempotency().append({
       scope: options.scope ?? '',
       idempotencyKey: options.idempotencyKey,
       topic: topic.name,
       partition,
-      payload: payload.digest('base64'),
-    };
-    try {
-      return await this.appendOnce(request, records, topic.retentionHours);
-    } catch (error) {
-      if (error instanceof IdempotencyAlreadyInProgressError) {
-        throw new ConflictError(
-          'A request with this Idempotency-Key is still in progress; retry it shortly.',
-          { retryAfterSeconds: 1 },
-        );
-      }
-      if (error instanceof IdempotencyValidationError) {
-        throw new ConflictError('This Idempotency-Key was used for a different request; use a new key.');
-      }
-      throw error;
-    }
+      retentionHours: topic.retentionHours,
+      records,
+    });
+  }
+
+  private requireIdempotency(): IdempotentAppends {
+    if (!this.idempotent) throw new Error('This Publisher has no idempotency store.');
+    return this.idempotent;
   }
 
   /**

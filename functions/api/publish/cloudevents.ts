@@ -1,7 +1,6 @@
 import { CloudEvent, ValidationError } from 'cloudevents';
 import { InvalidRequestError } from '../../../shared/errors';
 import { isJsonMediaType } from '../../../shared/events/event-view';
-import type { OutgoingEvent } from '../../../shared/publish/publisher';
 import {
   assertWellFormed,
   isJsonText,
@@ -11,6 +10,7 @@ import {
   textOf,
   utf8Text,
 } from '../../../shared/json/json-text';
+import type { OutgoingEvent } from '../../../shared/publish/publisher';
 import { bodyBytes, type HttpEvent, header, jsonDocument } from '../http';
 
 /** How a request carries CloudEvents (HTTP protocol binding, section 3). */
@@ -129,7 +129,9 @@ function parseBatch(text: string, root: JsonNode): OutgoingEvent[] {
   if (items.length === 0) {
     throw new InvalidRequestError('The batch is empty; send at least one CloudEvent in the array.');
   }
-  return items.map((node, i) => parseStructured(text, node, { where: `events[${i}]`, name: (a) => `"${a}"` }));
+  return items.map((node, i) =>
+    parseStructured(text, node, { where: `events[${i}]`, name: (a) => `"${a}"` }),
+  );
 }
 
 /** One event in the JSON event format: attributes and extensions as top-level members, then `data` or `data_base64`. */

@@ -6,7 +6,10 @@ import type { OutgoingEvent } from '../../../shared/publish/publisher';
 const ENVELOPE_DEPTH = 3;
 
 /** How deep the request document is parsed: values may nest MAX_VALUE_DEPTH levels inside the envelope. */
-export const JSON_EVENTS_PARSE = { maxDepth: ENVELOPE_DEPTH + MAX_VALUE_DEPTH, retainDepth: ENVELOPE_DEPTH + 1 };
+export const JSON_EVENTS_PARSE = {
+  maxDepth: ENVELOPE_DEPTH + MAX_VALUE_DEPTH,
+  retainDepth: ENVELOPE_DEPTH + 1,
+};
 
 /**
  * Parses `{"events": [{"key"?, "value", "headers"?, "partition"?}]}`

@@ -70,7 +70,7 @@ describe('Idempotency-Key', () => {
     expect((await endOffsets(topic)).reduce((x, y) => x + y, 0)).toBe(10);
   });
 
-  test('fails with 409 CONFLICT when the key is reused for a different body, and appends nothing', async () => {
+  test('fails with 422 IDEMPOTENCY_KEY_REUSED when the key is reused for a different body, and appends nothing', async () => {
     const topic = await newTopic(1);
     const headers = { 'idempotency-key': 'reuse' };
     await api.request('POST', `/topics/${topic}/events`, { body: { events: [{ value: 1 }] }, headers });
@@ -78,9 +78,30 @@ describe('Idempotency-Key', () => {
       body: { events: [{ value: 2 }] },
       headers,
     });
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('CONFLICT');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await endOffsets(topic)).toEqual([1]);
+  });
+
+  test('fails with 422 when a reused key adds events for a partition the first request did not write', async () => {
+    const topic = await newTopic(3);
+    const headers = { 'idempotency-key': 'reuse-wider' };
+    const first = await api.request('POST', `/topics/${topic}/events`, {
+      body: { events: [{ value: 1, partition: 0 }] },
+      headers,
+    });
+    expect(first.status).toBe(200);
+    const res = await api.request('POST', `/topics/${topic}/events`, {
+      body: {
+        events: [
+          { value: 1, partition: 0 },
+          { value: 2, partition: 2 },
+        ],
+      },
+      headers,
+    });
+    expect(res.status).toBe(422);
+    expect(await endOffsets(topic)).toEqual([1, 0, 0]);
   });
 });
 
