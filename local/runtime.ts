@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createApiHandler } from '../functions/api/handler';
+import { createApiHandler, screenRequest } from '../functions/api/handler';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
@@ -19,8 +19,9 @@ import {
 } from '../infra/definitions';
 import { createBus, createBusCore, createDelivery } from '../shared/bus';
 import { limitsFromEnv } from '../shared/publish/limits';
+import { assertPortFree, lockDataDir } from './data-dir';
 import { startLocalBackends } from './emulators';
-import { serveFunctionUrl, serverUrl } from './function-url';
+import { drainFunctionUrl, serveFunctionUrl, serverUrl } from './function-url';
 import { invokeEndpoint, LocalFunctions, type LocalHandler } from './local-functions';
 import { provision, tableNames } from './provision';
 import { StreamPoller } from './stream-poller';
@@ -33,6 +34,8 @@ export interface LocalBusOptions {
   /** The environment to read endpoints and settings from; it is updated with the endpoints and names in use. */
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
+  /** Called when the bus can no longer work (an emulator died): the caller stops it. */
+  readonly onFatal?: (error: Error) => void;
 }
 
 export interface LocalBus {
@@ -57,9 +60,22 @@ export interface LocalBus {
 export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus> {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
-  await mkdir(options.dataDir, { recursive: true });
-  const backends = await startLocalBackends(env, options.dataDir);
-  const stops: (() => Promise<void>)[] = [() => backends.stop()];
+  const host = env.EVENTBUS_HOST ?? '127.0.0.1';
+  // Refused before anything starts: a second bus on the same data, or a port in use.
+  const unlock = await lockDataDir(options.dataDir);
+  let backends: Awaited<ReturnType<typeof startLocalBackends>>;
+  try {
+    await assertPortFree(options.port, host);
+    backends = await startLocalBackends(env, options.dataDir, {
+      // An emulator that dies takes the bus with it, saying so: a bus that answers 503 forever helps nobody.
+      onExit: (emulator, how) =>
+        options.onFatal?.(new Error(`${emulator} exited (${how}) while the bus was running`)),
+    });
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+  const stops: (() => Promise<void>)[] = [unlock, () => backends.stop()];
   const stop = async (): Promise<void> => {
     for (const fn of stops.reverse()) await fn().catch((error) => log(`stop: ${(error as Error).message}`));
   };
@@ -87,13 +103,12 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       await functions.idle(2_000);
     });
     env.AWS_ENDPOINT_URL_LAMBDA ??= invokeEndpoint(invokeServer);
-    const api = createApiHandler(createBus({ adminKey, env }), limitsFromEnv(env));
-    const server: Server = await serveFunctionUrl(
-      api as never,
-      options.port,
-      env.EVENTBUS_HOST ?? '127.0.0.1',
-    );
-    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const bus = createBus({ adminKey, env });
+    const api = createApiHandler(bus, limitsFromEnv(env));
+    const server: Server = await serveFunctionUrl(api as never, options.port, host, {
+      screen: screenRequest(bus),
+    });
+    stops.push(() => drainFunctionUrl(server, SHUTDOWN_GRACE_MS));
 
     const core = createBusCore({ env });
     const delivery = createDelivery(core, {
@@ -142,7 +157,8 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       adminKey,
       adminKeyGenerated: generated,
       stop: async () => {
-        server.closeAllConnections?.();
+        // Requests in flight finish and are answered before anything they need is stopped.
+        await drainFunctionUrl(server, SHUTDOWN_GRACE_MS);
         await stop();
       },
     };
@@ -151,6 +167,9 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     throw error;
   }
 }
+
+/** How long a stopping bus waits for requests in flight to be answered. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /** `EVENTBUS_ADMIN_KEY`, else the key stored under the data directory, else a new one stored there. */
 async function adminKeyFor(

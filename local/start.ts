@@ -7,17 +7,28 @@ import { startLocalBus } from './runtime';
 async function main(): Promise<void> {
   // The SDK's notice that it will need Node 22 from 2027 is in the README; don't repeat it at every start.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Everything the bus and its emulators write (the log, objects, the admin key) is this user's only.
+  process.umask(0o077);
   const dataDir = path.resolve(process.env.EVENTBUS_DATA_DIR ?? '.eventbus');
   const port = Number(process.env.EVENTBUS_PORT ?? 4000);
   console.log(`eventbus: starting (data in ${dataDir})`);
-  const bus = await startLocalBus({ dataDir, port, log: (line) => console.error(`eventbus: ${line}`) });
+  let fatal: ((error: Error) => void) | undefined;
+  const bus = await startLocalBus({
+    dataDir,
+    port,
+    log: (line) => console.error(`eventbus: ${line}`),
+    onFatal: (error) => fatal?.(error),
+  });
   console.log(`eventbus: listening on ${bus.url}`);
   console.log(`eventbus: Lambda Invoke API on ${bus.lambdaEndpoint}`);
   console.log(
     `eventbus: local functions: ${bus.localFunctions.length > 0 ? bus.localFunctions.join(', ') : '(none; declare yours with EVENTBUS_LOCAL_FUNCTIONS=name=path/to/module.ts#handler)'}`,
   );
   console.log(
-    `eventbus: admin key ${bus.adminKey}${bus.adminKeyGenerated ? ` (generated, stored in ${dataDir}/admin-key)` : ''}`,
+    // The key is shown once, when it is made; a key the user gave or stored before is not printed again.
+    bus.adminKeyGenerated
+      ? `eventbus: admin key ${bus.adminKey} (generated, stored in ${dataDir}/admin-key)`
+      : `eventbus: admin key from ${process.env.EVENTBUS_ADMIN_KEY ? 'EVENTBUS_ADMIN_KEY' : `${dataDir}/admin-key`}`,
   );
   console.log(`eventbus: try  curl -H "Authorization: Bearer <admin key>" ${bus.url}/topics`);
 
@@ -39,6 +50,14 @@ async function main(): Promise<void> {
         process.exit(1);
       },
     );
+  };
+  fatal = (error) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(
+      `eventbus: ${error.message}; stopping the bus. Your data is kept in ${dataDir}: run npm start again.`,
+    );
+    bus.stop().finally(() => process.exit(1));
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -122,3 +122,57 @@ export class CorruptSegmentError extends BusError {
     super(500, 'CORRUPT_SEGMENT', message, options);
   }
 }
+
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const OUTAGE_NAMES = new Set([
+  'TimeoutError',
+  'NetworkingError',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'SlowDown',
+]);
+
+/**
+ * The one place SDK failures become the bus's own: a storage service that
+ * cannot be reached, is throttling or fails on its side (connection refused
+ * or reset, a timeout, a 5xx) is an outage the client should retry —
+ * UNAVAILABLE (503) with `Retry-After` — never a 500. Undefined for anything
+ * else (a bug stays a 500).
+ */
+export function storageOutage(error: unknown): UnavailableError | undefined {
+  for (
+    let cause = error, depth = 0;
+    cause && depth < 5;
+    cause = (cause as { cause?: unknown }).cause, depth++
+  ) {
+    const failure = cause as {
+      name?: string;
+      code?: string;
+      $metadata?: { httpStatusCode?: number };
+      errors?: unknown[];
+    };
+    const nested = Array.isArray(failure.errors) ? failure.errors : [];
+    if (
+      OUTAGE_NAMES.has(failure.name ?? '') ||
+      OUTAGE_CODES.has(failure.code ?? '') ||
+      nested.some((e) => OUTAGE_CODES.has((e as { code?: string }).code ?? '')) ||
+      (failure.$metadata?.httpStatusCode ?? 0) >= 500
+    ) {
+      return new UnavailableError('The bus cannot reach its storage right now; retry shortly.', 2, {
+        cause: error,
+      });
+    }
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@ import { type Bus, createBus } from '../../shared/bus';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
 import type { HttpEvent, HttpResult } from './http';
 import { accessLog } from './middleware/access-log';
-import { errorResponse } from './middleware/error-response';
+import { errorResponse, toErrorResult } from './middleware/error-response';
 import { publishEvents, readEvents } from './routes/events';
 import { health } from './routes/health';
 import { createKey, deleteKey, listKeys } from './routes/keys';
@@ -31,8 +31,9 @@ export function createApiHandler(
   limits: PublishLimits,
   logger = new Logger({ serviceName: 'eventbus' }),
 ) {
-  const routes: { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; path: string; handler: Route }[] = [
+  const routes: { method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE'; path: string; handler: Route }[] = [
     { method: 'GET', path: '/health', handler: () => health(bus) },
+    { method: 'HEAD', path: '/health', handler: () => health(bus) },
     { method: 'GET', path: '/topics', handler: (e) => listTopics(bus, e) },
     { method: 'PUT', path: '/topics/{topic}', handler: (e) => putTopic(bus, e) },
     { method: 'GET', path: '/topics/{topic}', handler: (e) => describeTopic(bus, e) },
@@ -56,6 +57,26 @@ export function createApiHandler(
     .use(accessLog(logger))
     .use(errorResponse())
     .handler(httpRouter(routes) as unknown as (event: HttpEvent) => Promise<HttpResult>);
+}
+
+/** Routes anyone may call: everything else needs a key. */
+const PUBLIC_ROUTES = new Set(['GET /health', 'HEAD /health']);
+
+/**
+ * Checks a request's key from its headers alone, before its body is read
+ * (local mode's Function URL server calls it; on AWS the Function URL has
+ * buffered the body already). The routes check again with the key's ACL.
+ */
+export function screenRequest(bus: Bus) {
+  return async (request: { method: string; path: string; headers: Record<string, string> }) => {
+    if (PUBLIC_ROUTES.has(`${request.method} ${request.path}`)) return undefined;
+    try {
+      await bus.authorizer.authenticate(request.headers.authorization);
+      return undefined;
+    } catch (error) {
+      return toErrorResult(error);
+    }
+  };
 }
 
 let api: Promise<(event: HttpEvent, context: unknown) => Promise<HttpResult>> | undefined;

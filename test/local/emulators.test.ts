@@ -1,5 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   DescribeTableCommand,
@@ -91,4 +92,37 @@ describe('local emulators', () => {
     );
     expect(ttl.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
   });
+
+  it("listens on loopback only: from the machine's own network address, every emulator port refuses", async () => {
+    const clients = emulators ? createEmulatorClients(emulators) : await start();
+    clients.dynamo.destroy();
+    const running = emulators as Emulators;
+    const ports = [running.dynamoEndpoint, running.s3Endpoint].map((endpoint) =>
+      Number(new URL(endpoint).port),
+    );
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+    // A machine with no network address has nothing to expose; say so rather than pass silently.
+    if (!external) throw new Error('This machine has no non-loopback IPv4 address to test from.');
+    for (const port of ports) {
+      expect({ port, loopback: await connects('127.0.0.1', port) }).toEqual({ port, loopback: true });
+      expect({ port, external: await connects(external, port) }).toEqual({ port, external: false });
+    }
+  });
 });
+
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}

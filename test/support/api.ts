@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createApiHandler } from '../../functions/api/handler';
+import { createApiHandler, screenRequest } from '../../functions/api/handler';
 import { serveFunctionUrl, serverUrl } from '../../local/function-url';
 import { type Bus, type BusOptions, createBus } from '../../shared/bus';
 import { DEFAULT_LIMITS, type PublishLimits } from '../../shared/publish/limits';
@@ -29,7 +29,9 @@ export async function startTestApi(
     limits,
     new Logger({ serviceName: 'eventbus-test', logLevel: 'SILENT' }),
   );
-  const server: Server = await serveFunctionUrl(handler as never, 0);
+  const server: Server = await serveFunctionUrl(handler as never, 0, '127.0.0.1', {
+    screen: screenRequest(bus),
+  });
   const url = serverUrl(server);
   return {
     url,

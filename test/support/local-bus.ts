@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LOCAL_NODE_ARGS } from '../../local/node-args';
 
@@ -39,7 +40,13 @@ export async function startBus(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}
     child.stdout?.on('data', (chunk) => {
       output += chunk;
       const url = /listening on (\S+)/.exec(output)?.[1];
-      const adminKey = /admin key (\S+)/.exec(output)?.[1];
+      // Printed when generated; otherwise it is in the data directory.
+      const printed = /admin key (eb_\S+)/.exec(output)?.[1];
+      const adminKey =
+        printed ??
+        (/admin key from /.test(output)
+          ? readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim()
+          : undefined);
       if (url && adminKey) {
         clearTimeout(timer);
         resolve({

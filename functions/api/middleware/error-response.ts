@@ -1,5 +1,5 @@
 import type middy from '@middy/core';
-import { BusError } from '../../../shared/errors';
+import { BusError, storageOutage } from '../../../shared/errors';
 import { type HttpEvent, type HttpResult, json } from '../http';
 
 /**
@@ -15,7 +15,8 @@ export function errorResponse(): middy.MiddlewareObj<HttpEvent, HttpResult> {
   };
 }
 
-export function toErrorResult(error: unknown): HttpResult {
+export function toErrorResult(thrown: unknown): HttpResult {
+  const error = thrown instanceof BusError ? thrown : (storageOutage(thrown) ?? thrown);
   if (error instanceof BusError) {
     const headers: Record<string, string> = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);

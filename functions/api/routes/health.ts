@@ -1,16 +1,48 @@
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Bus } from '../../../shared/bus';
-import { UnavailableError } from '../../../shared/errors';
 import { type HttpResult, json } from '../http';
 
-/** GET /health — no key needed; 200 when the registry answers, so the bus can take events. */
+/** How long a dependency may take to answer a health check. */
+const CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * GET /health — no key needed; 200 when the bus can take events: its table
+ * and its bucket both answer. Otherwise 503 with `Retry-After`, naming the
+ * dependency that is down.
+ */
 export async function health(bus: Bus): Promise<HttpResult> {
-  try {
-    await bus.clients.dynamo.send(
-      new GetCommand({ TableName: bus.config.registryTable, Key: { pk: 'health', sk: 'health' } }),
-    );
-  } catch (error) {
-    throw new UnavailableError('The bus cannot reach its storage.', 5, { cause: error });
-  }
-  return json(200, { status: 'ok' });
+  const check = async (probe: (signal: AbortSignal) => Promise<unknown>): Promise<'ok' | 'down'> => {
+    try {
+      await probe(AbortSignal.timeout(CHECK_TIMEOUT_MS));
+      return 'ok';
+    } catch {
+      return 'down';
+    }
+  };
+  const [dynamodb, s3] = await Promise.all([
+    check((abortSignal) =>
+      bus.clients.dynamo.send(
+        new GetCommand({ TableName: bus.config.registryTable, Key: { pk: 'health', sk: 'health' } }),
+        { abortSignal },
+      ),
+    ),
+    check((abortSignal) =>
+      bus.clients.s3.send(new HeadBucketCommand({ Bucket: bus.config.bucket }), { abortSignal }),
+    ),
+  ]);
+  const dependencies = { dynamodb, s3 };
+  if (dynamodb === 'ok' && s3 === 'ok') return json(200, { status: 'ok', dependencies });
+  const down = Object.entries(dependencies)
+    .filter(([, state]) => state === 'down')
+    .map(([name]) => name);
+  return json(
+    503,
+    {
+      status: 'down',
+      dependencies,
+      error: { code: 'UNAVAILABLE', message: `The bus cannot reach ${down.join(' and ')}; retry shortly.` },
+    },
+    { 'retry-after': '5' },
+  );
 }
