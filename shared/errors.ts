@@ -159,12 +159,16 @@ export function storageOutage(error: unknown): UnavailableError | undefined {
     const failure = cause as {
       name?: string;
       code?: string;
+      message?: string;
       $metadata?: { httpStatusCode?: number };
       errors?: unknown[];
     };
     const nested = Array.isArray(failure.errors) ? failure.errors : [];
+    // The SDK wraps what is not an Error of its own realm as "AWS SDK error wrapper for <error>", dropping its code.
+    const wrapped = /^AWS SDK error wrapper for .*\b(E[A-Z_]+)\b/.exec(failure.message ?? '')?.[1];
     if (
       OUTAGE_NAMES.has(failure.name ?? '') ||
+      OUTAGE_CODES.has(wrapped ?? '') ||
       OUTAGE_CODES.has(failure.code ?? '') ||
       nested.some((e) => OUTAGE_CODES.has((e as { code?: string }).code ?? '')) ||
       (failure.$metadata?.httpStatusCode ?? 0) >= 500

@@ -13,6 +13,21 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
+/**
+ * Why an answer that is not an error thrown (a 503 naming the events that
+ * could not be committed) was given: the access log writes it down, once.
+ */
+const causes = new WeakMap<HttpResult, unknown>();
+
+export function withCause(result: HttpResult, cause: unknown): HttpResult {
+  causes.set(result, cause);
+  return result;
+}
+
+export function causeOf(result: HttpResult | undefined): unknown {
+  return result ? causes.get(result) : undefined;
+}
+
 export function noContent(): HttpResult {
   return { statusCode: 204, headers: {}, body: '' };
 }

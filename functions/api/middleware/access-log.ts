@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
-import type { HttpEvent, HttpResult } from '../http';
+import { causeOf, type HttpEvent, type HttpResult } from '../http';
 
 /**
  * Logs each request once, with its outcome, as structured JSON. Errors with a
@@ -18,7 +18,9 @@ export function accessLog(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpRe
       durationMs: Date.now() - (started.get(request) ?? Date.now()),
       ...(error ? { code: (error as { code?: string }).code ?? error.name } : {}),
     };
-    if (status >= 500) logger.error('request failed', { ...entry, error });
+    // Every 5xx once, with its cause: thrown, or carried by the answer (a partial 503).
+    if (status >= 500)
+      logger.error('request failed', { ...entry, error: error ?? causeOf(response ?? undefined) });
     else logger.info('request', entry);
   };
   return {

@@ -19,6 +19,7 @@ import {
   jsonDocument,
   pathParam,
   query,
+  withCause,
 } from '../http';
 import { parseCloudEvents } from '../publish/cloudevents';
 import { JSON_EVENTS_PARSE, parseJsonEvents } from '../publish/json-events';
@@ -51,10 +52,13 @@ export async function publishEvents(bus: Bus, limits: PublishLimits, event: Http
   const topic = await bus.topics.get(name);
   const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
   if (outcome.complete) return json(200, { results: outcome.results });
-  return json(
-    503,
-    { results: outcome.results },
-    { 'retry-after': String(outcome.failure?.retryAfterSeconds ?? 1) },
+  return withCause(
+    json(
+      503,
+      { results: outcome.results },
+      { 'retry-after': String(outcome.failure?.retryAfterSeconds ?? 1) },
+    ),
+    outcome.failure,
   );
 }
 

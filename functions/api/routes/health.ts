@@ -1,7 +1,7 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Bus } from '../../../shared/bus';
-import { type HttpResult, json } from '../http';
+import { type HttpResult, json, withCause } from '../http';
 
 /** How long a dependency may take to answer a health check. */
 const CHECK_TIMEOUT_MS = 2_000;
@@ -12,11 +12,13 @@ const CHECK_TIMEOUT_MS = 2_000;
  * dependency that is down.
  */
 export async function health(bus: Bus): Promise<HttpResult> {
+  const failures: unknown[] = [];
   const check = async (probe: (signal: AbortSignal) => Promise<unknown>): Promise<'ok' | 'down'> => {
     try {
       await probe(AbortSignal.timeout(CHECK_TIMEOUT_MS));
       return 'ok';
-    } catch {
+    } catch (error) {
+      failures.push(error);
       return 'down';
     }
   };
@@ -36,13 +38,16 @@ export async function health(bus: Bus): Promise<HttpResult> {
   const down = Object.entries(dependencies)
     .filter(([, state]) => state === 'down')
     .map(([name]) => name);
-  return json(
-    503,
-    {
-      status: 'down',
-      dependencies,
-      error: { code: 'UNAVAILABLE', message: `The bus cannot reach ${down.join(' and ')}; retry shortly.` },
-    },
-    { 'retry-after': '5' },
+  return withCause(
+    json(
+      503,
+      {
+        status: 'down',
+        dependencies,
+        error: { code: 'UNAVAILABLE', message: `The bus cannot reach ${down.join(' and ')}; retry shortly.` },
+      },
+      { 'retry-after': '5' },
+    ),
+    failures[0],
   );
 }
