@@ -39,6 +39,7 @@ export interface ParseOptions {
 
 const WHITESPACE = /[ \t\n\r]*/y;
 /** A run of string characters that need no attention: not a quote, a backslash or a control character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON strings may not hold raw.
 const PLAIN = /[^"\\\u0000-\u001f]*/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const ESCAPES: Record<string, string> = {

@@ -1,11 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { call, type RunningBus, startBus, stopBus } from '../support/local-bus';
+import { call, startBus, stopBus } from '../support/local-bus';
 
-const ROOT = path.resolve(__dirname, '../..');
+const _ROOT = path.resolve(__dirname, '../..');
 
 function processesUsing(dataDir: string): string {
   try {

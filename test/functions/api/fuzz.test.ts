@@ -63,8 +63,24 @@ const jsonBody = fc.oneof(
     { requiredKeys: [] },
   ),
 );
+/** Member names that trip JavaScript objects, at any level; and repeated names, which the bus refuses. */
+const trickyName = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'specversion', 'id');
+const trickyJson = fc
+  .tuple(
+    jsonBody.map((v) => JSON.stringify(v) ?? 'null'),
+    trickyName,
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.boolean(),
+  )
+  .map(([text, name, value, twice]) => {
+    const member = `${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    const members = twice ? `${member},${member}` : member;
+    // Into every object of the document.
+    return text.replace(/\{/g, `{${members}${text.includes('{}') ? '' : ','}`).replace(/,}/g, '}');
+  });
 const body = fc.oneof(
   jsonBody.map((v) => ({ text: JSON.stringify(v) ?? '', base64: false })),
+  trickyJson.map((text) => ({ text, base64: false })),
   fc.string({ maxLength: 64 }).map((text) => ({ text, base64: false })),
   fc
     .uint8Array({ maxLength: 64 })

@@ -146,7 +146,9 @@ describe('subscriptions and delivery to webhooks', () => {
     expect(attemptsAt).toHaveLength(4);
     // AND the retries came at growing intervals: 200 ms base, equal jitter, never early
     const gaps = attemptsAt.slice(1).map((at, i) => at - attemptsAt[i]);
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual((200 * 2 ** i) / 2 - 5));
+    gaps.forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual((200 * 2 ** i) / 2 - 5);
+    });
     expect(gaps[2]).toBeGreaterThanOrEqual(gaps[0]);
 
     // AND the dead letter holds the event's payload, key and its origin
