@@ -17,8 +17,10 @@ export class EventBusStack extends Stack {
       maxRetentionDays: props.maxRetentionDays,
       logRetentionDays: props.logRetentionDays,
       adminKeySecret: props.adminKeySecret,
+      publishLimits: props.publishLimits,
     });
-    // Stable output keys, for scripts reading `cdk deploy --outputs-file`.
+    // Stable output keys, for scripts reading `cdk deploy --outputs-file`; the construct itself outputs nothing,
+    // so an app that holds several buses names their outputs itself.
     new CfnOutput(this, 'ApiUrl', { value: this.bus.url, description: 'Function URL of the event bus API' });
     new CfnOutput(this, 'AdminKeySecretArn', {
       value: this.bus.adminKeySecret.secretArn,

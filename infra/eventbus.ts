@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -213,7 +213,6 @@ export class EventBus extends Construct {
       invokeMode: lambda.InvokeMode.BUFFERED,
     });
     this.url = functionUrl.url;
-    new CfnOutput(this, 'Url', { value: this.url, description: 'Function URL of the event bus API' });
 
     this.dispatcherFunction.addEventSource(
       new DynamoEventSource(this.logTable, {

@@ -88,14 +88,14 @@ const connectionsOf = new WeakMap<Server, Map<Socket, Connection>>();
 const draining = new WeakSet<Server>();
 
 /** How long a connection accepted just before a drain has to send its first request. */
-const FIRST_REQUEST_GRACE_MS = 1_000;
+const FIRST_REQUEST_GRACE_MS = 3_000;
 /** The listener closes once no connection has come or been open for this long. */
-const QUIET_MS = 200;
+const QUIET_MS = 300;
 
 /**
  * Stops a server without cutting off a request it accepted. Every answer from
  * now on closes its connection; connections between requests are closed; a
- * connection accepted just before may send its request (up to a second).
+ * connection accepted just before may send its request (up to 3 s).
  * The listener itself closes only once the server has been quiet a moment,
  * since closing it resets connections the kernel accepted that Node has not
  * yet taken; from then on, new connections are refused. After `graceMs`,

@@ -169,7 +169,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 }
 
 /** How long a stopping bus waits for requests in flight to be answered. */
-const SHUTDOWN_GRACE_MS = 10_000;
+const SHUTDOWN_GRACE_MS = 20_000;
 
 /** `EVENTBUS_ADMIN_KEY`, else the key stored under the data directory, else a new one stored there. */
 async function adminKeyFor(

@@ -290,6 +290,11 @@ describe('EventBusStack with default props', () => {
     template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [url, 'FunctionUrl'] } });
     expect(template.toJSON().Resources[url.asString()].Type).toBe('AWS::Lambda::Url');
     template.hasOutput('AdminKeySecretArn', { Value: { Ref: synthesized.logicalId(bus.adminKeySecret) } });
+    // The URL once: the construct adds no output of its own beside the stack's.
+    const urlOutputs = Object.values(template.toJSON().Outputs as Record<string, { Value: unknown }>).filter(
+      (output) => JSON.stringify(output.Value).includes('FunctionUrl'),
+    );
+    expect(urlOutputs).toHaveLength(1);
   });
 
   test("THEN the dispatcher consumes only INSERT events of the log table's stream, bisecting failing batches", () => {
@@ -477,6 +482,17 @@ describe('EventBus with custom props', () => {
       { RetentionInDays: 7 },
       functions.length,
     );
+  });
+});
+
+describe('EventBusStack with publish limits', () => {
+  test('THEN the limits given to the stack reach the functions (they were dropped before)', () => {
+    // GIVEN a stack with its own publish limits WHEN it is synthesized
+    const stack = new EventBusStack(unbundledApp(), 'Limits', { publishLimits: { maxEvents: 250 } });
+    // THEN the api function runs with them
+    new Synthesized(stack).only(stack.bus.apiFunction).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EVENTBUS_MAX_EVENTS: '250' }) },
+    });
   });
 });
 

@@ -145,7 +145,7 @@ describe('local mode, stopping', () => {
         201,
       );
       const body = JSON.stringify({
-        events: Array.from({ length: 500 }, (_, n) => ({ key: `k${n}`, value: { n, pad: 'x'.repeat(200) } })),
+        events: Array.from({ length: 200 }, (_, n) => ({ key: `k${n}`, value: { n, pad: 'x'.repeat(200) } })),
       });
       const outcomes = Array.from({ length: 40 }, () =>
         fetch(`${bus.url}/topics/drain/events`, {
