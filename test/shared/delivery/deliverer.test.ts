@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
 import { DeadLetters } from '../../../shared/delivery/dead-letters';
 import { Deliverer } from '../../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
-import { documentClient, record, testConfig, uniqueTopic } from '../../support/aws';
+import { record, testConfig, uniqueTopic } from '../../support/aws';
 import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { type Fault, faultyDynamo } from '../../support/faults';
 
 /** A subscriber that records what it got and answers as told. */
 class RecordingTarget {
@@ -23,31 +23,11 @@ class RecordingTarget {
   }
 }
 
-type Fault = 'crash-before-commit' | 'crash-after-commit';
-
-/** A groups-table client whose next commit (a conditional UpdateItem on `committed`) fails as a dying process would. */
-function faultyCursors(faults: Fault[]): CursorStore {
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = (args as { input: { UpdateExpression?: string } }).input;
-      if (
-        context.commandName !== 'UpdateItemCommand' ||
-        !input.UpdateExpression?.includes('committed = :next')
-      ) {
-        return next(args);
-      }
-      const fault = faults.shift();
-      if (fault === 'crash-before-commit')
-        throw Object.assign(new Error('process died'), { name: 'ProcessCrash' });
-      const result = await next(args);
-      if (fault === 'crash-after-commit')
-        throw Object.assign(new Error('process died'), { name: 'ProcessCrash' });
-      return result;
-    },
-    { step: 'initialize', name: 'injectFault' },
-  );
-  return new CursorStore(documentClient(client), testConfig().groupsTable);
+/** A groups-table client whose next commit (an UpdateItem moving `committed`) meets `fault`. */
+function faultyCursors(fault: Fault): CursorStore {
+  const isCommit = (command: string, input: { UpdateExpression?: string }) =>
+    /^Update/.test(command) && input.UpdateExpression?.includes('committed = :next') === true;
+  return new CursorStore(faultyDynamo([{ when: isCommit, faults: [fault] }]), testConfig().groupsTable);
 }
 
 const core: BusCore = createBusCore({
@@ -123,10 +103,7 @@ describe('deliverer', () => {
     const time = clock();
     const target = new RecordingTarget();
     await expect(
-      deliverer(target, { cursors: faultyCursors(['crash-before-commit']), now: time.now }).deliver(
-        ref,
-        BUDGET,
-      ),
+      deliverer(target, { cursors: faultyCursors('crash-before-send'), now: time.now }).deliver(ref, BUDGET),
     ).rejects.toThrow('process died');
     expect(target.offsets()).toEqual([0, 1, 2, 3]);
 
@@ -143,11 +120,8 @@ describe('deliverer', () => {
     const time = clock();
     const target = new RecordingTarget();
     await expect(
-      deliverer(target, { cursors: faultyCursors(['crash-after-commit']), now: time.now }).deliver(
-        ref,
-        BUDGET,
-      ),
-    ).rejects.toThrow('process died');
+      deliverer(target, { cursors: faultyCursors('lose-answer'), now: time.now }).deliver(ref, BUDGET),
+    ).rejects.toThrow('socket hang up');
     time.advance(BUDGET + 10_000);
     await deliverer(target, { now: time.now }).deliver(ref, BUDGET);
     expect(target.offsets()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -12,32 +12,7 @@ import {
   testConfig,
   uniqueTopic,
 } from '../../support/aws';
-
-type Fault = 'crash-before-send' | 'lose-answer';
-
-/**
- * A DynamoDB client that fails PutItem the way a process or network does:
- * before the request leaves, or after DynamoDB applied it but before the
- * answer arrives. The behaviour under test (the conditional write) runs in
- * DynamoDB Local; only the failure is injected.
- */
-function faultyDynamo(faults: Fault[]) {
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (!/^Put/.test(context.commandName ?? '')) return next(args);
-      const fault = faults.shift();
-      if (fault === 'crash-before-send')
-        throw Object.assign(new Error('process died'), { name: 'ProcessCrash' });
-      const result = await next(args);
-      if (fault === 'lose-answer')
-        throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-      return result;
-    },
-    { step: 'initialize', name: 'injectFault' },
-  );
-  return documentClient(client);
-}
+import { faultyDynamo, isPut } from '../../support/faults';
 
 const large = () => [record('z'.repeat(10_000))];
 
@@ -48,7 +23,10 @@ describe('a crash at any step loses no acknowledged event', () => {
     await newLog().append(topic, 0, 24, large());
 
     // WHEN an appender uploads its segment and dies before the commit
-    const dying = newLog({ dynamo: faultyDynamo(['crash-before-send']), config: { appendAttempts: 1 } });
+    const dying = newLog({
+      dynamo: faultyDynamo([{ when: isPut, faults: ['crash-before-send'] }]),
+      config: { appendAttempts: 1 },
+    });
     await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
     expect(await segmentObjects(topic)).toHaveLength(2);
 
@@ -78,7 +56,10 @@ describe('a crash at any step loses no acknowledged event', () => {
 
   test('the sweeper leaves young objects alone: their append may still commit', async () => {
     const topic = uniqueTopic('young');
-    const dying = newLog({ dynamo: faultyDynamo(['crash-before-send']), config: { appendAttempts: 1 } });
+    const dying = newLog({
+      dynamo: faultyDynamo([{ when: isPut, faults: ['crash-before-send'] }]),
+      config: { appendAttempts: 1 },
+    });
     await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
     const { bucket, logTable } = testConfig();
     const s3 = s3Client();
@@ -90,7 +71,7 @@ describe('a crash at any step loses no acknowledged event', () => {
   test('a commit whose answer is lost is recognised on retry: acknowledged once, no duplicate, no gap', async () => {
     // GIVEN an appender whose first commit lands but whose answer is lost
     const topic = uniqueTopic('lost');
-    const log = newLog({ dynamo: faultyDynamo(['lose-answer']) });
+    const log = newLog({ dynamo: faultyDynamo([{ when: isPut, faults: ['lose-answer'] }]) });
 
     // WHEN it appends
     const first = await log.append(topic, 0, 24, [record('a'), record('b')]);
@@ -112,7 +93,7 @@ describe('a crash at any step loses no acknowledged event', () => {
     const topic = uniqueTopic('lost2');
     const other = newLog();
     await other.append(topic, 0, 24, [record('x')]);
-    const log = newLog({ dynamo: faultyDynamo(['lose-answer']) });
+    const log = newLog({ dynamo: faultyDynamo([{ when: isPut, faults: ['lose-answer'] }]) });
     const mine = await log.append(topic, 0, 24, [record('mine')]);
     await other.append(topic, 0, 24, [record('y')]);
     const { records } = await newLog().read(topic, 0, 0, 10);

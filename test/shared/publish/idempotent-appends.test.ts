@@ -1,40 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Log } from '../../../shared/log/log';
 import { IdempotentAppends } from '../../../shared/publish/idempotent-appends';
 import { type OutgoingEvent, Publisher } from '../../../shared/publish/publisher';
 import { TopicRegistry } from '../../../shared/registry/topic-registry';
 import { documentClient, partitionItems, s3Client, testConfig, uniqueTopic } from '../../support/aws';
-
-type Fault =
-  /** The process dies before the request reaches DynamoDB. */
-  | 'crash-before-send'
-  /** DynamoDB applies the request; its answer is lost. */
-  | 'lose-answer';
-
-/**
- * Faults injected into one kind of write: the claim of the key (PutItem on
- * the registry), the segment's commit (PutItem on the log), or the record's
- * completion (UpdateItem on the registry). Everything else, and every
- * condition, runs in DynamoDB Local.
- */
-function faultyClient(rules: { when: (command: string, input: any) => boolean; faults: Fault[] }[]) {
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = (args as { input: any }).input;
-      const rule = rules.find((r) => r.faults.length > 0 && r.when(context.commandName ?? '', input));
-      const fault = rule?.faults.shift();
-      if (fault === 'crash-before-send')
-        throw Object.assign(new Error('process died'), { name: 'ProcessCrash' });
-      const result = await next(args);
-      if (fault === 'lose-answer')
-        throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-      return result;
-    },
-    { step: 'initialize', name: 'injectFault' },
-  );
-  return documentClient(client);
-}
+import { type Fault, faultyDynamo } from '../../support/faults';
 
 const config = testConfig();
 /** The string in a marshalled (`{S: …}`) or plain attribute value. */
@@ -91,7 +60,7 @@ describe('an idempotent publish under a single fault appends exactly once', () =
     async (_fault, rules) => {
       const topic = await topicOf();
       // GIVEN a first attempt that meets the fault
-      const first = await publisher(faultyClient(rules)).publish(topic, events, {
+      const first = await publisher(faultyDynamo(rules)).publish(topic, events, {
         idempotencyKey: 'k',
         scope: 's',
       });
