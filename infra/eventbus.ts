@@ -5,11 +5,12 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MAX_INLINE_THRESHOLD_BYTES } from '../shared/config';
 import { LIMIT_ENV, type PublishLimits, resolveLimits } from '../shared/publish/limits';
@@ -107,6 +108,11 @@ export class EventBus extends Construct {
   /** Delivers to subscribers; grant it invocation of Lambda targets with `grantDeliveryTo`. */
   public readonly delivererFunction: NodejsFunction;
   public readonly sweeperFunction: NodejsFunction;
+  /**
+   * Where stream batches the dispatcher gave up on are recorded (their position in the stream, not
+   * their data): nothing is lost by skipping one, since the schedules catch up floors and deliveries.
+   */
+  public readonly dispatchFailures: sqs.Queue;
   /** The Function URL of the API (ends with a slash). */
   public readonly url: string;
   public readonly adminKeySecret: secretsmanager.ISecret;
@@ -214,8 +220,15 @@ export class EventBus extends Construct {
     });
     this.url = functionUrl.url;
 
+    this.dispatchFailures = new sqs.Queue(this, 'DispatchFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     this.dispatcherFunction.addEventSource(
       new DynamoEventSource(this.logTable, {
+        // A batch that keeps failing is bounded in retries and then set aside, so it can never wedge the shard.
+        onFailure: new SqsDlq(this.dispatchFailures),
         startingPosition: lambda.StartingPosition[dispatcherTrigger.startingPosition],
         batchSize: dispatcherTrigger.batchSize,
         maxBatchingWindow: Duration.seconds(dispatcherTrigger.maxBatchingWindowSeconds),

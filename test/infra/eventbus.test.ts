@@ -314,6 +314,25 @@ describe('EventBusStack with default props', () => {
     expect(table.asString()).toBe(synthesized.logicalId(bus.logTable));
   });
 
+  test('THEN a stream batch that keeps failing goes to an encrypted, TLS-only queue, so it cannot wedge dispatch', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [synthesized.logicalId(bus.dispatchFailures), 'Arn'] } },
+      },
+    });
+    synthesized
+      .only(bus.dispatchFailures)
+      .hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    expect(synthesized.allows(bus.dispatcherFunction, 'sqs:SendMessage', bus.dispatchFailures)).toBe(true);
+  });
+
   test('THEN a schedule runs the sweeper at the defined rate', () => {
     const schedule = new Capture();
     template.hasResourceProperties('AWS::Events::Rule', {
