@@ -2,6 +2,7 @@ import { Authorizer } from './auth/authorizer';
 import { DynamoKeyStore } from './auth/dynamo-key-store';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type BusConfig, configFromEnv } from './config';
+import { DEFAULT_BACKOFF } from './delivery/backoff';
 import { CursorStore } from './delivery/cursor-store';
 import { DeadLetters } from './delivery/dead-letters';
 import { Deliverer } from './delivery/deliverer';
@@ -104,7 +105,7 @@ export function createDelivery(
       deadLetters: new DeadLetters(log, topics),
       targetFor,
       waker,
-      backoff: { baseMs: config.retryBaseMs, maxMs: 5 * 60_000 },
+      backoff: { ...DEFAULT_BACKOFF, baseMs: config.retryBaseMs },
       onError: options.onError,
     }),
   };

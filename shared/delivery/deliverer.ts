@@ -28,6 +28,23 @@ export function cursorGroup(cursor: string): { group: string; redrive: boolean }
   return { group: redrive ? cursor.slice(0, -'#redrive'.length) : cursor, redrive };
 }
 
+/**
+ * Creates a group's cursor on one partition where the subscription starts
+ * reading — the oldest retained event (`earliest`) or the end (`latest`) —
+ * unless it exists. Returns whether there is a backlog to deliver from there.
+ */
+export async function initializeCursor(
+  log: Log,
+  cursors: CursorStore,
+  subscription: Pick<StoredSubscription, 'group' | 'topic' | 'startFrom'>,
+  partition: number,
+): Promise<{ backlog: boolean }> {
+  const { startOffset, endOffset } = await log.offsets(subscription.topic, partition);
+  const start = subscription.startFrom === 'earliest' ? startOffset : endOffset;
+  await cursors.initialize({ cursor: subscription.group, partition }, subscription.topic, start);
+  return { backlog: start < endOffset };
+}
+
 export interface DelivererOptions {
   readonly log: Log;
   readonly cursors: CursorStore;
@@ -327,12 +344,7 @@ export class Deliverer {
     // No cursor: a partition never delivered to, or a subscription deleted (with its cursors) since it was
     // cached. Only a subscription read afresh may create one.
     if (!(await this.options.subscriptions.find(subscription.group))) return undefined;
-    const { startOffset, endOffset } = await this.options.log.offsets(topic, ref.partition);
-    await this.options.cursors.initialize(
-      ref,
-      topic,
-      subscription.startFrom === 'earliest' ? startOffset : endOffset,
-    );
+    await initializeCursor(this.options.log, this.options.cursors, subscription, ref.partition);
     return this.options.cursors.read(ref);
   }
 

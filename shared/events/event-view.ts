@@ -94,8 +94,3 @@ export function renderEvents(
   }
   return { json: `[${parts.join(',')}]`, count: parts.length };
 }
-
-/** All `records` as a JSON array (see `renderEvents`). */
-export function eventsJson(records: readonly LogRecord[]): string {
-  return renderEvents(records).json;
-}

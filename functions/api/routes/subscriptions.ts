@@ -1,7 +1,7 @@
 import { aclGrants } from '../../../shared/auth/acl';
 import type { Bus } from '../../../shared/bus';
 import type { CursorRef } from '../../../shared/delivery/cursor-store';
-import { redriveCursor } from '../../../shared/delivery/deliverer';
+import { initializeCursor, redriveCursor } from '../../../shared/delivery/deliverer';
 import {
   deadLetterTopic,
   parseSubscription,
@@ -32,14 +32,8 @@ export async function putSubscription(bus: Bus, event: HttpEvent): Promise<HttpR
   if (!created) return json(200, subscriptionView(stored));
   const refs: CursorRef[] = [];
   for (let partition = 0; partition < topic.partitions; partition++) {
-    const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-    const ref = { cursor: group, partition };
-    await bus.cursors.initialize(
-      ref,
-      topic.name,
-      subscription.startFrom === 'earliest' ? startOffset : endOffset,
-    );
-    if (subscription.startFrom === 'earliest' && endOffset > startOffset) refs.push(ref);
+    const { backlog } = await initializeCursor(bus.log, bus.cursors, subscription, partition);
+    if (backlog) refs.push({ cursor: group, partition });
   }
   // A backlog to replay starts now rather than at the next sweep.
   await bus.waker.wake(refs);
