@@ -1,5 +1,5 @@
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { logTable } from '../infra/definitions';
+import { logTable } from '../shared/topology';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/emulators';
 import { tableNames } from '../local/provision';
 import { META_SK, partitionKey } from '../shared/log/partition-key';

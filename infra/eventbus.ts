@@ -31,7 +31,7 @@ import {
   sweeperFunction,
   sweeperSchedule,
   type TableDefinition,
-} from './definitions';
+} from '../shared/topology';
 
 /** Environment variables the handlers read beyond the tables' and bucket's own (see shared/config.ts). */
 const INLINE_THRESHOLD_ENV = settingsEnv.inlineThresholdBytes;
@@ -96,7 +96,7 @@ interface ResolvedProps {
 
 /**
  * The whole bus: log, groups and registry tables, the segment bucket, and the api, dispatcher and
- * sweeper functions, wired as `infra/definitions.ts` describes.
+ * sweeper functions, wired as `shared/topology.ts` describes.
  */
 export class EventBus extends Construct {
   public readonly logTable: dynamodb.TableV2;

@@ -10,7 +10,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { segmentBucket, type TableDefinition, tables } from '../infra/definitions';
+import { segmentBucket, type TableDefinition, tables } from '../shared/topology';
 
 /** Table and bucket names, keyed by the environment variable through which functions learn them. */
 export type ResourceNames = Readonly<Record<string, string>>;
@@ -38,7 +38,7 @@ export function tableNames(prefix = 'eventbus'): ResourceNames {
 
 /**
  * Creates whatever is missing of the bus's tables (keys, indexes, stream, TTL) and bucket,
- * as `infra/definitions.ts` describes them. Idempotent, and safe to run from several processes
+ * as `shared/topology.ts` describes them. Idempotent, and safe to run from several processes
  * at once: losing a creation race counts as success.
  *
  * Fails when a table exists with another key schema, index or stream setting, for example a

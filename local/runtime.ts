@@ -16,7 +16,7 @@ import {
   logTable,
   settingsEnv,
   sweeperSchedule,
-} from '../infra/definitions';
+} from '../shared/topology';
 import { createBus, createBusCore, createDelivery } from '../shared/bus';
 import { limitsFromEnv } from '../shared/publish/limits';
 import { assertPortFree, lockDataDir } from './data-dir';
@@ -52,7 +52,7 @@ export interface LocalBus {
 
 /**
  * Runs the bus on this machine: the emulators (unless endpoints are given),
- * the tables and bucket from `infra/definitions.ts`, and the very handlers
+ * the tables and bucket from `shared/topology.ts`, and the very handlers
  * deployed on AWS behind local stand-ins for their triggers — an HTTP
  * server for the Function URL, a stream poller for the stream trigger, a
  * timer for the schedule.

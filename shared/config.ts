@@ -5,7 +5,7 @@ import {
   registryTable,
   segmentBucket,
   settingsEnv,
-} from '../infra/definitions';
+} from './topology';
 import { type NetworkPolicy, parseNetworkPolicy } from './delivery/network-policy';
 import { DEFAULT_MAX_RETENTION_HOURS, MIN_RETENTION_HOURS } from './registry/topic-registry';
 import type { SegmentCodec } from './segment/codec';

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { settingsEnv } from '../../infra/definitions';
+import { settingsEnv } from '../../shared/topology';
 import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { settingsEnv } from '../../infra/definitions';
+import { settingsEnv } from '../topology';
 
 /**
  * The admin key: `EVENTBUS_ADMIN_KEY` in local mode, or the Secrets Manager

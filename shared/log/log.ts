@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logTimeIndex } from '../../infra/definitions';
+import { logTimeIndex } from '../topology';
 import type { BusConfig } from '../config';
 import type { SegmentRecord } from '../segment/codec';
 import { Appender, type AppendOptions, type AppendResult } from './appender';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { segmentBucket } from '../../infra/definitions';
+import { segmentBucket } from '../topology';
 import { CorruptSegmentError } from '../errors';
 
 /**

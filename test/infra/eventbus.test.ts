@@ -15,7 +15,7 @@ import {
   sweeperSchedule,
   type TableDefinition,
   tables,
-} from '../../infra/definitions';
+} from '../../shared/topology';
 import { EventBus, type EventBusProps } from '../../infra/eventbus';
 import { EventBusStack } from '../../infra/eventbus-stack';
 
