@@ -1,5 +1,7 @@
 // The SDK's notice that it will need Node 22 from 2027 is known (see README); workers inherit this.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Metrics are CloudWatch's embedded format on stdout; tests that look at them turn them on themselves.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 /** Tests run TypeScript through swc (type checking is `npm run typecheck`). */
 module.exports = {

@@ -1,5 +1,13 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -11,9 +19,16 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { MAX_INLINE_THRESHOLD_BYTES } from '../shared/config';
-import { LIMIT_ENV, type PublishLimits, resolveLimits } from '../shared/publish/limits';
+import {
+  MAX_INLINE_THRESHOLD_BYTES,
+  SETTINGS,
+  type SettingName,
+  settingsEnvironment,
+} from '../shared/config';
+import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publish/limits';
+import type { Declaration } from '../shared/registry/declarations';
 import {
   type AttributeType,
   apiFunction,
@@ -25,17 +40,22 @@ import {
   groupsTable,
   type KeyDefinition,
   logTable,
+  registrarFunction,
   registryTable,
   segmentBucket,
-  settingsEnv,
   sweeperFunction,
   sweeperSchedule,
   type TableDefinition,
 } from '../shared/topology';
-
-/** Environment variables the handlers read beyond the tables' and bucket's own (see shared/config.ts). */
-const INLINE_THRESHOLD_ENV = settingsEnv.inlineThresholdBytes;
-const ADMIN_KEY_SECRET_ENV = settingsEnv.adminKeySecretArn;
+import {
+  type BusSubscription,
+  type BusTopic,
+  type SubscriptionOptions,
+  subscriptionBody,
+  type TopicOptions,
+  topicDeclaration,
+} from './declarations';
+import { BusMonitoring, type MonitoringOptions } from './monitoring';
 
 /** Retention has a floor of 24 h; rounded up to days that is 1, so the lifecycle can never be shorter. */
 const MIN_RETENTION_DAYS = 2;
@@ -84,6 +104,39 @@ export interface EventBusProps {
    * @default - 1000 events, 1 MiB per value, 6 MB per request, 4 KiB keys, 64 headers of 16 KiB in all
    */
   readonly publishLimits?: Partial<PublishLimits>;
+
+  /**
+   * How the Function URL authenticates: `NONE` leaves it to the bus's own bearer keys; `AWS_IAM` makes every
+   * caller sign its requests (SigV4), with what each principal may do granted by `grantPublish`.
+   * @default lambda.FunctionUrlAuthType.NONE
+   */
+  readonly urlAuthType?: lambda.FunctionUrlAuthType;
+
+  /**
+   * Concurrent executions reserved for (and capping) the API function: a bound on what a flood of requests
+   * can cost. Leave unset on accounts with a low concurrency quota (docs/adr/0010).
+   * @default - no reservation: the account's unreserved concurrency
+   */
+  readonly apiReservedConcurrency?: number;
+
+  /**
+   * Concurrent executions reserved for (and capping) the deliverer: at most this many cursors are delivered
+   * at once; more wait for the sweep (docs/adr/0010).
+   * @default - no reservation
+   */
+  readonly deliveryReservedConcurrency?: number;
+
+  /**
+   * X-Ray tracing of the functions.
+   * @default lambda.Tracing.ACTIVE
+   */
+  readonly tracing?: lambda.Tracing;
+
+  /**
+   * CloudWatch alarms and a dashboard on the bus's metrics (embedded metric format, namespace `metricsNamespace`).
+   * @default - alarms and a dashboard with the defaults of `MonitoringOptions`
+   */
+  readonly monitoring?: MonitoringOptions;
 }
 
 interface ResolvedProps {
@@ -95,8 +148,15 @@ interface ResolvedProps {
 }
 
 /**
- * The whole bus: log, groups and registry tables, the segment bucket, and the api, dispatcher and
- * sweeper functions, wired as `shared/topology.ts` describes.
+ * The whole bus: log, groups and registry tables, the segment bucket, and the api, dispatcher, deliverer and
+ * sweeper functions, wired as `shared/topology.ts` describes. Topics and consumer groups can be declared in
+ * code beside the functions that use them; they are registered at deploy time.
+ *
+ * @example
+ * const bus = new EventBus(this, 'Bus');
+ * const orders = bus.addTopic('orders', { partitions: 4, retention: Duration.days(7) });
+ * bus.subscribe('billing', { topic: orders, target: billingFunction, maxAttempts: 5 });
+ * bus.grantPublish(checkoutFunction, 'orders');
  */
 export class EventBus extends Construct {
   public readonly logTable: dynamodb.TableV2;
@@ -105,7 +165,7 @@ export class EventBus extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly apiFunction: NodejsFunction;
   public readonly dispatcherFunction: NodejsFunction;
-  /** Delivers to subscribers; grant it invocation of Lambda targets with `grantDeliveryTo`. */
+  /** Delivers to subscribers; `subscribe` grants it invocation of Lambda targets (or `grantDeliveryTo`). */
   public readonly delivererFunction: NodejsFunction;
   public readonly sweeperFunction: NodejsFunction;
   /**
@@ -115,12 +175,23 @@ export class EventBus extends Construct {
   public readonly dispatchFailures: sqs.Queue;
   /** The Function URL of the API (ends with a slash). */
   public readonly url: string;
+  public readonly urlAuthType: lambda.FunctionUrlAuthType;
   public readonly adminKeySecret: secretsmanager.ISecret;
+  /** The CloudWatch namespace of the bus's own metrics. */
+  public readonly metricsNamespace: string;
+  public readonly monitoring?: BusMonitoring;
+
+  private readonly resolved: ResolvedProps;
+  private readonly topics = new Map<string, BusTopic>();
+  private readonly declarations = new Map<string, CustomResource>();
+  private registrar?: cr.Provider;
+  private registrarFunction?: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: EventBusProps = {}) {
     super(scope, id);
     // Validate before anything is built: bundling runs while the functions are constructed.
     const resolved = resolveProps(props);
+    this.resolved = resolved;
 
     this.logTable = this.table(logTable, resolved);
     this.groupsTable = this.table(groupsTable, resolved);
@@ -151,28 +222,24 @@ export class EventBus extends Construct {
         removalPolicy: resolved.removalPolicy,
       });
 
-    const environment: Record<string, string> = {
-      [logTable.envVar]: this.logTable.tableName,
-      [groupsTable.envVar]: this.groupsTable.tableName,
-      [registryTable.envVar]: this.registryTable.tableName,
-      [segmentBucket.envVar]: this.bucket.bucketName,
-      [INLINE_THRESHOLD_ENV]: String(resolved.inlineThresholdBytes),
-      // Topics may keep events as long as the bucket's lifecycle keeps their segments.
-      [settingsEnv.maxRetentionHours]: String(resolved.maxRetentionDays * 24),
-      [ADMIN_KEY_SECRET_ENV]: this.adminKeySecret.secretArn,
-      ...Object.fromEntries(
-        Object.entries(LIMIT_ENV).map(([name, variable]) => [
-          variable,
-          String(resolved.publishLimits[name as keyof PublishLimits]),
-        ]),
-      ),
-      NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'eventbus',
-    };
-    this.apiFunction = this.function(apiFunction, environment, resolved);
-    this.dispatcherFunction = this.function(dispatcherFunction, environment, resolved);
-    this.delivererFunction = this.function(delivererFunction, environment, resolved);
-    this.sweeperFunction = this.function(sweeperFunction, environment, resolved);
+    this.metricsNamespace = `EventBus/${Stack.of(this).stackName}/${id}`;
+    const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
+    this.apiFunction = this.function(apiFunction, resolved, tracing);
+    this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
+    this.delivererFunction = this.function(delivererFunction, resolved, tracing);
+    this.sweeperFunction = this.function(sweeperFunction, resolved, tracing);
+    if (props.apiReservedConcurrency !== undefined) {
+      checkConcurrency('apiReservedConcurrency', props.apiReservedConcurrency);
+      (this.apiFunction.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions =
+        props.apiReservedConcurrency;
+    }
+    if (props.deliveryReservedConcurrency !== undefined) {
+      checkConcurrency('deliveryReservedConcurrency', props.deliveryReservedConcurrency);
+      (this.delivererFunction.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions =
+        props.deliveryReservedConcurrency;
+    }
+    // A wake-up that fails is retried twice, then dropped: the sweep finds the lagging cursor within a minute.
+    this.delivererFunction.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
 
     for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
       table.grantReadWriteData(this.apiFunction);
@@ -193,7 +260,7 @@ export class EventBus extends Construct {
     // Whoever wakes deliverers learns the deliverer's name; the deliverer itself reads its own from
     // AWS_LAMBDA_FUNCTION_NAME (its own ARN in its environment would be a circular reference).
     for (const fn of [this.apiFunction, this.dispatcherFunction]) {
-      fn.addEnvironment(settingsEnv.delivererFunction, this.delivererFunction.functionName);
+      fn.addEnvironment(SETTINGS.delivererFunction.env, this.delivererFunction.functionName);
       this.delivererFunction.grantInvoke(fn);
     }
     // The deliverer hands work it has no time for to a fresh invocation of itself. A separate policy:
@@ -213,9 +280,10 @@ export class EventBus extends Construct {
     this.bucket.grantRead(this.sweeperFunction);
     this.bucket.grantDelete(this.sweeperFunction);
 
-    // The bus checks bearer keys itself, so the URL is public at the IAM level.
+    // With NONE the bus checks bearer keys itself, so the URL is public at the IAM level.
+    this.urlAuthType = props.urlAuthType ?? lambda.FunctionUrlAuthType.NONE;
     const functionUrl = this.apiFunction.addFunctionUrl({
-      authType: lambda.FunctionUrlAuthType.NONE,
+      authType: this.urlAuthType,
       invokeMode: lambda.InvokeMode.BUFFERED,
     });
     this.url = functionUrl.url;
@@ -251,18 +319,206 @@ export class EventBus extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(sweeperSchedule.awsRateMinutes)),
       targets: [new targets.LambdaFunction(this.sweeperFunction)],
     });
+
+    this.acknowledgeChecks();
+
+    if (props.monitoring?.enabled !== false) {
+      this.monitoring = new BusMonitoring(this, 'Monitoring', {
+        ...props.monitoring,
+        namespace: this.metricsNamespace,
+        functions: [this.apiFunction, this.dispatcherFunction, this.delivererFunction, this.sweeperFunction],
+        dispatcher: this.dispatcherFunction,
+        dispatchFailures: this.dispatchFailures,
+      });
+    }
+  }
+
+  /**
+   * Declares a topic: it is created at deploy time, before the first event. A declared topic's partitions
+   * and retention cannot change later (the deployment fails saying so).
+   *
+   * @example
+   * const orders = bus.addTopic('orders', { partitions: 4, retention: Duration.days(7) });
+   */
+  addTopic(name: string, options: TopicOptions): BusTopic {
+    if (this.topics.has(name)) throw new Error(`Topic "${name}" is declared twice on this bus.`);
+    const topic = topicDeclaration(name, options, this.resolved.maxRetentionDays);
+    this.topics.set(name, topic);
+    this.declare(`Topic.${name}`, {
+      kind: 'topic',
+      topic,
+      removeOnDelete: options.removeOnDelete ?? false,
+    });
+    return topic;
+  }
+
+  /**
+   * Declares a consumer group reading a declared topic: registered at deploy time, its cursors starting
+   * where `startFrom` says. A Lambda target is granted to the deliverer, and only it; a webhook gets a
+   * signing secret (given, or generated in Secrets Manager).
+   *
+   * @example
+   * bus.subscribe('billing', { topic: orders, target: billingFunction, batchSize: 50 });
+   * bus.subscribe('crm', { topic: 'orders', target: 'https://crm.example.com/hooks/orders' });
+   */
+  subscribe(group: string, options: SubscriptionOptions): BusSubscription {
+    if (this.declarations.has(`Subscription.${group}`)) {
+      throw new Error(`Subscription "${group}" is declared twice on this bus.`);
+    }
+    const body = subscriptionBody(group, options, this.topics, (fn) => fn.functionArn);
+    let signingSecret: secretsmanager.ISecret | undefined;
+    if (typeof options.target === 'string') {
+      signingSecret =
+        options.signingSecret ??
+        new secretsmanager.Secret(this, `SigningSecret.${group}`, {
+          description: `Standard Webhooks signing secret of consumer group ${group} (sign with "whsec_" and this value)`,
+          // Letters and digits only: valid base64, as Standard Webhooks secrets are.
+          generateSecretString: { passwordLength: 44, excludePunctuation: true },
+          removalPolicy: this.resolved.removalPolicy,
+        });
+    } else {
+      this.grantDeliveryTo(options.target);
+    }
+    const resource = this.declare(
+      `Subscription.${group}`,
+      { kind: 'subscription', group, subscription: body, removeOnDelete: options.removeOnDelete ?? false },
+      signingSecret,
+    );
+    resource.node.addDependency(this.declarations.get(`Topic.${body.topic as string}`) as CustomResource);
+    return { group, topic: body.topic as string, signingSecret };
   }
 
   /**
    * Lets the bus deliver to `fn`: subscriptions with `{"type": "lambda", "function": <its name or ARN>}`
-   * reach it. Only functions granted here can be targets.
+   * reach it. Only functions granted here (or subscribed with `subscribe`) can be targets.
    *
    * @example
-   * const bus = new EventBus(this, 'Bus');
    * bus.grantDeliveryTo(billingFunction);
    */
   grantDeliveryTo(fn: lambda.IFunction): void {
     fn.grantInvoke(this.delivererFunction);
+    if (fn.node.defaultChild && Stack.of(fn) === Stack.of(this)) {
+      Validations.of(this).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${this.arnOf(fn)}:*]`,
+        reason: "An invoke grant covers the function's versions.",
+      });
+    }
+  }
+
+  /**
+   * Lets a principal call the API: with `urlAuthType: AWS_IAM`, invocation of the Function URL. What it may
+   * do there is still the bus's business: publish on the topics `topicPattern` matches is registered for
+   * its role at deploy time.
+   *
+   * @example
+   * bus.grantPublish(checkoutFunction, 'orders*');
+   */
+  grantPublish(grantee: iam.IGrantable, topicPattern = '*'): iam.Grant {
+    if (this.urlAuthType !== lambda.FunctionUrlAuthType.AWS_IAM) {
+      throw new Error(
+        'grantPublish needs urlAuthType: AWS_IAM; with NONE, give the producer an API key with "publish" instead.',
+      );
+    }
+    if (!/^[A-Za-z0-9._*-]{1,200}$/.test(topicPattern)) {
+      throw new Error(`"${topicPattern}" is not a topic pattern: topic name characters and "*".`);
+    }
+    const role = grantee.grantPrincipal;
+    if (!(role instanceof iam.Role) && !(role as iam.IRole).roleName) {
+      throw new Error('grantPublish needs a role (a function, or an iam.Role) as the grantee.');
+    }
+    this.declare(`Publisher.${(role as iam.IRole).node.addr}.${topicPattern}`, {
+      kind: 'iam-grant',
+      role: (role as iam.IRole).roleName,
+      acl: [{ topics: topicPattern, permissions: ['publish'] }],
+      // A grant goes with the code that made it.
+      removeOnDelete: true,
+    });
+    return this.apiFunction.grantInvokeUrl(grantee);
+  }
+
+  /**
+   * The AwsSolutions (cdk-nag) findings this design accepts, each with its reason. Acknowledged on the bus
+   * construct, they cover what it creates later too (the registrar, webhook secrets).
+   */
+  private acknowledgeChecks(): void {
+    const acknowledge = (id: string, reason: string) => Validations.of(this).acknowledge({ id, reason });
+    acknowledge(
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'The functions use AWSLambdaBasicExecutionRole, which only lets a function write its own log streams.',
+    );
+    const wildcards: [string, string][] = [
+      ['Resource::*', 'X-Ray tracing takes no resource.'],
+      [
+        `Resource::${this.arnOf(this.logTable)}/index/*`,
+        "Table grants include the log's time index, which reads query.",
+      ],
+      [`Resource::${this.arnOf(this.bucket)}/*`, 'Segment objects are keyed by topic, partition and uuid.'],
+      [
+        `Resource::${this.arnOf(this.delivererFunction)}:*`,
+        "An invoke grant covers the function's versions.",
+      ],
+      ...['List', 'GetObject', 'GetBucket', 'DeleteObject', 'Abort', 'PutObject'].map(
+        (action): [string, string] => [
+          `Action::s3:${action}*`,
+          "CDK's bucket grants name S3 actions by prefix.",
+        ],
+      ),
+    ];
+    for (const [finding, reason] of wildcards) acknowledge(`AwsSolutions-IAM5[${finding}]`, reason);
+    acknowledge(
+      'AwsSolutions-SMG4',
+      'The admin key and webhook signing secrets are rotated by their operators (the API re-reads the admin key every few minutes), not by a rotation function.',
+    );
+    acknowledge(
+      'AwsSolutions-SQS3',
+      'DispatchFailures is itself the dead-letter destination of the stream source; it needs none of its own.',
+    );
+    acknowledge(
+      'AwsSolutions-S1',
+      "Only the bus's functions reach the segment bucket; server access logs would add a request per request, and CloudTrail data events can audit it where required.",
+    );
+  }
+
+  /** How cdk-nag names a resource's ARN in a finding. */
+  private arnOf(construct: Construct): string {
+    return `<${Stack.of(this).getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
+  }
+
+  /** A custom resource applying one declaration through the registrar, built on first use. */
+  private declare(
+    id: string,
+    declaration: Declaration,
+    signingSecret?: secretsmanager.ISecret,
+  ): CustomResource {
+    if (!this.registrar) {
+      this.registrarFunction = this.function(registrarFunction, this.resolved, lambda.Tracing.DISABLED);
+      for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
+        table.grantReadWriteData(this.registrarFunction);
+      }
+      Validations.of(this).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${this.arnOf(this.registrarFunction)}:*]`,
+        reason: "The custom resource framework's invoke grant covers the registrar's versions.",
+      });
+      this.registrar = new cr.Provider(this, 'RegistrarProvider', {
+        onEventHandler: this.registrarFunction,
+        logGroup: new logs.LogGroup(this, 'RegistrarProviderLogs', {
+          retention: this.resolved.logRetention,
+          removalPolicy: this.resolved.removalPolicy,
+        }),
+      });
+    }
+    signingSecret?.grantRead(this.registrarFunction as NodejsFunction);
+    const resource = new CustomResource(this, id, {
+      serviceToken: this.registrar.serviceToken,
+      resourceType: `Custom::EventBus${declaration.kind[0].toUpperCase()}${declaration.kind.slice(1)}`,
+      properties: {
+        // One JSON text: CloudFormation would turn numbers in nested properties into strings.
+        Declaration: Stack.of(this).toJsonString(declaration),
+        ...(signingSecret ? { SigningSecretArn: signingSecret.secretArn } : {}),
+      },
+    });
+    this.declarations.set(id, resource);
+    return resource;
   }
 
   private table(def: TableDefinition, resolved: ResolvedProps): dynamodb.TableV2 {
@@ -271,6 +527,7 @@ export class EventBus extends Construct {
       sortKey: attribute(def.sortKey),
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
       timeToLiveAttribute: def.timeToLiveAttribute,
       dynamoStream: def.stream === undefined ? undefined : dynamodb.StreamViewType[def.stream],
       globalSecondaryIndexes: def.indexes?.map((index) => ({
@@ -283,10 +540,36 @@ export class EventBus extends Construct {
     });
   }
 
+  /** The tables' names and the settings the definition names, and nothing else, reach the function. */
+  private environmentOf(def: FunctionDefinition, resolved: ResolvedProps): Record<string, string> {
+    const tablesByDef = new Map<TableDefinition, dynamodb.TableV2>([
+      [logTable, this.logTable],
+      [groupsTable, this.groupsTable],
+      [registryTable, this.registryTable],
+    ]);
+    const values: { [K in SettingName]?: string | number } = {
+      inlineThresholdBytes: resolved.inlineThresholdBytes,
+      // Topics may keep events as long as the bucket's lifecycle keeps their segments.
+      maxRetentionHours: resolved.maxRetentionDays * 24,
+      adminKeySecretArn: this.adminKeySecret.secretArn,
+      ...limitSettings(resolved.publishLimits),
+    };
+    return {
+      ...Object.fromEntries(
+        def.tables.map((table) => [table.envVar, (tablesByDef.get(table) as dynamodb.TableV2).tableName]),
+      ),
+      ...(def.bucket ? { [segmentBucket.envVar]: this.bucket.bucketName } : {}),
+      ...settingsEnvironment(def.settings, values),
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'eventbus',
+      POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
+    };
+  }
+
   private function(
     def: FunctionDefinition,
-    environment: Record<string, string>,
     resolved: ResolvedProps,
+    tracing: lambda.Tracing,
   ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
@@ -299,8 +582,9 @@ export class EventBus extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: def.memoryMiB,
       timeout: Duration.seconds(def.timeoutSeconds),
-      environment,
+      environment: this.environmentOf(def, resolved),
       logGroup,
+      tracing,
       bundling: {
         minify: true,
         sourceMap: true,
@@ -327,18 +611,31 @@ const RETENTION_DAYS = new Set<number>(
   Object.values(logs.RetentionDays).filter((value): value is number => typeof value === 'number'),
 );
 
+function checkConcurrency(name: string, value: number): void {
+  if (Token.isUnresolved(value)) return;
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${value}.`);
+}
+
+/** Props checked as aws-cdk's constructs check theirs: a token is taken as it is, deploy time resolves it. */
 function resolveProps(props: EventBusProps): ResolvedProps {
-  const inlineThresholdBytes = props.inlineThresholdBytes ?? 8192;
+  const inlineThresholdBytes = props.inlineThresholdBytes ?? SETTINGS.inlineThresholdBytes.default;
   if (
-    !Number.isInteger(inlineThresholdBytes) ||
-    inlineThresholdBytes < 1 ||
-    inlineThresholdBytes > MAX_INLINE_THRESHOLD_BYTES
+    !Token.isUnresolved(inlineThresholdBytes) &&
+    (!Number.isInteger(inlineThresholdBytes) ||
+      inlineThresholdBytes < 1 ||
+      inlineThresholdBytes > MAX_INLINE_THRESHOLD_BYTES)
   ) {
     throw new Error(
       `inlineThresholdBytes must be an integer in 1..${MAX_INLINE_THRESHOLD_BYTES}, got ${inlineThresholdBytes}.`,
     );
   }
   const maxRetentionDays = props.maxRetentionDays ?? 30;
+  if (Token.isUnresolved(maxRetentionDays)) {
+    throw new Error(
+      "maxRetentionDays must be known at synthesis: the topics' retention is checked against it.",
+    );
+  }
   if (!Number.isInteger(maxRetentionDays) || maxRetentionDays < MIN_RETENTION_DAYS) {
     throw new Error(
       `maxRetentionDays must be an integer of at least ${MIN_RETENTION_DAYS}, got ${maxRetentionDays}.`,

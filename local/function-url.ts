@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LAMBDA_PAYLOAD_BYTES } from '../shared/config';
 
 type UrlHandler = (
   event: APIGatewayProxyEventV2,
@@ -18,9 +19,6 @@ export type RequestScreen = (request: {
   path: string;
   headers: Record<string, string>;
 }) => Promise<APIGatewayProxyStructuredResultV2 | undefined>;
-
-/** A Function URL takes at most 6 MB of request payload; locally the same limit holds. */
-export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 /**
  * Serves a Lambda handler over HTTP the way a Lambda Function URL does:
@@ -160,7 +158,7 @@ async function respond(
         body: JSON.stringify({
           error: {
             code: 'PAYLOAD_TOO_LARGE',
-            message: `A request body may be at most ${MAX_PAYLOAD_BYTES} bytes.`,
+            message: `A request body may be at most ${LAMBDA_PAYLOAD_BYTES} bytes (as on a Lambda Function URL).`,
           },
         }),
       });
@@ -188,7 +186,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_PAYLOAD_BYTES) tooLarge = true;
+      if (size > LAMBDA_PAYLOAD_BYTES) tooLarge = true;
       else chunks.push(chunk);
     });
     req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));

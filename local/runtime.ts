@@ -9,16 +9,16 @@ import { createApiHandler, screenRequest } from '../functions/api/handler';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
+import { createBus, createBusCore, createDelivery } from '../shared/bus';
+import { SETTINGS } from '../shared/config';
+import { limitsFromEnv } from '../shared/publish/limits';
 import {
   delivererFunction,
   deliverySweepSchedule,
   dispatcherTrigger,
   logTable,
-  settingsEnv,
   sweeperSchedule,
 } from '../shared/topology';
-import { createBus, createBusCore, createDelivery } from '../shared/bus';
-import { limitsFromEnv } from '../shared/publish/limits';
 import { assertPortFree, lockDataDir } from './data-dir';
 import { startLocalBackends } from './emulators';
 import { drainFunctionUrl, serveFunctionUrl, serverUrl } from './function-url';
@@ -87,7 +87,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     await provision({ dynamo, s3: new S3Client({ region, forcePathStyle: true }) }, tableNames());
 
     // Local mode lets subscriptions reach the developer's own servers on loopback.
-    env[settingsEnv.webhookAllow] ??= 'loopback,http';
+    env[SETTINGS.webhookAllow.env] ??= 'loopback,http';
     const { key: adminKey, generated } = await adminKeyFor(env, options.dataDir);
     // The Lambda Invoke API for the deliverer and the user's own functions: the dispatcher wakes
     // deliverers and invokes Lambda targets through it with the SDK, as on AWS.

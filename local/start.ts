@@ -7,6 +7,8 @@ import { startLocalBus } from './runtime';
 async function main(): Promise<void> {
   // The SDK's notice that it will need Node 22 from 2027 is in the README; don't repeat it at every start.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Metrics are CloudWatch's embedded format on stdout: noise locally unless asked for.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   // Everything the bus and its emulators write (the log, objects, the admin key) is this user's only.
   process.umask(0o077);
   const dataDir = path.resolve(process.env.EVENTBUS_DATA_DIR ?? '.eventbus');

@@ -1,5 +1,7 @@
+import type { AdminKeySource } from './auth/admin-key';
 import { Authorizer } from './auth/authorizer';
 import { DynamoKeyStore } from './auth/dynamo-key-store';
+import { IamGrants } from './auth/iam-grants';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type BusConfig, configFromEnv } from './config';
 import { DEFAULT_BACKOFF } from './delivery/backoff';
@@ -13,6 +15,7 @@ import type { DeliveryTargetClient } from './delivery/targets/target';
 import { WebhookTarget } from './delivery/targets/webhook-target';
 import { LambdaWaker, type Waker } from './delivery/waker';
 import { Log } from './log/log';
+import { busMetrics } from './observability/metrics';
 import { IdempotentAppends } from './publish/idempotent-appends';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
@@ -45,7 +48,8 @@ export interface BusCoreOptions {
 }
 
 export interface BusOptions extends BusCoreOptions {
-  readonly adminKey: string;
+  /** The admin key, or where to read it (Secrets Manager on AWS, cached with a maximum age). */
+  readonly adminKey: string | AdminKeySource;
 }
 
 export function createBusCore(options: BusCoreOptions = {}): BusCore {
@@ -71,6 +75,7 @@ export function createBus(options: BusOptions): Bus {
     publisher: new Publisher(log, new IdempotentAppends(clients.dynamo, config.registryTable, log)),
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
+      iamGrants: new IamGrants(clients.dynamo, config.registryTable),
     }),
   };
 }
@@ -107,6 +112,7 @@ export function createDelivery(
       waker,
       backoff: { ...DEFAULT_BACKOFF, baseMs: config.retryBaseMs },
       onError: options.onError,
+      observer: busMetrics,
     }),
   };
 }

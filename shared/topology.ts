@@ -6,6 +6,8 @@
  * Nothing here imports aws-cdk-lib or an SDK: it is plain data.
  */
 
+import type { SettingName } from './config';
+
 export type AttributeType = 'S' | 'N' | 'B';
 
 export interface KeyDefinition {
@@ -88,24 +90,14 @@ export const segmentBucket = {
   prefix: 'segments/',
 } as const;
 
-/** Settings the functions read from their environment, besides table and bucket names. */
-export const settingsEnv = {
-  /** Segments up to this many bytes are stored inline in the log item (shared/config.ts). */
-  inlineThresholdBytes: 'EVENTBUS_INLINE_THRESHOLD_BYTES',
-  /** ARN of the Secrets Manager secret holding the admin key (shared/auth/admin-key.ts). */
-  adminKeySecretArn: 'EVENTBUS_ADMIN_KEY_SECRET_ARN',
-  /** Webhook addresses beyond public HTTPS that subscriptions may reach: `loopback`, `private`, `http` (shared/delivery/network-policy.ts). */
-  webhookAllow: 'EVENTBUS_WEBHOOK_ALLOW',
-  /** Name of the deliverer function, which the dispatcher, the API and the deliverer itself invoke asynchronously. */
-  delivererFunction: 'EVENTBUS_DELIVERER_FUNCTION',
-  /** The longest topic retention, in hours: what the bucket's lifecycle keeps (shared/registry/topic-registry.ts). */
-  maxRetentionHours: 'EVENTBUS_MAX_RETENTION_HOURS',
-  /** First retry delay of a failing delivery, in ms (shared/delivery/backoff.ts). */
-  retryBaseMs: 'EVENTBUS_RETRY_BASE_MS',
-} as const;
-
 export interface FunctionDefinition {
   readonly id: string;
+  /** The tables it uses: it learns their names, and nothing else, through their `envVar`. */
+  readonly tables: readonly TableDefinition[];
+  /** Whether it reads or writes segment objects. */
+  readonly bucket: boolean;
+  /** The settings it reads (shared/config.ts): only these reach its environment. */
+  readonly settings: readonly SettingName[];
   /** Source file, relative to the repository root. */
   readonly entry: string;
   readonly handler: 'handler';
@@ -116,6 +108,25 @@ export interface FunctionDefinition {
 /** The HTTP API behind the Function URL: publish, read, topics, keys. */
 export const apiFunction: FunctionDefinition = {
   id: 'Api',
+  tables: [logTable, groupsTable, registryTable],
+  bucket: true,
+  settings: [
+    'inlineThresholdBytes',
+    'headCacheMs',
+    'appendAttempts',
+    'segmentCodec',
+    'webhookAllow',
+    'delivererFunction',
+    'maxRetentionHours',
+    'adminKeySecretArn',
+    'adminKeyMaxAgeSeconds',
+    'maxEvents',
+    'maxValueBytes',
+    'maxRequestBytes',
+    'maxKeyBytes',
+    'maxHeaders',
+    'maxHeaderBytes',
+  ],
   entry: 'functions/api/handler.ts',
   handler: 'handler',
   memoryMiB: 1024,
@@ -130,6 +141,9 @@ export const apiFunction: FunctionDefinition = {
  */
 export const dispatcherFunction: FunctionDefinition = {
   id: 'Dispatcher',
+  tables: [logTable, groupsTable, registryTable],
+  bucket: false,
+  settings: ['delivererFunction'],
   entry: 'functions/dispatcher/handler.ts',
   handler: 'handler',
   memoryMiB: 512,
@@ -139,6 +153,18 @@ export const dispatcherFunction: FunctionDefinition = {
 /** Delivers one cursor (group-partition) until caught up or out of time, then hands off (docs/adr/0005). */
 export const delivererFunction: FunctionDefinition = {
   id: 'Deliverer',
+  tables: [logTable, groupsTable, registryTable],
+  bucket: true,
+  // Dead letters are appended like any event; its own name it learns from Lambda.
+  settings: [
+    'inlineThresholdBytes',
+    'headCacheMs',
+    'appendAttempts',
+    'segmentCodec',
+    'webhookAllow',
+    'retryBaseMs',
+    'maxRetentionHours',
+  ],
   entry: 'functions/deliverer/handler.ts',
   handler: 'handler',
   memoryMiB: 512,
@@ -159,6 +185,9 @@ export const dispatcherTrigger = {
 /** Periodic housekeeping: removes S3 objects of segments that were uploaded but never committed. */
 export const sweeperFunction: FunctionDefinition = {
   id: 'Sweeper',
+  tables: [logTable, registryTable],
+  bucket: true,
+  settings: ['maxRetentionHours'],
   entry: 'functions/sweeper/handler.ts',
   handler: 'handler',
   memoryMiB: 512,
@@ -168,4 +197,21 @@ export const sweeperFunction: FunctionDefinition = {
 /** How often the sweeper runs: on AWS an EventBridge schedule, locally a timer. */
 export const sweeperSchedule = { awsRateMinutes: 60, localEverySeconds: 60 } as const;
 
+/**
+ * Applies the topics and subscriptions declared in the CDK app to the registry at deploy time (a custom
+ * resource): they exist before the first event. Not part of local mode, where the API creates them.
+ */
+export const registrarFunction: FunctionDefinition = {
+  id: 'Registrar',
+  // It checks a subscription's topic and starts its cursors where `startFrom` says.
+  tables: [logTable, groupsTable, registryTable],
+  bucket: false,
+  settings: ['maxRetentionHours', 'webhookAllow'],
+  entry: 'functions/registrar/handler.ts',
+  handler: 'handler',
+  memoryMiB: 256,
+  timeoutSeconds: 120,
+};
+
+/** The functions of every deployment, and of local mode. */
 export const functions = [apiFunction, dispatcherFunction, delivererFunction, sweeperFunction] as const;

@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import httpRouter from '@middy/http-router';
-import { resolveAdminKey } from '../../shared/auth/admin-key';
+import { adminKeySource } from '../../shared/auth/admin-key';
 import { type Bus, createBus } from '../../shared/bus';
+import { busMetrics } from '../../shared/observability/metrics';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
 import type { HttpEvent, HttpResult } from './http';
 import { accessLog } from './middleware/access-log';
@@ -79,17 +80,18 @@ export function screenRequest(bus: Bus) {
   };
 }
 
-let api: Promise<(event: HttpEvent, context: unknown) => Promise<HttpResult>> | undefined;
+let api: ((event: HttpEvent, context: unknown) => Promise<HttpResult>) | undefined;
 
-/** The Lambda entry point: wires the bus from the environment on the first request. */
+/**
+ * The Lambda entry point: wires the bus from the environment on the first
+ * request. The admin key is read from Secrets Manager when a request needs
+ * it, cached with a maximum age; a failed read fails that request only.
+ */
 export const handler = async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
-  api ??= resolveAdminKey().then(
-    (adminKey) => createApiHandler(createBus({ adminKey }), limitsFromEnv()) as never,
-  );
-  // A failed start (say, the secret could not be read) is retried by the next request, not cached.
-  const serve = await api.catch((error) => {
-    api = undefined;
-    throw error;
-  });
-  return serve(event, context);
+  api ??= createApiHandler(createBus({ adminKey: adminKeySource() }), limitsFromEnv()) as never;
+  try {
+    return await (api as NonNullable<typeof api>)(event, context);
+  } finally {
+    busMetrics.flush();
+  }
 };

@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { settingsEnv } from '../../shared/topology';
 import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import { SETTINGS } from '../../shared/config';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
+import { busMetrics } from '../../shared/observability/metrics';
 
 const logger = new Logger({ serviceName: 'eventbus' });
 
@@ -37,16 +38,20 @@ export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
 
 let deliver: ReturnType<typeof createDelivererHandler> | undefined;
 
-export const handler = (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
+export const handler = async (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
   if (!deliver) {
     // A deliverer hands work on to its own function: on AWS, the one Lambda says it is.
     const env = { ...process.env };
-    env[settingsEnv.delivererFunction] ??= env.AWS_LAMBDA_FUNCTION_NAME;
+    env[SETTINGS.delivererFunction.env] ??= env.AWS_LAMBDA_FUNCTION_NAME;
     deliver = createDelivererHandler(
       createDelivery(createBusCore({ env }), {
         onError: (message, details) => logger.warn(message, details),
       }),
     );
   }
-  return deliver(event, context);
+  try {
+    return await deliver(event, context);
+  } finally {
+    busMetrics.flush();
+  }
 };

@@ -9,6 +9,7 @@ import {
 } from './acl';
 import { apiKeyId, digestsEqual, isApiKeyId, keyDigest, newApiKey } from './api-key';
 import { ApiKeyCache } from './api-key-cache';
+import { type IamGrants, roleOfCaller } from './iam-grants';
 import type { KeyStore, StoredApiKey } from './key-store';
 import { type NewApiKey, validateNewApiKey } from './new-api-key';
 
@@ -41,6 +42,8 @@ export interface AuthorizerOptions {
   readonly cacheTtlMs?: number;
   /** Keys cached at most. @default 10_000 */
   readonly cacheMaxEntries?: number;
+  /** What IAM roles may do, for SigV4-signed requests (`urlAuthType: AWS_IAM`). @default none */
+  readonly iamGrants?: IamGrants;
 }
 
 /**
@@ -65,15 +68,19 @@ export interface AuthorizerOptions {
  * authorizer.authorize(principal, 'publish', 'orders'); // throws FORBIDDEN unless allowed
  */
 export class Authorizer {
-  private readonly adminDigest: Buffer;
+  private readonly adminKey: () => Promise<string>;
+  private admin?: { key: string; digest: Buffer };
   private readonly keyStore?: KeyStore;
+  private readonly iamGrants?: IamGrants;
   private readonly cache: ApiKeyCache;
   private readonly now: () => number;
 
-  constructor(adminKey: string, options: AuthorizerOptions = {}) {
-    if (adminKey.length < 16) throw new Error('The admin key must be at least 16 characters long.');
-    this.adminDigest = keyDigest(adminKey);
+  /** `adminKey` is the key, or where to read it: a source is asked on every request, so it can be rotated. */
+  constructor(adminKey: string | (() => Promise<string>), options: AuthorizerOptions = {}) {
+    if (typeof adminKey === 'string') checkAdminKey(adminKey);
+    this.adminKey = typeof adminKey === 'string' ? async () => adminKey : adminKey;
     this.keyStore = options.keyStore;
+    this.iamGrants = options.iamGrants;
     this.now = options.now ?? Date.now;
     this.cache = new ApiKeyCache({
       ttlMs: options.cacheTtlMs,
@@ -88,7 +95,7 @@ export class Authorizer {
     if (!match) throw new UnauthorizedError();
     const presented = match[1];
     const digest = keyDigest(presented);
-    if (digestsEqual(digest, this.adminDigest)) return { id: 'admin', admin: true, acl: [] };
+    if (digestsEqual(digest, await this.adminDigest())) return { id: 'admin', admin: true, acl: [] };
     const id = apiKeyId(presented);
     const store = this.keyStore;
     if (id !== undefined && store) {
@@ -98,6 +105,31 @@ export class Authorizer {
       }
     }
     throw new UnauthorizedError('The API key is not valid: it is unknown, mistyped, or was deleted.');
+  }
+
+  /**
+   * The principal behind a request IAM has authenticated (a Function URL with AWS_IAM auth): its role, with
+   * what `grantPublish` registered for it; UNAUTHORIZED when the role has no grant on this bus.
+   */
+  async authenticateIam(callerArn: string): Promise<Principal> {
+    const role = roleOfCaller(callerArn);
+    const acl = role && this.iamGrants ? await this.iamGrants.aclOf(role) : [];
+    if (!role || acl.length === 0) {
+      throw new UnauthorizedError(
+        `The caller ${callerArn} has no grant on this bus: grant its role with bus.grantPublish(…).`,
+      );
+    }
+    return { id: `iam:${role}`, admin: false, acl };
+  }
+
+  /** The current admin key's digest, computed again only when the key changed. */
+  private async adminDigest(): Promise<Buffer> {
+    const key = await this.adminKey();
+    if (this.admin?.key !== key) {
+      checkAdminKey(key);
+      this.admin = { key, digest: keyDigest(key) };
+    }
+    return this.admin.digest;
   }
 
   /**
@@ -176,4 +208,8 @@ export class Authorizer {
 
 function toView(key: StoredApiKey): ApiKeyView {
   return { id: key.id, acl: key.acl, description: key.description ?? null, createdAt: key.createdAt };
+}
+
+function checkAdminKey(key: string): void {
+  if (key.length < 16) throw new Error('The admin key must be at least 16 characters long.');
 }

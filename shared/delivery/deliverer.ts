@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { OffsetOutOfRangeError } from '../errors';
 import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../events/event-view';
 import type { Log } from '../log/log';
+import type { DeliveryObserver } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
@@ -62,6 +63,8 @@ export interface DelivererOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly onError?: (message: string, details: Record<string, unknown>) => void;
+  /** Told what was delivered and where the group stands (the bus's metrics). */
+  readonly observer?: DeliveryObserver;
 }
 
 export type DeliveryRunResult =
@@ -134,9 +137,17 @@ export class Deliverer {
     const owner = randomUUID();
     let delivered = 0;
     let batches = 0;
-    const run = (result: DeliveryRunResult): DeliveryRun => ({ result, delivered, batches });
-
+    // The first undelivered event last read, for the age of the group's oldest undelivered event.
+    let head: { offset: number; timestamp: number } | undefined;
     let state = await this.cursorOf(ref, topicName, subscription);
+    const run = (result: DeliveryRunResult): DeliveryRun => {
+      if (state && result !== 'no-subscription' && result !== 'held') {
+        const lag = Math.max(0, end - state.committed);
+        const oldest = head?.offset === state.committed ? head.timestamp : undefined;
+        this.options.observer?.runEnded(group, lag, oldest, this.now());
+      }
+      return { result, delivered, batches };
+    };
     if (!state) return run('no-subscription');
     // The end last read (or told by the stream); read again only once the cursor reaches it.
     let end = ref.end === undefined ? -1 : Math.min(ref.end, state.until ?? Number.POSITIVE_INFINITY);
@@ -240,6 +251,7 @@ export class Deliverer {
         await release(state);
         return run('caught-up');
       }
+      head = { offset: records[0].offset, timestamp: records[0].timestamp };
       const batch = this.batchOf(subscription.group, topicName, ref.partition, records);
       const next = batch.lastOffset + 1;
       // Only what fits a payload is sent; the rest is the next batch's.
@@ -280,12 +292,18 @@ export class Deliverer {
       let moved: CursorState | undefined;
       if (outcome.status === 'delivered') {
         delivered += records.length;
+        this.options.observer?.delivered(group, records, this.now());
         // A lone event that had failed went through: back to full batches.
         if (state.attempts > 0) bisect = undefined;
         moved = await this.advance(state, owner, { next }, { leaseMs, end });
       } else if (outcome.status === 'partial' && outcome.lowestFailed > state.committed) {
         // Everything before the lowest failed offset is done; that one has failed once.
         delivered += outcome.lowestFailed - state.committed;
+        this.options.observer?.delivered(
+          group,
+          records.filter((record) => record.offset < outcome.lowestFailed),
+          this.now(),
+        );
         moved = await this.advance(
           state,
           owner,
@@ -310,6 +328,7 @@ export class Deliverer {
             record,
             { error, attempts },
           );
+          this.options.observer?.deadLettered(group);
           this.options.onError?.('event dead-lettered', {
             cursor: ref.cursor,
             partition: ref.partition,

@@ -1,3 +1,4 @@
+import { LAMBDA_PAYLOAD_BYTES, SETTINGS, type SettingName, settingFromEnv } from '../config';
 import { InvalidRequestError, PayloadTooLargeError } from '../errors';
 import type { OutgoingEvent } from './publisher';
 
@@ -12,27 +13,19 @@ export interface PublishLimits {
   readonly maxHeaderBytes: number;
 }
 
-export const DEFAULT_LIMITS: PublishLimits = {
-  maxEvents: 1_000,
-  maxValueBytes: 1024 * 1024,
-  maxRequestBytes: 6 * 1000 * 1000,
-  maxKeyBytes: 4 * 1024,
-  maxHeaders: 64,
-  maxHeaderBytes: 16 * 1024,
-};
+/** The settings each limit is read from (shared/config.ts owns their names, defaults and parsing). */
+const LIMIT_SETTINGS = [
+  'maxEvents',
+  'maxValueBytes',
+  'maxRequestBytes',
+  'maxKeyBytes',
+  'maxHeaders',
+  'maxHeaderBytes',
+] as const satisfies readonly (keyof PublishLimits & SettingName)[];
 
-/** The environment variable of each limit: read by `limitsFromEnv`, set by the CDK construct. */
-export const LIMIT_ENV: Readonly<Record<keyof PublishLimits, string>> = {
-  maxEvents: 'EVENTBUS_MAX_EVENTS',
-  maxValueBytes: 'EVENTBUS_MAX_VALUE_BYTES',
-  maxRequestBytes: 'EVENTBUS_MAX_REQUEST_BYTES',
-  maxKeyBytes: 'EVENTBUS_MAX_KEY_BYTES',
-  maxHeaders: 'EVENTBUS_MAX_HEADERS',
-  maxHeaderBytes: 'EVENTBUS_MAX_HEADER_BYTES',
-};
-
-/** A Lambda invocation (and so a Function URL request) carries at most 6 MB. */
-export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+export const DEFAULT_LIMITS: PublishLimits = Object.fromEntries(
+  LIMIT_SETTINGS.map((name) => [name, SETTINGS[name].default]),
+) as unknown as PublishLimits;
 
 /** The limits with `overrides` applied; throws for values that are not positive integers or do not fit. */
 export function resolveLimits(overrides: Partial<PublishLimits> = {}): PublishLimits {
@@ -41,8 +34,8 @@ export function resolveLimits(overrides: Partial<PublishLimits> = {}): PublishLi
     if (!Number.isSafeInteger(value) || value < 1)
       throw new Error(`${name} must be a positive integer, got ${value}.`);
   }
-  if (limits.maxRequestBytes > MAX_REQUEST_BYTES) {
-    throw new Error(`maxRequestBytes may be at most ${MAX_REQUEST_BYTES} (the Lambda payload limit).`);
+  if (limits.maxRequestBytes > LAMBDA_PAYLOAD_BYTES) {
+    throw new Error(`maxRequestBytes may be at most ${LAMBDA_PAYLOAD_BYTES} (the Lambda payload limit).`);
   }
   if (limits.maxValueBytes > limits.maxRequestBytes)
     throw new Error('maxValueBytes may not exceed maxRequestBytes.');
@@ -50,12 +43,16 @@ export function resolveLimits(overrides: Partial<PublishLimits> = {}): PublishLi
 }
 
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): PublishLimits {
-  const overrides: Partial<Record<keyof PublishLimits, number>> = {};
-  for (const [name, variable] of Object.entries(LIMIT_ENV) as [keyof PublishLimits, string][]) {
-    const raw = env[variable];
-    if (raw !== undefined && raw !== '') overrides[name] = Number(raw);
-  }
-  return resolveLimits(overrides);
+  return resolveLimits(
+    Object.fromEntries(
+      LIMIT_SETTINGS.map((name) => [name, settingFromEnv(name, env)]),
+    ) as unknown as PublishLimits,
+  );
+}
+
+/** The settings of the limits, for the construct to pass to the API function. */
+export function limitSettings(limits: PublishLimits): Partial<Record<SettingName, number>> {
+  return Object.fromEntries(LIMIT_SETTINGS.map((name) => [name, limits[name]]));
 }
 
 /** Checks parsed events against the limits: 413 for sizes, 400 for counts and shapes. */

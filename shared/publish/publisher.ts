@@ -1,6 +1,7 @@
 import { BusError, ConflictError, InvalidRequestError } from '../errors';
 import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
+import { busMetrics } from '../observability/metrics';
 import { partitionForKey } from '../partitioner';
 import type { TopicConfig } from '../registry/topic-registry';
 import type { SegmentRecord } from '../segment/codec';
@@ -136,6 +137,7 @@ export class Publisher {
       }),
     );
     if (conflict) throw conflict;
+    busMetrics.published(results.filter((result) => 'offset' in result).length);
     return { results, complete: failure === undefined, failure };
   }
 

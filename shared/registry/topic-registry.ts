@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { queryAll } from '../aws/query-all';
+import { MIN_RETENTION_HOURS, SETTINGS } from '../config';
 import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
 import { assertValidName } from '../names';
 
@@ -11,14 +12,11 @@ export interface TopicConfig {
 }
 
 export const MAX_PARTITIONS = 256;
-/** Retention has a floor of 24 h so that a partition's floor is always raised before its last segment can expire. */
-export const MIN_RETENTION_HOURS = 24;
 /**
- * The longest retention unless the deployment says otherwise (`EVENTBUS_MAX_RETENTION_HOURS`, the
- * construct's `maxRetentionDays`): the bucket's lifecycle deletes segment objects after it, so a topic
- * may keep events no longer. 30 days.
+ * The longest retention unless the deployment says otherwise (the construct's `maxRetentionDays`): the
+ * bucket's lifecycle deletes segment objects after it, so a topic may keep events no longer.
  */
-export const DEFAULT_MAX_RETENTION_HOURS = 30 * 24;
+const DEFAULT_MAX_RETENTION_HOURS = SETTINGS.maxRetentionHours.default;
 
 const TOPIC_PK = 'topic';
 
@@ -84,6 +82,15 @@ export class TopicRegistry {
     const topic = toTopic(Item);
     this.cache.set(name, { topic, at: Date.now() });
     return topic;
+  }
+
+  /** Forgets the topic (its events stay until they expire); false when there was none. */
+  async delete(name: string): Promise<boolean> {
+    const { Attributes } = await this.dynamo.send(
+      new DeleteCommand({ TableName: this.table, Key: { pk: TOPIC_PK, sk: name }, ReturnValues: 'ALL_OLD' }),
+    );
+    this.cache.delete(name);
+    return Attributes !== undefined;
   }
 
   async list(): Promise<TopicConfig[]> {

@@ -9,9 +9,9 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { logTable, segmentBucket } from '../../shared/topology';
 import { createEmulatorClients, type Emulators, startEmulators } from '../../local/emulators';
 import { provision, tableNames } from '../../local/provision';
+import { logTable, segmentBucket } from '../../shared/topology';
 
 describe('local emulators', () => {
   const names = tableNames('persist');

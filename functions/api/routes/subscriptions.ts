@@ -10,6 +10,7 @@ import {
 } from '../../../shared/delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
 import { assertValidName } from '../../../shared/names';
+import { busMetrics } from '../../../shared/observability/metrics';
 import type { TopicConfig } from '../../../shared/registry/topic-registry';
 import { type HttpEvent, type HttpResult, header, json, jsonBody, noContent, pathParam } from '../http';
 import { authenticate } from './auth';
@@ -199,7 +200,9 @@ export async function redriveDeadLetters(bus: Bus, event: HttpEvent): Promise<Ht
   const from = Math.max(cursor?.committed ?? startOffset, startOffset);
   await bus.cursors.reset(ref, dlq, from, { until: endOffset });
   await bus.waker.wake([ref]);
-  return json(202, { deadLetters: Math.max(0, endOffset - from) });
+  const deadLetters = Math.max(0, endOffset - from);
+  busMetrics.redriven(deadLetters);
+  return json(202, { deadLetters });
 }
 
 async function subscriptionFor(

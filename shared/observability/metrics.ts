@@ -1,0 +1,113 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { LogRecord } from '../segment/codec';
+
+/** The bus's own metrics, by name: the functions emit them, the construct's alarms and dashboard read them. */
+export const BUS_METRICS = {
+  publishedEvents: 'PublishedEvents',
+  appendConflicts: 'AppendConflicts',
+  appendRetries: 'AppendRetries',
+  deliveredEvents: 'DeliveredEvents',
+  /** From an event's append to its delivery: what a subscriber waits. */
+  deliveryLatencyMs: 'DeliveryLatencyMs',
+  /** Events a group is behind on a partition, at the end of a delivery run. */
+  consumerLag: 'ConsumerLag',
+  /** Age of a group's oldest undelivered event, at the end of a delivery run (0 when caught up). */
+  oldestEventAgeMs: 'OldestEventAgeMs',
+  deadLetters: 'DeadLetters',
+  redrives: 'Redrives',
+} as const;
+
+/** What the deliverer tells about its work; implemented with CloudWatch metrics on AWS. */
+export interface DeliveryObserver {
+  delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void;
+  deadLettered(group: string): void;
+  /** Where the group stands when a run ends; `oldestTimestamp` of its first undelivered event, when known. */
+  runEnded(group: string, lag: number, oldestTimestamp: number | undefined, now: number): void;
+}
+
+/**
+ * The bus's metrics in CloudWatch's embedded metric format (Powertools
+ * Metrics): each function flushes them at the end of an invocation with
+ * `flush`. The namespace comes from `POWERTOOLS_METRICS_NAMESPACE` (the
+ * construct sets it per bus); `POWERTOOLS_METRICS_DISABLED` turns them off
+ * (local mode and the tests, where nobody reads stdout for them).
+ *
+ * @example
+ * busMetrics.published(3);
+ * busMetrics.flush();
+ */
+export class BusMetrics implements DeliveryObserver {
+  private made?: Metrics;
+
+  /** `metrics` for a test to read; by default made on first use, so it sees the environment the process set up. */
+  constructor(private readonly given?: Metrics) {}
+
+  get metrics(): Metrics {
+    this.made ??=
+      this.given ??
+      new Metrics({
+        serviceName: 'eventbus',
+        namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'EventBus',
+      });
+    return this.made;
+  }
+
+  published(events: number): void {
+    this.metrics.addMetric(BUS_METRICS.publishedEvents, MetricUnit.Count, events);
+  }
+
+  appendConflict(retried: boolean): void {
+    this.metrics.addMetric(BUS_METRICS.appendConflicts, MetricUnit.Count, 1);
+    if (retried) this.metrics.addMetric(BUS_METRICS.appendRetries, MetricUnit.Count, 1);
+  }
+
+  delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void {
+    if (records.length === 0) return;
+    this.metrics.addMetric(BUS_METRICS.deliveredEvents, MetricUnit.Count, records.length);
+    // One latency value per batch, its oldest event's: a high-resolution histogram per event would cost more than it tells.
+    this.metrics.addMetric(
+      BUS_METRICS.deliveryLatencyMs,
+      MetricUnit.Milliseconds,
+      now - records[0].timestamp,
+    );
+    this.perGroup(group, BUS_METRICS.deliveredEvents, MetricUnit.Count, records.length);
+  }
+
+  deadLettered(group: string): void {
+    this.metrics.addMetric(BUS_METRICS.deadLetters, MetricUnit.Count, 1);
+    this.perGroup(group, BUS_METRICS.deadLetters, MetricUnit.Count, 1);
+  }
+
+  redriven(deadLetters: number): void {
+    this.metrics.addMetric(BUS_METRICS.redrives, MetricUnit.Count, deadLetters);
+  }
+
+  runEnded(group: string, lag: number, oldestTimestamp: number | undefined, now: number): void {
+    this.metrics.addMetric(BUS_METRICS.consumerLag, MetricUnit.Count, lag);
+    this.perGroup(group, BUS_METRICS.consumerLag, MetricUnit.Count, lag);
+    const age = lag === 0 ? 0 : oldestTimestamp === undefined ? undefined : now - oldestTimestamp;
+    if (age === undefined) return;
+    this.metrics.addMetric(BUS_METRICS.oldestEventAgeMs, MetricUnit.Milliseconds, age);
+    this.perGroup(group, BUS_METRICS.oldestEventAgeMs, MetricUnit.Milliseconds, age);
+  }
+
+  /** Writes what was recorded (one EMF line); nothing when nothing was. */
+  flush(): void {
+    if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
+  }
+
+  /** The same figure with the group as a dimension, for per-group alarms. */
+  private perGroup(
+    group: string,
+    name: string,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+  ): void {
+    const single = this.metrics.singleMetric();
+    single.addDimension('group', group);
+    single.addMetric(name, unit, value);
+  }
+}
+
+/** One per process, as Powertools intends. */
+export const busMetrics = new BusMetrics();
