@@ -56,8 +56,9 @@ export class BusMonitoring extends Construct {
         period: Duration.minutes(1),
         label,
       });
-    const lagAge = metric(BUS_METRICS.oldestEventAgeMs, 'Maximum', 'oldest undelivered event (ms)');
-    const deadLetters = metric(BUS_METRICS.deadLetters, 'Sum', 'dead letters');
+    // Unlabelled for the alarms: a label would turn an alarm's metric into a metric math expression.
+    const lagAge = metric(BUS_METRICS.oldestEventAgeMs, 'Maximum');
+    const deadLetters = metric(BUS_METRICS.deadLetters, 'Sum');
     const maxLagAge = props.maxLagAge ?? Duration.minutes(5);
 
     const alarm = (
@@ -153,8 +154,14 @@ export class BusMonitoring extends Construct {
           ]),
         ],
         [
-          widget('Consumer lag', [metric(BUS_METRICS.consumerLag, 'Maximum', 'events behind'), lagAge]),
-          widget('Dead letters and redrives', [deadLetters, metric(BUS_METRICS.redrives, 'Sum', 'redriven')]),
+          widget('Consumer lag', [
+            metric(BUS_METRICS.consumerLag, 'Maximum', 'events behind'),
+            lagAge.with({ label: 'oldest undelivered event (ms)' }),
+          ]),
+          widget('Dead letters and redrives', [
+            deadLetters.with({ label: 'dead letters' }),
+            metric(BUS_METRICS.redrives, 'Sum', 'redriven'),
+          ]),
         ],
         [
           widget(
