@@ -44,6 +44,7 @@ export async function startBus(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}
       const printed = /admin key (eb_\S+)/.exec(output)?.[1];
       const adminKey =
         printed ??
+        (/admin key from EVENTBUS_ADMIN_KEY/.test(output) ? env.EVENTBUS_ADMIN_KEY : undefined) ??
         (/admin key from /.test(output)
           ? readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim()
           : undefined);
