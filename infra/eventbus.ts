@@ -303,8 +303,7 @@ export class EventBus extends Construct {
         retryAttempts: dispatcherTrigger.retryAttempts,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        // Commits are inserts; floor updates (MODIFY) and TTL deletions (REMOVE) need no dispatch.
-        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') })],
+        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or(...dispatcherTrigger.eventNames) })],
       }),
     );
 

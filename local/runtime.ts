@@ -13,10 +13,13 @@ import { createBus, createBusCore, createDelivery } from '../shared/bus';
 import { SETTINGS } from '../shared/config';
 import { limitsFromEnv } from '../shared/publish/limits';
 import {
+  apiFunction,
   delivererFunction,
   deliverySweepSchedule,
+  dispatcherFunction,
   dispatcherTrigger,
   logTable,
+  sweeperFunction,
   sweeperSchedule,
 } from '../shared/topology';
 import { assertPortFree, lockDataDir } from './data-dir';
@@ -38,8 +41,21 @@ export interface LocalBusOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
+/** How local mode runs one of the bus's functions: the stand-in for its trigger on AWS. */
+export type LocalTrigger =
+  | { readonly function: string; readonly trigger: 'url' | 'invoke' | 'schedule' }
+  | {
+      readonly function: string;
+      readonly trigger: 'stream';
+      readonly table: string;
+      readonly batchSize: number;
+      readonly eventNames: readonly string[];
+    };
+
 export interface LocalBus {
   readonly url: string;
+  /** The functions and their triggers as wired here, to compare with a deployment's. */
+  readonly triggers: readonly LocalTrigger[];
   /** Where the Lambda Invoke API of local mode (or the given `AWS_ENDPOINT_URL_LAMBDA`) answers. */
   readonly lambdaEndpoint: string;
   /** The user's functions declared with `EVENTBUS_LOCAL_FUNCTIONS`. */
@@ -108,6 +124,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     const server: Server = await serveFunctionUrl(api as never, options.port, host, {
       screen: screenRequest(bus),
     });
+    const triggers: LocalTrigger[] = [{ function: apiFunction.id, trigger: 'url' }];
     stops.push(() => drainFunctionUrl(server, SHUTDOWN_GRACE_MS));
 
     const core = createBusCore({ env });
@@ -119,14 +136,23 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       createDelivererHandler(delivery) as LocalHandler,
       delivererFunction.timeoutSeconds * 1000,
     );
+    triggers.push({ function: delivererFunction.id, trigger: 'invoke' });
     const dispatch = createDispatcherHandler(core, delivery);
+    const streamTrigger = {
+      function: dispatcherFunction.id,
+      trigger: 'stream',
+      table: logTable.id,
+      batchSize: dispatcherTrigger.batchSize,
+      eventNames: dispatcherTrigger.eventNames,
+    } as const;
+    triggers.push(streamTrigger);
     const poller = new StreamPoller({
       dynamo,
       streams: new DynamoDBStreamsClient({ region }),
       table: env[logTable.envVar] as string,
       handler: dispatch,
-      batchSize: dispatcherTrigger.batchSize,
-      eventNames: ['INSERT'],
+      batchSize: streamTrigger.batchSize,
+      eventNames: [...streamTrigger.eventNames],
       // Lambda polls a stream shard about four times a second; locally a shorter pause keeps delivery
       // latency low for a developer, at the cost of a GetRecords per shard every 50 ms while idle.
       idleMs: 50,
@@ -141,6 +167,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       );
     }, deliverySweepSchedule.localEverySeconds * 1000);
     deliverySweep.unref();
+    triggers.push({ function: dispatcherFunction.id, trigger: 'schedule' });
     stops.push(async () => clearInterval(deliverySweep));
 
     const sweep = createSweeperHandler(env);
@@ -148,10 +175,12 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       sweep().catch((error) => log(`sweeper: ${(error as Error).message}`));
     }, sweeperSchedule.localEverySeconds * 1000);
     timer.unref();
+    triggers.push({ function: sweeperFunction.id, trigger: 'schedule' });
     stops.push(async () => clearInterval(timer));
 
     return {
       url: serverUrl(server),
+      triggers,
       lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA,
       localFunctions: functions.names().filter((name) => name !== delivererFunction.id),
       adminKey,

@@ -180,6 +180,8 @@ export const dispatcherTrigger = {
   maxBatchingWindowSeconds: 0,
   startingPosition: 'TRIM_HORIZON',
   retryAttempts: 10,
+  /** Commits are inserts; floor updates (MODIFY) and TTL deletions (REMOVE) need no dispatch. */
+  eventNames: ['INSERT'],
 } as const;
 
 /** Periodic housekeeping: removes S3 objects of segments that were uploaded but never committed. */
