@@ -9,7 +9,8 @@ class SummaryReporter {
     for (const suite of results.testResults) {
       if (suite.testExecError && suite.numFailingTests === 0) failed += Math.max(1, suite.testResults.length);
     }
-    process.stdout.write(`\n${results.numPassedTests} passed, ${failed} failed\n`);
+    const skipped = results.numPendingTests > 0 ? `, ${results.numPendingTests} skipped` : '';
+    process.stdout.write(`\n${results.numPassedTests} passed, ${failed} failed${skipped}\n`);
   }
 }
 module.exports = SummaryReporter;
