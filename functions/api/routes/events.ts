@@ -55,7 +55,23 @@ export const publishEvents = defineRoute({
     content: {
       'application/json': { schema: JsonEventsBody },
       'application/cloudevents+json': { schema: CloudEvent },
-      'application/cloudevents-batch+json': { schema: z.array(CloudEvent).min(1) },
+      'application/cloudevents-batch+json': {
+        schema: z
+          .array(CloudEvent)
+          .min(1)
+          .meta({
+            example: [
+              {
+                specversion: '1.0',
+                id: 'e-1',
+                source: '/shop',
+                type: 'order.placed',
+                partitionkey: 'order-1',
+              },
+              { specversion: '1.0', id: 'e-2', source: '/shop', type: 'order.paid', partitionkey: 'order-1' },
+            ],
+          }),
+      },
     },
   },
   responses: {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { openApiDocument } from '../contract/openapi';
 import { type AnyRoute, defineRoute } from '../contract/route';
 import { json } from '../http';
@@ -27,7 +28,7 @@ const openApi = defineRoute({
   responses: {
     200: {
       description: 'The OpenAPI 3.1 document.',
-      schema: { type: 'object' } as never,
+      schema: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }),
     },
   },
   handle: async () => json(200, apiDocument(), { 'cache-control': 'public, max-age=300' }),
