@@ -62,7 +62,10 @@ export function validate<S extends z.ZodType>(
   if (part === 'body') refuseProtoMembers(input, [], part);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new InvalidRequestError(describeIssue(schema, result.error.issues[0], part), { cause: result.error });
+  // A misspelt field is the likeliest cause of the other problems (the field it meant is missing): name it first.
+  const { issues } = result.error;
+  const first = issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0];
+  throw new InvalidRequestError(describeIssue(schema, first, part), { cause: result.error });
 }
 
 /**
