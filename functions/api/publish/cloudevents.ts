@@ -73,16 +73,6 @@ export function cloudEventsMode(request: Pick<ApiRequest, 'headers'>): CloudEven
 }
 
 /**
- * Whether the request carries CloudEvents in any mode (see {@link cloudEventsMode}).
- *
- * @example
- * if (isCloudEventsRequest(request)) return parseCloudEvents(request);
- */
-export function isCloudEventsRequest(request: Pick<ApiRequest, 'headers'>): boolean {
-  return cloudEventsMode(request) !== undefined;
-}
-
-/**
  * Parses CloudEvents 1.0 sent over the HTTP binding (binary, structured or
  * batch mode) into events stored the way the Kafka protocol binding stores
  * them in binary mode: each attribute a `ce_<name>` header with its canonical
