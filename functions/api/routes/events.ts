@@ -82,8 +82,16 @@ export const publishEvents = defineRoute({
       schema: PublishAnswer,
       headers: { 'retry-after': 'Seconds to wait before retrying.' },
     },
+    409: {
+      description:
+        'CONFLICT: a request with this Idempotency-Key is still in progress; retry after `Retry-After`.',
+      headers: { 'retry-after': 'Seconds to wait before retrying.' },
+    },
     413: { description: 'PAYLOAD_TOO_LARGE: over 6 MB per request or 1 MiB per value.' },
     415: { description: 'UNSUPPORTED_MEDIA_TYPE.' },
+    422: {
+      description: 'IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was first used for a different request.',
+    },
   },
   handle: async ({ params, request, principal }, { bus, limits }) => {
     const idempotencyKey = request.headers['idempotency-key'];
