@@ -25,6 +25,11 @@ export interface ApiRequest {
  * The request body, decoded at most once: Function URLs base64-encode bodies
  * that are not text, and a publish request may be 6 MB, so neither its bytes
  * nor its text are copied twice.
+ *
+ * @example
+ * const body = new RequestBody('{"partitions": 1}', false);
+ * body.size; // 17, without decoding
+ * body.json(); // [Object: null prototype] { partitions: 1 }
  */
 export class RequestBody {
   private decodedBytes?: Buffer;

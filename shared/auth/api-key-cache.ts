@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { StoredApiKey } from './key-store';
 
 export interface ApiKeyCacheOptions {
-  /** How long a looked-up key is trusted without reading it again. @default 60_000 (API.md: at most 60 s) */
+  /** How long a looked-up key is trusted without reading it again. @default 60_000 (docs/api.md: at most 60 s) */
   readonly ttlMs?: number;
   /** Entries kept at most; the least recently used goes first. @default 10_000 */
   readonly maxEntries?: number;
@@ -10,7 +10,7 @@ export interface ApiKeyCacheOptions {
   readonly now?: () => number;
 }
 
-/** The longest a deleted key may go on working on another instance (API.md, Keys). */
+/** The longest a deleted key may go on working on another instance (docs/api.md, Keys). */
 export const MAX_KEY_CACHE_MS = 60_000;
 
 /**

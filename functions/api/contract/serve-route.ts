@@ -38,6 +38,9 @@ export function serveRoute(
 /**
  * The one access check: authenticates the bearer key and checks the route's
  * declared permission on its declared resource. Undefined on public routes.
+ *
+ * @example
+ * const principal = await checkAccess({ bus }, { permission: 'publish', resource: { param: 'topic' } }, request, { topic: 'orders' });
  */
 export async function checkAccess(
   { bus }: Pick<RouteContext, 'bus'>,
@@ -53,7 +56,13 @@ export async function checkAccess(
   return principal;
 }
 
-/** `input` checked against `schema`, or INVALID_REQUEST with the first problem, worded to say what to fix. */
+/**
+ * `input` checked against `schema`, or INVALID_REQUEST with the first problem, worded to say what to fix.
+ *
+ * @example
+ * validate(TopicConfigBody, { partitions: 0, retentionHours: 24 }, 'body');
+ * // throws INVALID_REQUEST: "partitions" must be an integer from 1 to 256.
+ */
 export function validate<S extends z.ZodType>(
   schema: S,
   input: unknown,

@@ -34,7 +34,12 @@ const openApi = defineRoute({
   handle: async () => json(200, apiDocument(), { 'cache-control': 'public, max-age=300' }),
 });
 
-/** Every route the API serves: the router serves exactly these, and the document describes exactly these. */
+/**
+ * Every route the API serves: the router serves exactly these, and the document describes exactly these.
+ *
+ * @example
+ * httpRouter(API_ROUTES.map((route) => ({ method: route.method, path: route.path, handler: serveRoute(route, context) })));
+ */
 export const API_ROUTES: readonly AnyRoute[] = [
   ...healthRoutes,
   openApi,
@@ -56,7 +61,12 @@ export const API_ROUTES: readonly AnyRoute[] = [
 
 let document: ReturnType<typeof openApiDocument> | undefined;
 
-/** The OpenAPI document of {@link API_ROUTES}, generated once per process. */
+/**
+ * The OpenAPI document of {@link API_ROUTES}, generated once per process.
+ *
+ * @example
+ * Object.keys(apiDocument().paths); // ['/health', '/openapi.json', '/topics', …]
+ */
 export function apiDocument(): ReturnType<typeof openApiDocument> {
   document ??= openApiDocument(API_ROUTES);
   return document;
