@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { settingsEnv } from '../../shared/topology';
 import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
-import { settingsEnv } from '../../shared/topology';
 
 const logger = new Logger({ serviceName: 'eventbus' });
 
