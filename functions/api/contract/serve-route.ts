@@ -20,6 +20,15 @@ export function serveRoute(
   route: AnyRoute,
   context: RouteContext,
 ): (event: HttpEvent) => Promise<HttpResult> {
+  // Access on a name the path does not hold would quietly become access on no name at all.
+  const { access } = route;
+  if (access !== 'public' && typeof access.resource === 'object') {
+    if (!route.path.includes(`{${access.resource.param}}`) || !route.params) {
+      throw new Error(
+        `${route.method} ${route.path} declares access on {${access.resource.param}}, which it has not.`,
+      );
+    }
+  }
   return async (event) => {
     const request = parseRequest(event);
     const params = route.params ? validate(route.params, request.params, 'path') : {};
