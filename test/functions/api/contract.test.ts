@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { serveRoute } from '../../../functions/api/contract/serve-route';
 import { OPENAPI_FILE } from '../../../functions/api/contract/write-openapi';
 import { createApiHandler } from '../../../functions/api/handler';
 import { apiDocument } from '../../../functions/api/routes';
@@ -52,6 +53,14 @@ describe('the OpenAPI document', () => {
     const served = API_ROUTES.map((route) => `${route.method} ${route.path}`).sort();
     expect(operations.map((operation) => `${operation.method} ${operation.path}`).sort()).toEqual(served);
     expect(new Set(operations.map((operation) => operation.operationId)).size).toBe(operations.length);
+  });
+
+  test('fails to wire a route whose declared access names a path parameter it has not', () => {
+    const [describeTopic] = API_ROUTES.filter((route) => route.operationId === 'describeTopic');
+    const wrong = { ...describeTopic, access: { permission: 'read', resource: { param: 'group' } } } as const;
+    expect(() =>
+      serveRoute(wrong, { bus: createBus({ adminKey: ADMIN_KEY }), limits: DEFAULT_LIMITS }),
+    ).toThrow('GET /topics/{topic} declares access on {group}, which it has not.');
   });
 
   test('the router answers every documented route, and only those', async () => {
