@@ -9,10 +9,10 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
-    // middy ships ES modules only; jest on Node 20 cannot require them untransformed.
-    'node_modules/@middy/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+    // middy and p-map ship ES modules only; jest on Node 20 cannot require them untransformed.
+    'node_modules/(@middy|p-map)/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  transformIgnorePatterns: ['/node_modules/(?!@middy/|p-map/)'],
   // One set of emulators (DynamoDB Local, s3rver) serves the whole run.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

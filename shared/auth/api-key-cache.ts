@@ -1,7 +1,8 @@
+import { LRUCache } from 'lru-cache';
 import type { StoredApiKey } from './key-store';
 
 export interface ApiKeyCacheOptions {
-  /** How long a looked-up key is trusted without reading it again. @default 60_000 (API.md: at most 60 s) */
+  /** How long a looked-up key is trusted without reading it again. @default 60_000 (docs/api.md: at most 60 s) */
   readonly ttlMs?: number;
   /** Entries kept at most; the least recently used goes first. @default 10_000 */
   readonly maxEntries?: number;
@@ -9,7 +10,7 @@ export interface ApiKeyCacheOptions {
   readonly now?: () => number;
 }
 
-/** The longest a deleted key may go on working on another instance (API.md, Keys). */
+/** The longest a deleted key may go on working on another instance (docs/api.md, Keys). */
 export const MAX_KEY_CACHE_MS = 60_000;
 
 /**
@@ -17,14 +18,16 @@ export const MAX_KEY_CACHE_MS = 60_000;
  * found are kept: a miss may be a key created a moment ago on another
  * instance. An entry's age counts from *before* the read that filled it, so
  * a key deleted while that read was in flight is still dropped within
- * `ttlMs` of its deletion.
+ * `ttlMs` of its deletion. `lru-cache` bounds the entries and drops the least
+ * recently used; freshness is checked here, since an entry must also go stale
+ * when the clock goes backwards, which lru-cache's TTL does not do.
  *
  * @example
  * const cache = new ApiKeyCache({ now: () => clock });
  * const key = await cache.lookup(id, () => store.find(id));
  */
 export class ApiKeyCache {
-  private readonly entries = new Map<string, { key: StoredApiKey; readAt: number }>();
+  private readonly entries: LRUCache<string, { key: StoredApiKey; readAt: number }>;
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -42,23 +45,21 @@ export class ApiKeyCache {
     }
     if (!(Number.isInteger(this.maxEntries) && this.maxEntries >= 1))
       throw new Error('maxEntries must be at least 1.');
+    this.entries = new LRUCache({ max: this.maxEntries });
   }
 
   /** The key with `id`: from the cache while fresh, otherwise from `load`, which is cached when it finds one. */
   async lookup(id: string, load: () => Promise<StoredApiKey | undefined>): Promise<StoredApiKey | undefined> {
-    const cached = this.entries.get(id);
+    const cached = this.entries.get(id); // now the most recently used
     if (cached) {
-      this.entries.delete(id);
       const age = this.now() - cached.readAt;
-      if (age >= 0 && age < this.ttlMs) {
-        this.entries.set(id, cached); // now the most recently used
-        return cached.key;
-      }
+      if (age >= 0 && age < this.ttlMs) return cached.key;
+      this.entries.delete(id);
     }
     const evictions = this.evictions;
     const readAt = this.now();
     const key = await load();
-    if (key && evictions === this.evictions) this.remember(id, key, readAt);
+    if (key && evictions === this.evictions) this.entries.set(id, { key, readAt });
     return key;
   }
 
@@ -70,14 +71,5 @@ export class ApiKeyCache {
 
   get size(): number {
     return this.entries.size;
-  }
-
-  private remember(id: string, key: StoredApiKey, readAt: number): void {
-    this.entries.delete(id);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(id, { key, readAt });
   }
 }

@@ -1,7 +1,7 @@
 import type { EventView } from '../events/event-view';
 
 /**
- * What a subscription's target receives (API.md, Delivery to a target): a
+ * What a subscription's target receives (docs/api.md, Delivery to a target): a
  * Lambda function as its invocation payload, a webhook as a signed POST body.
  * Events are one partition's, in offset order.
  */

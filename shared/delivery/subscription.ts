@@ -10,7 +10,7 @@ export type DeliveryTarget =
 
 export type DeliveryGuarantee = 'at-least-once' | 'at-most-once';
 
-/** A consumer group on one topic (API.md, Subscriptions). */
+/** A consumer group on one topic (docs/api.md, Subscriptions). */
 export interface Subscription {
   readonly group: string;
   readonly topic: string;

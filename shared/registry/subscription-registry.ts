@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { LRUCache } from 'lru-cache';
 import { queryAll } from '../aws/query-all';
 import {
   newWebhookSecret,
@@ -10,6 +11,8 @@ import {
 import { ConflictError, NotFoundError } from '../errors';
 
 const SUBSCRIPTION_PK = 'subscription';
+/** Groups `findRecent` keeps at most (the least recently used goes first). */
+const RECENT_ENTRIES = 10_000;
 
 export class SubscriptionNotFoundError extends NotFoundError {
   constructor(readonly group: string) {
@@ -29,14 +32,17 @@ export class SubscriptionNotFoundError extends NotFoundError {
  */
 export class SubscriptionRegistry {
   private listed?: { subscriptions: StoredSubscription[]; at: number };
-  private readonly recent = new Map<string, { subscription: StoredSubscription; at: number }>();
+  /** Groups as `findRecent` read them: bounded, each for `listCacheMs`, on the injected clock. */
+  private readonly recent: LRUCache<string, StoredSubscription>;
 
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly listCacheMs = 5_000,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.recent = new LRUCache({ max: RECENT_ENTRIES, ttl: listCacheMs, ttlResolution: 0, perf: { now } });
+  }
 
   /**
    * Creates a subscription; a webhook gets a new signing secret unless one is
@@ -99,9 +105,9 @@ export class SubscriptionRegistry {
    */
   async findRecent(group: string): Promise<StoredSubscription | undefined> {
     const cached = this.recent.get(group);
-    if (cached && this.now() - cached.at < this.listCacheMs) return cached.subscription;
+    if (cached) return cached;
     const subscription = await this.find(group);
-    if (subscription) this.recent.set(group, { subscription, at: this.now() });
+    if (subscription) this.recent.set(group, subscription);
     else this.recent.delete(group);
     return subscription;
   }

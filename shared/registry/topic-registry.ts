@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { LRUCache } from 'lru-cache';
 import { queryAll } from '../aws/query-all';
 import { MIN_RETENTION_HOURS, SETTINGS } from '../config';
 import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
@@ -20,21 +21,26 @@ const DEFAULT_MAX_RETENTION_HOURS = SETTINGS.maxRetentionHours.default;
 
 const TOPIC_PK = 'topic';
 
+/** Topic configurations one process keeps at most (the least recently used goes first). */
+const TOPIC_CACHE_ENTRIES = 10_000;
+
 /**
  * Topic configurations in the registry table, at `pk = "topic"`, `sk = <name>`.
  * A topic's configuration never changes once created, so it is cached in
- * the process for a short while; a miss is never cached.
+ * the process for a short while, in a bounded LRU; a miss is never cached.
  */
 export class TopicRegistry {
-  private readonly cache = new Map<string, { topic: TopicConfig; at: number }>();
+  private readonly cache: LRUCache<string, TopicConfig>;
 
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly table: string,
     /** The longest retention a topic may have. */
     readonly maxRetentionHours = DEFAULT_MAX_RETENTION_HOURS,
-    private readonly cacheMs = 60_000,
-  ) {}
+    cacheMs = 60_000,
+  ) {
+    this.cache = new LRUCache({ max: TOPIC_CACHE_ENTRIES, ttl: cacheMs });
+  }
 
   /** Creates a topic. Returns false when the same configuration already exists; throws CONFLICT when it differs. */
   async create(topic: TopicConfig): Promise<boolean> {
@@ -74,13 +80,13 @@ export class TopicRegistry {
 
   async find(name: string): Promise<TopicConfig | undefined> {
     const cached = this.cache.get(name);
-    if (cached && Date.now() - cached.at < this.cacheMs) return cached.topic;
+    if (cached) return cached;
     const { Item } = await this.dynamo.send(
       new GetCommand({ TableName: this.table, Key: { pk: TOPIC_PK, sk: name }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
     const topic = toTopic(Item);
-    this.cache.set(name, { topic, at: Date.now() });
+    this.cache.set(name, topic);
     return topic;
   }
 

@@ -33,7 +33,10 @@ export function toErrorResult(thrown: unknown): HttpResult {
     (error as { cause?: { package?: string } } | null)?.cause?.package === '@middy/http-router';
   if (status === 404 || fromRouter) {
     return json(404, {
-      error: { code: 'NOT_FOUND', message: 'No such route; see API.md for the routes the bus serves.' },
+      error: {
+        code: 'NOT_FOUND',
+        message: 'No such route; GET /openapi.json (or docs/api.md) lists the routes the bus serves.',
+      },
     });
   }
   if (status === 405) {

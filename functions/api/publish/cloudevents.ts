@@ -11,7 +11,7 @@ import {
   utf8Text,
 } from '../../../shared/json/json-text';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
-import { bodyBytes, type HttpEvent, header, jsonDocument } from '../http';
+import type { ApiRequest } from '../request';
 
 /** How a request carries CloudEvents (HTTP protocol binding, section 3). */
 export type CloudEventsMode = 'binary' | 'structured' | 'batch';
@@ -58,27 +58,18 @@ interface Origin {
  * bus reads, and fall through to 415.
  *
  * @example
- * cloudEventsMode({ headers: { 'content-type': 'application/cloudevents+json' } } as HttpEvent); // 'structured'
+ * cloudEventsMode({ headers: { 'content-type': 'application/cloudevents+json' } }); // 'structured'
  */
-export function cloudEventsMode(event: HttpEvent): CloudEventsMode | undefined {
-  const type = mediaType(header(event, 'content-type'));
+export function cloudEventsMode(request: Pick<ApiRequest, 'headers'>): CloudEventsMode | undefined {
+  const { headers } = request;
+  const type = mediaType(headers['content-type']);
   if (type === STRUCTURED_TYPE) return 'structured';
   if (type === BATCH_TYPE) return 'batch';
   if (type.startsWith('application/cloudevents')) return undefined;
-  if (header(event, 'ce-specversion') !== undefined) return 'binary';
+  if (headers['ce-specversion'] !== undefined) return 'binary';
   if (type === 'application/json') return undefined;
-  const someRequired = ['ce-id', 'ce-source', 'ce-type'].some((name) => header(event, name) !== undefined);
+  const someRequired = ['ce-id', 'ce-source', 'ce-type'].some((name) => headers[name] !== undefined);
   return someRequired ? 'binary' : undefined;
-}
-
-/**
- * Whether the request carries CloudEvents in any mode (see {@link cloudEventsMode}).
- *
- * @example
- * if (isCloudEventsRequest(event)) return parseCloudEvents(event);
- */
-export function isCloudEventsRequest(event: HttpEvent): boolean {
-  return cloudEventsMode(event) !== undefined;
 }
 
 /**
@@ -101,21 +92,21 @@ export function isCloudEventsRequest(event: HttpEvent): boolean {
  * unset, as the JSON format says of every null member, and gives an empty value.
  *
  * @example
- * const events = parseCloudEvents(event) ?? parseJsonEvents(jsonBody(event));
+ * const events = parseCloudEvents(request) ?? parseJsonEvents(text, root);
  */
-export function parseCloudEvents(event: HttpEvent): OutgoingEvent[] | undefined {
-  switch (cloudEventsMode(event)) {
+export function parseCloudEvents(request: ApiRequest): OutgoingEvent[] | undefined {
+  switch (cloudEventsMode(request)) {
     case undefined:
       return undefined;
     case 'binary':
-      return [parseBinary(event)];
+      return [parseBinary(request)];
     case 'structured': {
       // One event: its attributes one level down, `data` kept as text below them.
-      const { text, root } = jsonDocument(event, { maxDepth: 1 + MAX_VALUE_DEPTH, retainDepth: 1 });
+      const { text, root } = request.body.jsonDocument({ maxDepth: 1 + MAX_VALUE_DEPTH, retainDepth: 1 });
       return [parseStructured(text, root, { where: 'The event', name: (a) => `"${a}"` })];
     }
     case 'batch': {
-      const { text, root } = jsonDocument(event, { maxDepth: 2 + MAX_VALUE_DEPTH, retainDepth: 2 });
+      const { text, root } = request.body.jsonDocument({ maxDepth: 2 + MAX_VALUE_DEPTH, retainDepth: 2 });
       return parseBatch(text, root);
     }
   }
@@ -184,12 +175,12 @@ function parseStructured(text: string, node: JsonNode, origin: Origin): Outgoing
 }
 
 /** Attributes in `ce-` headers, `datacontenttype` in `Content-Type`, the body the data as sent. */
-function parseBinary(event: HttpEvent): OutgoingEvent {
+function parseBinary(request: ApiRequest): OutgoingEvent {
   const origin: Origin = { where: 'The event', name: (a) => `header "ce-${a}"` };
-  const attributes: Record<string, unknown> = {};
-  for (const [rawName, rawValue] of Object.entries(event.headers ?? {})) {
-    const lower = rawName.toLowerCase();
-    if (!lower.startsWith('ce-') || rawValue === undefined) continue;
+  // Header names are the client's: kept without a prototype, so `ce-__proto__` is an attribute like any other.
+  const attributes: Record<string, unknown> = Object.create(null);
+  for (const [lower, rawValue] of Object.entries(request.headers)) {
+    if (!lower.startsWith('ce-')) continue;
     const name = lower.slice(3);
     if (name === 'datacontenttype') {
       throw new InvalidRequestError(
@@ -198,11 +189,11 @@ function parseBinary(event: HttpEvent): OutgoingEvent {
     }
     attributes[name] = decodeHeaderValue(rawValue, `header "${lower}"`);
   }
-  const contentType = header(event, 'content-type');
+  const contentType = request.headers['content-type'];
   if (contentType !== undefined && contentType !== '') attributes.datacontenttype = contentType;
   const context = toContext(attributes, origin);
 
-  const value = bodyBytes(event);
+  const value = request.body.bytes();
   const json = contentType !== undefined && isJsonMediaType(contentType) && value.length > 0;
   // JSON data is checked as strictly as any JSON the bus takes (UTF-8, no duplicate names, bounded nesting).
   if (json && !isJsonText(utf8Text(value, 'The body'), MAX_VALUE_DEPTH)) {
@@ -250,8 +241,8 @@ function toContext(
     );
   }
 
-  const specAttributes: Record<string, unknown> = {};
-  const extensions: Record<string, string> = {};
+  const specAttributes: Record<string, unknown> = Object.create(null);
+  const extensions: Record<string, string> = Object.create(null);
   for (const [attribute, value] of Object.entries(attributes)) {
     if (SPEC_ATTRIBUTES.has(attribute)) {
       specAttributes[attribute] = value;

@@ -13,7 +13,7 @@ export const JSON_EVENTS_PARSE = {
 
 /**
  * Parses `{"events": [{"key"?, "value", "headers"?, "partition"?}]}`
- * (API.md, Publish, `application/json`) from the request document. Each
+ * (docs/api.md, Publish, `application/json`) from the request document. Each
  * value is stored as the exact text the producer sent. Unknown fields are
  * errors, so a typo is reported rather than silently ignored.
  */

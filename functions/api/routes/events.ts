@@ -1,4 +1,4 @@
-import type { Bus } from '../../../shared/bus';
+import { z } from 'zod';
 import {
   InvalidRequestError,
   NotFoundError,
@@ -6,24 +6,22 @@ import {
   UnsupportedMediaTypeError,
 } from '../../../shared/errors';
 import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../../../shared/events/event-view';
-import { assertValidName } from '../../../shared/names';
-import { checkLimits, type PublishLimits } from '../../../shared/publish/limits';
+import { checkLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
+import { defineRoute } from '../contract/route';
 import {
-  bodySize,
-  type HttpEvent,
-  type HttpResult,
-  header,
-  intQuery,
-  json,
-  jsonDocument,
-  pathParam,
-  query,
-  withCause,
-} from '../http';
+  CloudEvent,
+  isIsoDateTime,
+  JsonEventsBody,
+  PublishAnswer,
+  ReadAnswer,
+  ReadPath,
+  TopicPath,
+} from '../contract/schemas';
+import { json, withCause } from '../http';
 import { parseCloudEvents } from '../publish/cloudevents';
 import { JSON_EVENTS_PARSE, parseJsonEvents } from '../publish/json-events';
-import { authenticate } from './auth';
+import type { ApiRequest } from '../request';
 
 /** Events returned by one read, at most. */
 export const MAX_READ_LIMIT = 1_000;
@@ -33,41 +31,101 @@ export const MAX_READ_LIMIT = 1_000;
  * only after all are committed; 503 with per-event results when some
  * partitions could not be.
  */
-export async function publishEvents(bus: Bus, limits: PublishLimits, event: HttpEvent): Promise<HttpResult> {
-  const name = pathParam(event, 'topic');
-  assertValidName('topic', name);
-  const principal = await authenticate(bus, event, 'publish', name);
-  const idempotencyKey = header(event, 'idempotency-key');
-  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-    throw new InvalidRequestError('Idempotency-Key must be 1 to 255 characters.');
-  }
-  const size = bodySize(event);
-  if (size > limits.maxRequestBytes) {
-    throw new PayloadTooLargeError(
-      `The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`,
+export const publishEvents = defineRoute({
+  method: 'POST',
+  path: '/topics/{topic}/events',
+  operationId: 'publishEvents',
+  tag: 'events',
+  summary: 'Publish events',
+  description:
+    'Answers only after every event is durably committed, with results in request order. Without a key or partition, ' +
+    "events spread over partitions; with a key, the partition is Kafka's default (murmur2). A binary-mode CloudEvent " +
+    '(ce-specversion, ce-id, ce-source, ce-type headers, any content type) is also accepted: the body is its data.',
+  access: { permission: 'publish', resource: { param: 'topic' } },
+  params: TopicPath,
+  headers: {
+    'idempotency-key':
+      '1 to 255 characters: a repeat within 24 h returns the first answer and appends nothing.',
+  },
+  // Read by json-text's strict parser, not a schema over parsed values: values keep their exact text and a
+  // repeated member name is refused, which parsing into objects would hide.
+  body: {
+    raw: true,
+    description: "The bus's own JSON format, or CloudEvents 1.0 in structured or batch mode.",
+    content: {
+      'application/json': { schema: JsonEventsBody },
+      'application/cloudevents+json': { schema: CloudEvent },
+      'application/cloudevents-batch+json': {
+        schema: z
+          .array(CloudEvent)
+          .min(1)
+          .meta({
+            example: [
+              {
+                specversion: '1.0',
+                id: 'e-1',
+                source: '/shop',
+                type: 'order.placed',
+                partitionkey: 'order-1',
+              },
+              { specversion: '1.0', id: 'e-2', source: '/shop', type: 'order.paid', partitionkey: 'order-1' },
+            ],
+          }),
+      },
+    },
+  },
+  responses: {
+    200: { description: 'Every event is committed.', schema: PublishAnswer },
+    503: {
+      description:
+        'Some partitions could not be committed: `results` holds `{"error"}` for their events; retry those.',
+      schema: PublishAnswer,
+      headers: { 'retry-after': 'Seconds to wait before retrying.' },
+    },
+    409: {
+      description:
+        'CONFLICT: a request with this Idempotency-Key is still in progress; retry after `Retry-After`.',
+      headers: { 'retry-after': 'Seconds to wait before retrying.' },
+    },
+    413: { description: 'PAYLOAD_TOO_LARGE: over 6 MB per request or 1 MiB per value.' },
+    415: { description: 'UNSUPPORTED_MEDIA_TYPE.' },
+    422: {
+      description: 'IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was first used for a different request.',
+    },
+  },
+  handle: async ({ params, request, principal }, { bus, limits }) => {
+    const idempotencyKey = request.headers['idempotency-key'];
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+      throw new InvalidRequestError('Idempotency-Key must be 1 to 255 characters.');
+    }
+    const size = request.body.size;
+    if (size > limits.maxRequestBytes) {
+      throw new PayloadTooLargeError(
+        `The request body is ${size} bytes; the limit is ${limits.maxRequestBytes}.`,
+      );
+    }
+    const events = parseEvents(request);
+    checkLimits(events, limits);
+    const topic = await bus.topics.get(params.topic);
+    const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
+    if (outcome.complete) return json(200, { results: outcome.results });
+    return withCause(
+      json(
+        503,
+        { results: outcome.results },
+        { 'retry-after': String(outcome.failure?.retryAfterSeconds ?? 1) },
+      ),
+      outcome.failure,
     );
-  }
-  const events = parseEvents(event);
-  checkLimits(events, limits);
-  const topic = await bus.topics.get(name);
-  const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
-  if (outcome.complete) return json(200, { results: outcome.results });
-  return withCause(
-    json(
-      503,
-      { results: outcome.results },
-      { 'retry-after': String(outcome.failure?.retryAfterSeconds ?? 1) },
-    ),
-    outcome.failure,
-  );
-}
+  },
+});
 
-function parseEvents(event: HttpEvent): OutgoingEvent[] {
-  const cloudEvents = parseCloudEvents(event);
+function parseEvents(request: ApiRequest): OutgoingEvent[] {
+  const cloudEvents = parseCloudEvents(request);
   if (cloudEvents !== undefined) return cloudEvents;
-  const contentType = (header(event, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
+  const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (contentType === 'application/json') {
-    const { text, root } = jsonDocument(event, JSON_EVENTS_PARSE);
+    const { text, root } = request.body.jsonDocument(JSON_EVENTS_PARSE);
     return parseJsonEvents(text, root);
   }
   throw new UnsupportedMediaTypeError(
@@ -77,40 +135,85 @@ function parseEvents(event: HttpEvent): OutgoingEvent[] {
   );
 }
 
-/** GET /topics/{topic}/partitions/{p}/events?offset=N|timestamp=ISO&limit=M */
-export async function readEvents(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const name = pathParam(event, 'topic');
-  assertValidName('topic', name);
-  await authenticate(bus, event, 'read', name);
-  const topic = await bus.topics.get(name);
-  const rawPartition = pathParam(event, 'partition');
-  const partition = Number(rawPartition);
-  if (!/^\d{1,3}$/.test(rawPartition) || partition >= topic.partitions) {
-    throw new NotFoundError(
-      `Topic "${name}" has partitions 0 to ${topic.partitions - 1}; there is no partition "${rawPartition}".`,
-    );
-  }
-  const limit = intQuery(event, 'limit', { default: 100, min: 1, max: MAX_READ_LIMIT }) as number;
-  const timestamp = query(event, 'timestamp');
-  const offsetParam = intQuery(event, 'offset');
-  if ((timestamp === undefined) === (offsetParam === undefined)) {
-    throw new InvalidRequestError('Give exactly one of "offset" (an integer) or "timestamp" (ISO-8601).');
-  }
-  let offset = offsetParam as number;
-  if (timestamp !== undefined) {
-    const ms = Date.parse(timestamp);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(timestamp) || Number.isNaN(ms)) {
-      throw new InvalidRequestError(`"timestamp" must be an ISO-8601 date-time, got "${timestamp}".`);
-    }
-    offset = await bus.log.offsetForTimestamp(name, partition, ms);
-  }
-  const { records, nextOffset } = await bus.log.read(name, partition, offset, limit);
-  // What fits the answer once rendered (a Function URL answers at most 6 MB); the rest is the next read's.
-  const { json: events, count } = renderEvents(records, MAX_EVENTS_RESPONSE_BYTES);
-  const next = count < records.length ? records[count].offset : nextOffset;
-  return {
-    statusCode: 200,
-    headers: { 'content-type': 'application/json' },
-    body: `{"events":${events},"nextOffset":${next}}`,
-  };
+/** A non-negative integer from the query string, within bounds, or a message naming the parameter. */
+function queryInteger(name: string, min: number, max?: number) {
+  const range = max !== undefined ? `from ${min} to ${max}` : `of at least ${min}`;
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      const value = Number(raw);
+      if (
+        /^\d+$/.test(raw) &&
+        Number.isSafeInteger(value) &&
+        value >= min &&
+        (max === undefined || value <= max)
+      ) {
+        return value;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: `Query parameter "${name}" must be an integer ${range}, got "${raw.slice(0, 60)}".`,
+      });
+      return z.NEVER;
+    })
+    .meta({ type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) });
 }
+
+const ONE_START = 'Give exactly one of "offset" (an integer) or "timestamp" (ISO-8601).';
+export const ReadQuery = z
+  .object({
+    offset: queryInteger('offset', 0).meta({ description: 'The first offset to read.' }),
+    timestamp: z
+      .string()
+      .optional()
+      .refine((raw) => raw === undefined || isIsoDateTime(raw), {
+        error: (issue) =>
+          `"timestamp" must be an ISO-8601 date-time, got "${String(issue.input).slice(0, 60)}".`,
+      })
+      .meta({ description: 'Instead of offset: the first event appended at or after this ISO-8601 time.' }),
+    limit: queryInteger('limit', 1, MAX_READ_LIMIT).meta({ description: 'Events at most; default 100.' }),
+  })
+  .refine((query) => (query.offset === undefined) !== (query.timestamp === undefined), { error: ONE_START });
+
+/** GET /topics/{topic}/partitions/{p}/events?offset=N|timestamp=ISO&limit=M */
+export const readEvents = defineRoute({
+  method: 'GET',
+  path: '/topics/{topic}/partitions/{partition}/events',
+  operationId: 'readEvents',
+  tag: 'events',
+  summary: 'Read a partition',
+  description:
+    'Events from an offset (or the first at or after a time). An offset at or past the end gives an empty list; ' +
+    'one below the start gives 410 OFFSET_OUT_OF_RANGE with `startOffset`.',
+  access: { permission: 'read', resource: { param: 'topic' } },
+  params: ReadPath,
+  query: ReadQuery,
+  responses: {
+    200: { description: 'The events, and where to read next.', schema: ReadAnswer },
+    410: { description: 'OFFSET_OUT_OF_RANGE: the offset is below the oldest retained one (`startOffset`).' },
+  },
+  handle: async ({ params, query }, { bus }) => {
+    const topic = await bus.topics.get(params.topic);
+    const partition = Number(params.partition);
+    if (!/^\d{1,3}$/.test(params.partition) || partition >= topic.partitions) {
+      throw new NotFoundError(
+        `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}; there is no partition "${params.partition.slice(0, 60)}".`,
+      );
+    }
+    const limit = query.limit ?? 100;
+    const offset =
+      query.offset ??
+      (await bus.log.offsetForTimestamp(topic.name, partition, Date.parse(query.timestamp as string)));
+    const { records, nextOffset } = await bus.log.read(topic.name, partition, offset, limit);
+    // What fits the answer once rendered (a Function URL answers at most 6 MB); the rest is the next read's.
+    const { json: events, count } = renderEvents(records, MAX_EVENTS_RESPONSE_BYTES);
+    const next = count < records.length ? records[count].offset : nextOffset;
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/json' },
+      body: `{"events":${events},"nextOffset":${next}}`,
+    };
+  },
+});

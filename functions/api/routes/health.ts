@@ -1,6 +1,8 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Bus } from '../../../shared/bus';
+import { type AnyRoute, defineRoute } from '../contract/route';
+import { HealthAnswer } from '../contract/schemas';
 import { type HttpResult, json, withCause } from '../http';
 
 /** How long a dependency may take to answer a health check. */
@@ -11,7 +13,7 @@ const CHECK_TIMEOUT_MS = 2_000;
  * and its bucket both answer. Otherwise 503 with `Retry-After`, naming the
  * dependency that is down.
  */
-export async function health(bus: Bus): Promise<HttpResult> {
+async function checkHealth(bus: Bus): Promise<HttpResult> {
   const failures: unknown[] = [];
   const check = async (probe: (signal: AbortSignal) => Promise<unknown>): Promise<'ok' | 'down'> => {
     try {
@@ -51,3 +53,27 @@ export async function health(bus: Bus): Promise<HttpResult> {
     failures[0],
   );
 }
+
+const HEALTH_RESPONSES = {
+  200: { description: 'The bus can take events.', schema: HealthAnswer },
+  503: {
+    description: 'A dependency is down (named in `dependencies`); retry after `Retry-After`.',
+    schema: HealthAnswer,
+    headers: { 'retry-after': 'Seconds to wait before asking again.' },
+  },
+};
+
+/** GET /health (and HEAD, for load balancers): no key needed. */
+export const healthRoutes: AnyRoute[] = (['GET', 'HEAD'] as const).map((method) =>
+  defineRoute({
+    method,
+    path: '/health',
+    operationId: method === 'GET' ? 'health' : 'healthHead',
+    tag: 'health',
+    summary: 'Whether the bus can take events',
+    description: 'Needs no key. 200 when the table and the bucket both answer, else 503 naming what is down.',
+    access: 'public',
+    responses: HEALTH_RESPONSES,
+    handle: async (_input, { bus }) => checkHealth(bus),
+  }),
+);

@@ -1,4 +1,7 @@
+import pMap from 'p-map';
+import type { z } from 'zod';
 import { aclGrants } from '../../../shared/auth/acl';
+import type { Principal } from '../../../shared/auth/authorizer';
 import type { Bus } from '../../../shared/bus';
 import type { CursorRef } from '../../../shared/delivery/cursor-store';
 import { initializeCursor, redriveCursor } from '../../../shared/delivery/deliverer';
@@ -9,11 +12,25 @@ import {
   subscriptionView,
 } from '../../../shared/delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
-import { assertValidName } from '../../../shared/names';
 import { busMetrics } from '../../../shared/observability/metrics';
 import type { TopicConfig } from '../../../shared/registry/topic-registry';
-import { type HttpEvent, type HttpResult, header, json, jsonBody, noContent, pathParam } from '../http';
-import { authenticate } from './auth';
+import { defineRoute } from '../contract/route';
+import {
+  CreatedSubscription,
+  GroupPath,
+  RedriveAnswer,
+  ResetAnswer,
+  ResetBody,
+  Subscription,
+  SubscriptionBody,
+  SubscriptionDescription,
+  SubscriptionList,
+} from '../contract/schemas';
+import { json, noContent } from '../http';
+
+/** How many partitions one request reads or resets at once. */
+const PARTITION_CONCURRENCY = 16;
+const READ_ON_TOPIC = "and `read` on the subscription's topic";
 
 /**
  * PUT /subscriptions/{group} — 201 created (with a webhook's signing
@@ -22,37 +39,66 @@ import { authenticate } from './auth';
  * its topic. Each partition's cursor starts at the end (`latest`) or at the
  * oldest retained event (`earliest`).
  */
-export async function putSubscription(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const group = pathParam(event, 'group');
-  assertValidName('group', group);
-  const principal = await authenticate(bus, event, 'admin', group);
-  const { subscription, secret } = parseSubscription(group, jsonBody(event), bus.config.webhookPolicy);
-  bus.authorizer.authorize(principal, 'read', subscription.topic);
-  const topic = await bus.topics.get(subscription.topic);
-  const { created, subscription: stored } = await bus.subscriptions.create(subscription, secret);
-  if (!created) return json(200, subscriptionView(stored));
-  const refs: CursorRef[] = [];
-  for (let partition = 0; partition < topic.partitions; partition++) {
-    const { backlog } = await initializeCursor(bus.log, bus.cursors, subscription, partition);
-    if (backlog) refs.push({ cursor: group, partition });
-  }
-  // A backlog to replay starts now rather than at the next sweep.
-  await bus.waker.wake(refs);
-  return json(
-    201,
-    { ...subscriptionView(stored), ...(stored.secret ? { secret: stored.secret } : {}) },
-    { 'cache-control': 'no-store' },
-  );
-}
+export const putSubscription = defineRoute({
+  method: 'PUT',
+  path: '/subscriptions/{group}',
+  operationId: 'putSubscription',
+  tag: 'subscriptions',
+  summary: 'Create a subscription (consumer group)',
+  description:
+    'Creates the group; the same subscription again is 200 (without the secret), a different one 409 CONFLICT. ' +
+    "Each partition's cursor starts at the end (`latest`) or at the oldest retained event (`earliest`). " +
+    'Dead letters land in topic `<group>.dlq`.',
+  access: { permission: 'admin', resource: { param: 'group' }, also: "and `read` on the body's topic" },
+  params: GroupPath,
+  body: { schema: SubscriptionBody },
+  responses: {
+    201: {
+      description: "Created; a webhook's answer holds its signing `secret`, shown only here.",
+      schema: CreatedSubscription,
+      headers: { 'cache-control': 'no-store' },
+    },
+    200: { description: 'The same subscription exists already.', schema: Subscription },
+    409: { description: 'CONFLICT: the group exists with a different subscription.' },
+  },
+  handle: async ({ params, body, principal }, { bus }) => {
+    const { subscription, secret } = parseSubscription(params.group, body, bus.config.webhookPolicy);
+    bus.authorizer.authorize(principal, 'read', subscription.topic);
+    const topic = await bus.topics.get(subscription.topic);
+    const { created, subscription: stored } = await bus.subscriptions.create(subscription, secret);
+    if (!created) return json(200, subscriptionView(stored));
+    const refs: CursorRef[] = [];
+    for (let partition = 0; partition < topic.partitions; partition++) {
+      const { backlog } = await initializeCursor(bus.log, bus.cursors, subscription, partition);
+      if (backlog) refs.push({ cursor: params.group, partition });
+    }
+    // A backlog to replay starts now rather than at the next sweep.
+    await bus.waker.wake(refs);
+    return json(
+      201,
+      { ...subscriptionView(stored), ...(stored.secret ? { secret: stored.secret } : {}) },
+      { 'cache-control': 'no-store' },
+    );
+  },
+});
 
 /** GET /subscriptions — the subscriptions on topics this key may read (all of them for the admin key). */
-export async function listSubscriptions(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const principal = await authenticate(bus, event, 'read');
-  const subscriptions = (await bus.subscriptions.list())
-    .filter((subscription) => principal.admin || aclGrants(principal.acl, 'read', subscription.topic))
-    .map(subscriptionView);
-  return json(200, { subscriptions });
-}
+export const listSubscriptions = defineRoute({
+  method: 'GET',
+  path: '/subscriptions',
+  operationId: 'listSubscriptions',
+  tag: 'subscriptions',
+  summary: 'List subscriptions',
+  description: 'The subscriptions on topics this key may read; all of them for the admin key.',
+  access: { permission: 'read', resource: 'some-topic' },
+  responses: { 200: { description: 'The subscriptions.', schema: SubscriptionList } },
+  handle: async ({ principal }, { bus }) => {
+    const subscriptions = (await bus.subscriptions.list())
+      .filter((subscription) => principal.admin || aclGrants(principal.acl, 'read', subscription.topic))
+      .map(subscriptionView);
+    return json(200, { subscriptions });
+  },
+});
 
 /**
  * GET /subscriptions/{group} — the configuration and, per partition, where
@@ -60,30 +106,47 @@ export async function listSubscriptions(bus: Bus, event: HttpEvent): Promise<Htt
  * attempts and last error, and the age of the oldest undelivered event (the
  * figure to alarm on, like Kinesis's iterator age).
  */
-export async function describeSubscription(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const { subscription, topic } = await subscriptionFor(bus, event, 'read');
-  const cursors = new Map((await bus.cursors.list(subscription.group)).map((c) => [c.partition, c]));
-  const now = Date.now();
-  const partitions = [];
-  for (let partition = 0; partition < topic.partitions; partition++) {
-    const cursor = cursors.get(partition);
-    const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-    const committedOffset =
-      cursor?.committed ?? (subscription.startFrom === 'earliest' ? startOffset : endOffset);
-    const lag = Math.max(0, endOffset - Math.max(committedOffset, startOffset));
-    partitions.push({
-      partition,
-      committedOffset,
-      endOffset,
-      lag,
-      attempts: cursor?.attempts ?? 0,
-      lastError: cursor?.lastError ?? null,
-      ...(cursor?.retryAt ? { retryAt: new Date(cursor.retryAt).toISOString() } : {}),
-      oldestEventAgeMs: lag > 0 ? await oldestEventAge(bus, topic.name, partition, committedOffset, now) : 0,
-    });
-  }
-  return json(200, { ...subscriptionView(subscription), partitions });
-}
+export const describeSubscription = defineRoute({
+  method: 'GET',
+  path: '/subscriptions/{group}',
+  operationId: 'describeSubscription',
+  tag: 'subscriptions',
+  summary: 'Describe a subscription and its lag',
+  description:
+    "The configuration and, per partition, where the group stands: committed and end offsets, lag, the failing event's " +
+    'attempts and last error, and the age of the oldest undelivered event.',
+  access: { permission: 'read', resource: 'some-topic', also: "`read` on the subscription's topic" },
+  params: GroupPath,
+  responses: { 200: { description: 'The subscription.', schema: SubscriptionDescription } },
+  handle: async ({ params, principal }, { bus }) => {
+    const { subscription, topic } = await subscriptionFor(bus, principal, params.group);
+    const cursors = new Map((await bus.cursors.list(subscription.group)).map((c) => [c.partition, c]));
+    const now = Date.now();
+    const partitions = await pMap(
+      Array.from({ length: topic.partitions }, (_, partition) => partition),
+      async (partition) => {
+        const cursor = cursors.get(partition);
+        const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
+        const committedOffset =
+          cursor?.committed ?? (subscription.startFrom === 'earliest' ? startOffset : endOffset);
+        const lag = Math.max(0, endOffset - Math.max(committedOffset, startOffset));
+        return {
+          partition,
+          committedOffset,
+          endOffset,
+          lag,
+          attempts: cursor?.attempts ?? 0,
+          lastError: cursor?.lastError ?? null,
+          ...(cursor?.retryAt ? { retryAt: new Date(cursor.retryAt).toISOString() } : {}),
+          oldestEventAgeMs:
+            lag > 0 ? await oldestEventAge(bus, topic.name, partition, committedOffset, now) : 0,
+        };
+      },
+      { concurrency: PARTITION_CONCURRENCY },
+    );
+    return json(200, { ...subscriptionView(subscription), partitions });
+  },
+});
 
 async function oldestEventAge(
   bus: Bus,
@@ -102,14 +165,25 @@ async function oldestEventAge(
 }
 
 /** DELETE /subscriptions/{group} — 204; the group receives nothing more, and its offsets are forgotten. */
-export async function deleteSubscription(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const { subscription } = await subscriptionFor(bus, event, 'admin');
-  await bus.subscriptions.delete(subscription.group);
-  // After the registry item: a deliverer that still holds a cursor fails its next commit and stops.
-  await bus.cursors.deleteAll(subscription.group);
-  await bus.cursors.deleteAll(redriveCursor(subscription.group));
-  return noContent();
-}
+export const deleteSubscription = defineRoute({
+  method: 'DELETE',
+  path: '/subscriptions/{group}',
+  operationId: 'deleteSubscription',
+  tag: 'subscriptions',
+  summary: 'Delete a subscription',
+  description: 'The group receives nothing more, and its offsets are forgotten.',
+  access: { permission: 'admin', resource: { param: 'group' }, also: READ_ON_TOPIC },
+  params: GroupPath,
+  responses: { 204: { description: 'Deleted.' } },
+  handle: async ({ params, principal }, { bus }) => {
+    const { subscription } = await subscriptionFor(bus, principal, params.group);
+    await bus.subscriptions.delete(subscription.group);
+    // After the registry item: a deliverer that still holds a cursor fails its next commit and stops.
+    await bus.cursors.deleteAll(subscription.group);
+    await bus.cursors.deleteAll(redriveCursor(subscription.group));
+    return noContent();
+  },
+});
 
 /**
  * POST /subscriptions/{group}/offsets `{"to": "earliest" | "latest" |
@@ -117,70 +191,78 @@ export async function deleteSubscription(bus: Bus, event: HttpEvent): Promise<Ht
  * A batch in flight finishes, but its commit loses to the reset: the new
  * position takes effect at the next batch.
  */
-export async function resetOffsets(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const { subscription, topic } = await subscriptionFor(bus, event, 'admin');
-  const targets = await resetTargets(bus, topic, jsonBody(event));
-  const refs: CursorRef[] = [];
-  for (const [partition, offset] of targets) {
-    const ref = { cursor: subscription.group, partition };
-    await bus.cursors.reset(ref, topic.name, offset);
-    refs.push(ref);
-  }
-  await bus.waker.wake(refs);
-  return json(200, {
-    partitions: [...targets].map(([partition, committedOffset]) => ({ partition, committedOffset })),
-  });
-}
+export const resetOffsets = defineRoute({
+  method: 'POST',
+  path: '/subscriptions/{group}/offsets',
+  operationId: 'resetOffsets',
+  tag: 'subscriptions',
+  summary: 'Reset offsets (replay or skip)',
+  description:
+    'Moves the committed offsets: to the oldest retained event, the end, the first event at a time, or given offsets ' +
+    '(below the oldest retained one means from it). A batch in flight finishes; its commit loses to the reset.',
+  access: { permission: 'admin', resource: { param: 'group' }, also: READ_ON_TOPIC },
+  params: GroupPath,
+  body: { schema: ResetBody },
+  responses: { 200: { description: 'The new committed offsets.', schema: ResetAnswer } },
+  handle: async ({ params, body, principal }, { bus }) => {
+    const { subscription, topic } = await subscriptionFor(bus, principal, params.group);
+    const targets = await resetTargets(bus, topic, body.to);
+    const refs: CursorRef[] = [];
+    for (const [partition, offset] of targets) {
+      const ref = { cursor: subscription.group, partition };
+      await bus.cursors.reset(ref, topic.name, offset);
+      refs.push(ref);
+    }
+    await bus.waker.wake(refs);
+    return json(200, {
+      partitions: [...targets].map(([partition, committedOffset]) => ({ partition, committedOffset })),
+    });
+  },
+});
 
-async function resetTargets(bus: Bus, topic: TopicConfig, body: unknown): Promise<Map<number, number>> {
-  const to = (body as { to?: unknown } | null)?.to;
-  const usage =
-    'The body must be {"to": "earliest" | "latest" | {"timestamp": ISO-8601} | {"offsets": {"<partition>": offset}}}.';
-  if (typeof body !== 'object' || body === null || Object.keys(body).length !== 1 || to === undefined) {
-    throw new InvalidRequestError(usage);
-  }
+async function resetTargets(
+  bus: Bus,
+  topic: TopicConfig,
+  to: z.output<typeof ResetBody>['to'],
+): Promise<Map<number, number>> {
   const all = Array.from({ length: topic.partitions }, (_, partition) => partition);
   const targets = new Map<number, number>();
   if (to === 'earliest' || to === 'latest') {
+    const offsets = await pMap(all, (partition) => bus.log.offsets(topic.name, partition), {
+      concurrency: PARTITION_CONCURRENCY,
+    });
     for (const partition of all) {
-      const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-      targets.set(partition, to === 'earliest' ? startOffset : endOffset);
+      targets.set(
+        partition,
+        to === 'earliest' ? offsets[partition].startOffset : offsets[partition].endOffset,
+      );
     }
     return targets;
   }
-  if (typeof to === 'object' && to !== null && Object.keys(to).length === 1 && 'timestamp' in to) {
-    const raw = (to as { timestamp: unknown }).timestamp;
-    const ms = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;
-    if (Number.isNaN(ms)) throw new InvalidRequestError(`"to.timestamp" must be an ISO-8601 date-time.`);
+  if ('timestamp' in to) {
+    const ms = Date.parse(to.timestamp);
     for (const partition of all)
       targets.set(partition, await bus.log.offsetForTimestamp(topic.name, partition, ms));
     return targets;
   }
-  if (typeof to === 'object' && to !== null && Object.keys(to).length === 1 && 'offsets' in to) {
-    const offsets = (to as { offsets: unknown }).offsets;
-    if (typeof offsets !== 'object' || offsets === null || Object.keys(offsets).length === 0) {
-      throw new InvalidRequestError('"to.offsets" must map partitions to offsets, e.g. {"0": 42}.');
+  const entries = Object.entries(to.offsets);
+  if (entries.length === 0)
+    throw new InvalidRequestError('"to.offsets" must map partitions to offsets, e.g. {"0": 42}.');
+  for (const [key, value] of entries) {
+    const partition = Number(key);
+    if (!/^\d{1,3}$/.test(key) || partition >= topic.partitions) {
+      throw new InvalidRequestError(
+        `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key.slice(0, 60)}".`,
+      );
     }
-    for (const [key, value] of Object.entries(offsets)) {
-      const partition = Number(key);
-      if (!/^\d{1,3}$/.test(key) || partition >= topic.partitions) {
-        throw new InvalidRequestError(
-          `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key}".`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        throw new InvalidRequestError(`The offset for partition ${key} must be a non-negative integer.`);
-      }
-      const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-      if (value > endOffset) {
-        throw new InvalidRequestError(`Partition ${key} ends at offset ${endOffset}; ${value} is past it.`);
-      }
-      // Below the oldest retained event means "from the oldest retained event".
-      targets.set(partition, Math.max(value, startOffset));
+    const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
+    if (value > endOffset) {
+      throw new InvalidRequestError(`Partition ${key} ends at offset ${endOffset}; ${value} is past it.`);
     }
-    return targets;
+    // Below the oldest retained event means "from the oldest retained event".
+    targets.set(partition, Math.max(value, startOffset));
   }
-  throw new InvalidRequestError(usage);
+  return targets;
 }
 
 /**
@@ -189,33 +271,48 @@ async function resetTargets(bus: Bus, topic: TopicConfig, body: unknown): Promis
  * redrive. A dead letter that fails again goes back to the end of the
  * dead-letter topic, after this redrive's bound.
  */
-export async function redriveDeadLetters(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const { subscription } = await subscriptionFor(bus, event, 'admin');
-  const dlq = deadLetterTopic(subscription.group);
-  if (!(await bus.topics.find(dlq))) return json(202, { deadLetters: 0 });
-  const { startOffset, endOffset } = await bus.log.offsets(dlq, 0);
-  const ref = { cursor: redriveCursor(subscription.group), partition: 0 };
-  const cursor = await bus.cursors.read(ref);
-  // Continue from where the last redrive stopped: a dead letter is redriven once per redrive.
-  const from = Math.max(cursor?.committed ?? startOffset, startOffset);
-  await bus.cursors.reset(ref, dlq, from, { until: endOffset });
-  await bus.waker.wake([ref]);
-  const deadLetters = Math.max(0, endOffset - from);
-  busMetrics.redriven(deadLetters);
-  return json(202, { deadLetters });
-}
+export const redriveDeadLetters = defineRoute({
+  method: 'POST',
+  path: '/subscriptions/{group}/redrive',
+  operationId: 'redriveDeadLetters',
+  tag: 'subscriptions',
+  summary: 'Redrive dead letters',
+  description:
+    "Delivers the group's dead letters (topic `<group>.dlq`, up to its end now) to its target again, each once per " +
+    'redrive; one that fails again goes back to the end of the dead-letter topic.',
+  access: { permission: 'admin', resource: { param: 'group' }, also: READ_ON_TOPIC },
+  params: GroupPath,
+  responses: {
+    202: { description: 'Accepted: how many dead letters will be delivered again.', schema: RedriveAnswer },
+  },
+  handle: async ({ params, principal }, { bus }) => {
+    const { subscription } = await subscriptionFor(bus, principal, params.group);
+    const dlq = deadLetterTopic(subscription.group);
+    if (!(await bus.topics.find(dlq))) return json(202, { deadLetters: 0 });
+    const { startOffset, endOffset } = await bus.log.offsets(dlq, 0);
+    const ref = { cursor: redriveCursor(subscription.group), partition: 0 };
+    const cursor = await bus.cursors.read(ref);
+    // Continue from where the last redrive stopped: a dead letter is redriven once per redrive.
+    const from = Math.max(cursor?.committed ?? startOffset, startOffset);
+    await bus.cursors.reset(ref, dlq, from, { until: endOffset });
+    await bus.waker.wake([ref]);
+    const deadLetters = Math.max(0, endOffset - from);
+    busMetrics.redriven(deadLetters);
+    return json(202, { deadLetters });
+  },
+});
 
+/**
+ * The group's subscription and topic. The route's declared access has been
+ * checked; what only the stored subscription names is checked here: a
+ * group's state is its topic's, so reading or changing it needs `read` there.
+ */
 async function subscriptionFor(
   bus: Bus,
-  event: HttpEvent,
-  permission: 'read' | 'admin',
+  principal: Principal,
+  group: string,
 ): Promise<{ subscription: StoredSubscription; topic: TopicConfig }> {
-  const group = pathParam(event, 'group');
-  assertValidName('group', group);
-  const principal = await bus.authorizer.authenticate(header(event, 'authorization'));
   const subscription = await bus.subscriptions.get(group);
-  // Reading a group's state needs read on its topic; changing it needs admin on the group too.
   bus.authorizer.authorize(principal, 'read', subscription.topic);
-  if (permission === 'admin') bus.authorizer.authorize(principal, 'admin', group);
   return { subscription, topic: await bus.topics.get(subscription.topic) };
 }

@@ -1,66 +1,79 @@
+import pMap from 'p-map';
 import { aclGrants } from '../../../shared/auth/acl';
-import type { Bus } from '../../../shared/bus';
-import { InvalidRequestError } from '../../../shared/errors';
-import { assertValidName } from '../../../shared/names';
-import { type HttpEvent, type HttpResult, json, jsonBody, pathParam } from '../http';
-import { authenticate } from './auth';
+import { defineRoute } from '../contract/route';
+import {
+  TopicConfigBody,
+  TopicDescription,
+  TopicList,
+  TopicPath,
+  Topic as TopicSchema,
+} from '../contract/schemas';
+import { json } from '../http';
 
 /** PUT /topics/{topic} — 201 created, 200 when the same configuration exists, 409 when it differs. */
-export async function putTopic(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const name = pathParam(event, 'topic');
-  assertValidName('topic', name);
-  await authenticate(bus, event, 'admin', name);
-  const body = jsonBody(event);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError(
-      'The body must be an object: {"partitions": 1..256, "retentionHours": >=24}.',
-    );
-  }
-  const unknown = Object.keys(body).filter((k) => k !== 'partitions' && k !== 'retentionHours');
-  if (unknown.length > 0)
-    throw new InvalidRequestError(`Unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}.`);
-  const { partitions, retentionHours } = body as { partitions?: unknown; retentionHours?: unknown };
-  const topic = { name, partitions: partitions as number, retentionHours: retentionHours as number };
-  const created = await bus.topics.create(topic);
-  return json(created ? 201 : 200, topic);
-}
+export const putTopic = defineRoute({
+  method: 'PUT',
+  path: '/topics/{topic}',
+  operationId: 'putTopic',
+  tag: 'topics',
+  summary: 'Create a topic',
+  description:
+    'Creates the topic; the same configuration again is 200, a different one 409 CONFLICT. A topic never changes once created.',
+  access: { permission: 'admin', resource: { param: 'topic' } },
+  params: TopicPath,
+  body: { schema: TopicConfigBody },
+  responses: {
+    201: { description: 'Created.', schema: TopicSchema },
+    200: { description: 'The same configuration exists already.', schema: TopicSchema },
+    409: { description: 'CONFLICT: the topic exists with a different configuration.' },
+  },
+  handle: async ({ params, body }, { bus }) => {
+    const topic = { name: params.topic, partitions: body.partitions, retentionHours: body.retentionHours };
+    const created = await bus.topics.create(topic);
+    return json(created ? 201 : 200, topic);
+  },
+});
 
 /** GET /topics — the topics this key may read (all of them for the admin key). */
-export async function listTopics(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const principal = await authenticate(bus, event, 'read');
-  const topics = (await bus.topics.list()).filter(
-    (topic) => principal.admin || aclGrants(principal.acl, 'read', topic.name),
-  );
-  return json(200, { topics });
-}
+export const listTopics = defineRoute({
+  method: 'GET',
+  path: '/topics',
+  operationId: 'listTopics',
+  tag: 'topics',
+  summary: 'List topics',
+  description: 'The topics this key may read; all of them for the admin key.',
+  access: { permission: 'read', resource: 'some-topic' },
+  responses: { 200: { description: 'The topics.', schema: TopicList } },
+  handle: async ({ principal }, { bus }) => {
+    const topics = (await bus.topics.list()).filter(
+      (topic) => principal.admin || aclGrants(principal.acl, 'read', topic.name),
+    );
+    return json(200, { topics });
+  },
+});
+
+/** How many partitions' offsets one describe reads at once. */
+const DESCRIBE_CONCURRENCY = 16;
 
 /** GET /topics/{topic} — the configuration and each partition's retained range. */
-export async function describeTopic(bus: Bus, event: HttpEvent): Promise<HttpResult> {
-  const name = pathParam(event, 'topic');
-  assertValidName('topic', name);
-  await authenticate(bus, event, 'read', name);
-  const topic = await bus.topics.get(name);
-  const partitions = await mapLimited(range(topic.partitions), 16, async (partition) => ({
-    partition,
-    ...(await bus.log.offsets(name, partition)),
-  }));
-  return json(200, { name, partitions, retentionHours: topic.retentionHours });
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-/** Maps with at most `limit` calls in flight, keeping order. */
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+export const describeTopic = defineRoute({
+  method: 'GET',
+  path: '/topics/{topic}',
+  operationId: 'describeTopic',
+  tag: 'topics',
+  summary: 'Describe a topic',
+  description:
+    "The configuration and each partition's retained range; `endOffset` is the offset the next event will get.",
+  access: { permission: 'read', resource: { param: 'topic' } },
+  params: TopicPath,
+  responses: { 200: { description: 'The topic.', schema: TopicDescription } },
+  handle: async ({ params }, { bus }) => {
+    const topic = await bus.topics.get(params.topic);
+    const partitions = await pMap(
+      Array.from({ length: topic.partitions }, (_, partition) => partition),
+      async (partition) => ({ partition, ...(await bus.log.offsets(topic.name, partition)) }),
+      { concurrency: DESCRIBE_CONCURRENCY },
+    );
+    return json(200, { name: topic.name, partitions, retentionHours: topic.retentionHours });
+  },
+});

@@ -7,7 +7,8 @@ import { DEFAULT_LIMITS } from '../../../shared/publish/limits';
 import { ADMIN_KEY } from '../../support/api';
 import { uniqueTopic } from '../../support/aws';
 
-const bus = createBus({ adminKey: ADMIN_KEY });
+// Wake-ups go nowhere: a subscription the fuzzer manages to create has no deliverer to reach.
+const bus = createBus({ adminKey: ADMIN_KEY, waker: { wake: async () => {} } });
 const handler = createApiHandler(bus, DEFAULT_LIMITS, new Logger({ logLevel: 'SILENT' }));
 const topic = uniqueTopic('fuzz');
 
@@ -26,7 +27,20 @@ const path = fc.oneof(
   fc.tuple(segment).map(([t]) => `/topics/${t}/events`),
   fc.tuple(segment, segment).map(([t, p]) => `/topics/${t}/partitions/${p}/events`),
   fc.tuple(segment).map(([t]) => `/topics/${t}`),
-  fc.constantFrom('/topics', '/health', '/', '/keys', '//topics', '/topics/'),
+  fc
+    .tuple(segment, fc.constantFrom('', '/offsets', '/redrive'))
+    .map(([g, tail]) => `/subscriptions/${g}${tail}`),
+  fc.tuple(segment).map(([id]) => `/keys/${id}`),
+  fc.constantFrom(
+    '/topics',
+    '/health',
+    '/',
+    '/keys',
+    '//topics',
+    '/topics/',
+    '/subscriptions',
+    '/openapi.json',
+  ),
   fc.webPath(),
 );
 const contentType = fc.oneof(
@@ -62,6 +76,52 @@ const jsonBody = fc.oneof(
     { partitions: fc.jsonValue({ maxDepth: 1 }), retentionHours: fc.jsonValue({ maxDepth: 1 }) },
     { requiredKeys: [] },
   ),
+  fc.record(
+    {
+      topic: fc.oneof(fc.constant(topic), fc.string({ maxLength: 8 })),
+      target: fc.oneof(
+        fc.record({ type: fc.constant('lambda'), function: fc.constantFrom('f', '', 'a:b:c') }),
+        fc.record({
+          type: fc.constantFrom('webhook', 'sqs'),
+          url: fc.constantFrom('https://example.com', 'x'),
+        }),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
+      batchSize: fc.jsonValue({ maxDepth: 0 }),
+      startFrom: fc.constantFrom('earliest', 'latest', 'now'),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record({
+    to: fc.oneof(
+      fc.constantFrom('earliest', 'latest', 'middle'),
+      fc.record({
+        timestamp: fc.oneof(
+          fc.date().map((d) => d.toISOString()),
+          fc.string({ maxLength: 8 }),
+        ),
+      }),
+      fc.record({
+        offsets: fc.dictionary(fc.constantFrom('0', '1', '9', '-1', 'x'), fc.jsonValue({ maxDepth: 0 })),
+      }),
+    ),
+  }),
+  fc.record(
+    {
+      acl: fc.array(
+        fc.record(
+          {
+            topics: fc.constantFrom('*', 'a*', 'a/b', ''),
+            permissions: fc.array(fc.constantFrom('read', 'publish', 'admin', 'write'), { maxLength: 3 }),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 2 },
+      ),
+      description: fc.jsonValue({ maxDepth: 0 }),
+    },
+    { requiredKeys: [] },
+  ),
 );
 /** Member names that trip JavaScript objects, at any level; and repeated names, which the bus refuses. */
 const trickyName = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'specversion', 'id');
@@ -87,7 +147,21 @@ const body = fc.oneof(
     .map((bytes) => ({ text: Buffer.from(bytes).toString('base64'), base64: true })),
   fc.constant(undefined),
 );
-const headers = fc.record(
+/** Header names that trip JavaScript objects, or that differ from the usual ones only by case. */
+const trickyHeaders = fc.dictionary(
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'ce-__proto__',
+    'ce-constructor',
+    'Content-Type',
+    'AUTHORIZATION',
+  ),
+  fc.string({ maxLength: 12 }),
+  { maxKeys: 3 },
+);
+const plainHeaders = fc.record(
   {
     authorization: fc.oneof(
       fc.constant(`Bearer ${ADMIN_KEY}`),
@@ -103,6 +177,12 @@ const headers = fc.record(
   },
   { requiredKeys: ['authorization'] },
 );
+// Own properties only: a generated `__proto__` name stays a header, as a Function URL would send it.
+const headers = fc.tuple(plainHeaders, trickyHeaders).map(([plain, tricky]) => {
+  const all: Record<string, string> = Object.create(null);
+  for (const [name, value] of [...Object.entries(tricky), ...Object.entries(plain)]) all[name] = value;
+  return all;
+});
 const query = fc.dictionary(
   fc.constantFrom('offset', 'limit', 'timestamp', 'x'),
   fc.oneof(fc.nat().map(String), fc.string({ maxLength: 30 })),
