@@ -27,11 +27,13 @@ export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
       throw new Error('The deliverer takes {"cursor": group, "partition": n}.');
     }
     const budget = Math.min(MAX_RUN_MS, context.getRemainingTimeInMillis());
+    // Every line of this run names the group-partition it delivers: the thread from dispatch to delivery.
+    logger.setCorrelationId(`${event.cursor}/${event.partition}`);
     const run = await delivery.deliverer.deliver(
       { cursor: event.cursor, partition: event.partition },
       budget,
     );
-    logger.debug('delivery run', { cursor: event.cursor, partition: event.partition, ...run });
+    logger.info('delivery run', { cursor: event.cursor, partition: event.partition, ...run });
     return run;
   };
 }

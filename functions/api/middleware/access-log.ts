@@ -26,6 +26,10 @@ export function accessLog(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpRe
   return {
     before: (request) => {
       started.set(request, Date.now());
+      // A caller's own correlation id is kept, so its logs and the bus's can be joined; else Lambda's request id.
+      const headers = request.event.headers ?? {};
+      const given = Object.entries(headers).find(([name]) => name.toLowerCase() === 'x-correlation-id')?.[1];
+      logger.setCorrelationId(given?.slice(0, 200) ?? request.event.requestContext?.requestId);
     },
     after: log,
     onError: log,

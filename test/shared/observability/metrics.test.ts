@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createBusCore } from '../../../shared/bus';
+import { DeadLetters } from '../../../shared/delivery/dead-letters';
+import { Deliverer } from '../../../shared/delivery/deliverer';
+import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
+import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
+import { BUS_METRICS, BusMetrics } from '../../../shared/observability/metrics';
+import { record, uniqueTopic } from '../../support/aws';
+import { DELIVERY_TEST_ENV } from '../../support/delivery';
+
+// What CloudWatch would receive: the embedded-metric-format lines Powertools writes to stdout.
+interface EmfLine {
+  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+  [name: string]: unknown;
+}
+
+function captureEmf(): { lines: EmfLine[]; restore(): void } {
+  const lines: EmfLine[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    for (const text of String(chunk).split('\n')) {
+      if (text.includes('"_aws"')) lines.push(JSON.parse(text));
+    }
+    return write(chunk as string, ...(rest as []));
+  }) as typeof process.stdout.write;
+  return { lines, restore: () => void (process.stdout.write = write) };
+}
+
+const valuesOf = (lines: EmfLine[], name: string, group?: string) =>
+  lines
+    .filter((line) => line._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === name))
+    .filter((line) => (group === undefined ? !('group' in line) : line.group === group))
+    .flatMap((line) => [line[name]].flat() as number[]);
+
+describe('the bus metrics a delivery run emits', () => {
+  test('GIVEN 10 events, one poison WHEN a run delivers THEN delivered, dead letters, lag and latency are in EMF, per group too', async () => {
+    // GIVEN a topic with 10 events, a group reading them, and metrics switched on
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const metrics = new BusMetrics(new Metrics({ serviceName: 'eventbus', namespace: 'EventBusTest' }));
+    const core = createBusCore({
+      env: { ...process.env, ...DELIVERY_TEST_ENV },
+      waker: { wake: async () => {} },
+    });
+    const topic = uniqueTopic();
+    await core.topics.create({ name: topic, partitions: 1, retentionHours: 24 });
+    await core.log.append(
+      topic,
+      0,
+      24,
+      Array.from({ length: 10 }, (_, n) => record({ n })),
+    );
+    const group = `metrics-${randomUUID().slice(0, 8)}`;
+    await core.subscriptions.create({
+      group,
+      topic,
+      target: { type: 'lambda', function: 'unused' },
+      batchSize: 10,
+      maxAttempts: 1,
+      startFrom: 'earliest',
+      delivery: 'at-least-once',
+      timeoutSeconds: 5,
+    });
+    const target = {
+      async deliver(outgoing: OutgoingBatch) {
+        const batch = JSON.parse(outgoing.body) as DeliveryBatch;
+        const poison = batch.events.find((event) => (event.value as { n: number }).n === 4);
+        return poison ? { status: 'failed' as const, error: 'poison' } : { status: 'delivered' as const };
+      },
+    };
+    const deliverer = new Deliverer({
+      log: core.log,
+      cursors: core.cursors,
+      subscriptions: core.subscriptions,
+      topics: core.topics,
+      deadLetters: new DeadLetters(core.log, core.topics),
+      targetFor: () => target,
+      waker: { wake: async () => {} },
+      observer: metrics,
+    });
+    const emf = captureEmf();
+    try {
+      // WHEN one run delivers the group-partition and the function flushes its metrics
+      const run = await deliverer.deliver({ cursor: group, partition: 0 }, 20_000);
+      metrics.flush();
+      expect(run).toMatchObject({ result: 'caught-up', delivered: 9 });
+    } finally {
+      emf.restore();
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    // THEN the figures the alarms and dashboard read are there, in the bus's namespace
+    const { lines } = emf;
+    expect(lines.every((line) => line._aws.CloudWatchMetrics[0].Namespace === 'EventBusTest')).toBe(true);
+    expect(valuesOf(lines, BUS_METRICS.deliveredEvents).reduce((a, b) => a + b, 0)).toBe(9);
+    expect(valuesOf(lines, BUS_METRICS.deliveredEvents, group).reduce((a, b) => a + b, 0)).toBe(9);
+    expect(valuesOf(lines, BUS_METRICS.deadLetters, group)).toEqual([1]);
+    expect(valuesOf(lines, BUS_METRICS.consumerLag, group)).toEqual([0]);
+    expect(valuesOf(lines, BUS_METRICS.oldestEventAgeMs, group)).toEqual([0]);
+    const latencies = valuesOf(lines, BUS_METRICS.deliveryLatencyMs);
+    expect(latencies.length).toBeGreaterThan(0);
+    for (const latency of latencies) expect(latency).toBeGreaterThanOrEqual(0);
+  });
+});
