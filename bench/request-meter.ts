@@ -1,0 +1,70 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { itemSize, WRITE_UNIT_BYTES } from '../shared/log/item-size';
+
+/** What one SDK client sent, and what DynamoDB bills for it by the item size rule. */
+export interface RequestCounts {
+  /** Requests by operation (`PutItem`, `Query`, …), failed ones included. */
+  readonly requests: Record<string, number>;
+  /** Write requests (PutItem, UpdateItem, DeleteItem) whether or not their condition held: each is billed. */
+  writeRequests: number;
+  /** Write units of those writes: `ceil(itemSize / 1 KB)` of each PutItem item, 1 for an update of a small item. */
+  writeUnits: number;
+  /** Writes refused by their condition (lost races). */
+  conditionFailures: number;
+  /** Item sizes of the PutItem requests, in bytes. */
+  readonly putItemBytes: number[];
+}
+
+export function emptyCounts(): RequestCounts {
+  return { requests: {}, writeRequests: 0, writeUnits: 0, conditionFailures: 0, putItemBytes: [] };
+}
+
+const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
+
+/**
+ * Counts a DynamoDB client's requests in `counts`, at the build step where
+ * inputs are marshalled, so document-client and plain-client requests look
+ * the same. A Lambda instance would count the same from its own client.
+ *
+ * @example
+ * const counts = emptyCounts();
+ * meterRequests(client, counts);
+ */
+export function meterRequests(client: DynamoDBClient, counts: RequestCounts): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = context.commandName ?? 'unknown';
+      const operation = command.replace(/Command$/, '');
+      counts.requests[operation] = (counts.requests[operation] ?? 0) + 1;
+      if (WRITES.has(command)) {
+        counts.writeRequests += 1;
+        const input = (args as { input: { Item?: Record<string, never> } }).input;
+        if (input.Item) {
+          const bytes = itemSize(unmarshall(input.Item, { wrapNumbers: false }));
+          counts.putItemBytes.push(bytes);
+          counts.writeUnits += Math.max(1, Math.ceil(bytes / WRITE_UNIT_BYTES));
+        } else {
+          // Updates here touch a partition's meta item, far below 1 KB.
+          counts.writeUnits += 1;
+        }
+      }
+      try {
+        return await next(args);
+      } catch (error) {
+        if ((error as Error).name === 'ConditionalCheckFailedException') counts.conditionFailures += 1;
+        throw error;
+      }
+    },
+    { step: 'build', name: 'meterRequests' },
+  );
+}
+
+/** Adds `from` into `into`. */
+export function addCounts(into: RequestCounts, from: RequestCounts): void {
+  for (const [op, n] of Object.entries(from.requests)) into.requests[op] = (into.requests[op] ?? 0) + n;
+  into.writeRequests += from.writeRequests;
+  into.writeUnits += from.writeUnits;
+  into.conditionFailures += from.conditionFailures;
+  into.putItemBytes.push(...from.putItemBytes);
+}
