@@ -25,7 +25,7 @@ import { partitionKey } from '../shared/log/partition-key';
 import { logTable, segmentBucket } from '../shared/topology';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
-import { addCounts, emptyCounts, meterRequests, type RequestCounts } from './request-meter';
+import { addCounts, emptyCounts, meterRequests } from './request-meter';
 
 const SCENARIO_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 8) * 1000;
@@ -93,7 +93,14 @@ function appender(env: Record<string, string>, names: Record<string, string>) {
     appendAttempts: 8,
     segmentCodec: 'none' as const,
   };
-  return { log: new Log({ dynamo, s3, config }), counts, close: () => (raw.destroy(), s3.destroy()) };
+  return {
+    log: new Log({ dynamo, s3, config }),
+    counts,
+    close: () => {
+      raw.destroy();
+      s3.destroy();
+    },
+  };
 }
 
 async function run(

@@ -1,3 +1,6 @@
+import { type NetworkPolicy, parseNetworkPolicy } from './delivery/network-policy';
+import { DEFAULT_MAX_RETENTION_HOURS, MIN_RETENTION_HOURS } from './registry/topic-registry';
+import type { SegmentCodec } from './segment/codec';
 import {
   delivererFunction,
   groupsTable,
@@ -6,9 +9,6 @@ import {
   segmentBucket,
   settingsEnv,
 } from './topology';
-import { type NetworkPolicy, parseNetworkPolicy } from './delivery/network-policy';
-import { DEFAULT_MAX_RETENTION_HOURS, MIN_RETENTION_HOURS } from './registry/topic-registry';
-import type { SegmentCodec } from './segment/codec';
 
 /** Where the bus keeps its state and the limits it enforces; read once per process from the environment. */
 export interface BusConfig {
@@ -73,10 +73,12 @@ function maxRetentionHours(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+const CODECS: readonly SegmentCodec[] = ['none', 'gzip', 'deflate-raw', 'brotli'];
+
 function codecOf(raw: string | undefined): SegmentCodec {
-  if (raw === undefined || raw === '' || raw === 'none') return 'none';
-  if (raw === 'gzip') return 'gzip';
-  throw new Error(`EVENTBUS_SEGMENT_CODEC must be "none" or "gzip", got "${raw}".`);
+  if (raw === undefined || raw === '') return 'none';
+  if ((CODECS as readonly string[]).includes(raw)) return raw as SegmentCodec;
+  throw new Error(`EVENTBUS_SEGMENT_CODEC must be one of ${CODECS.join(', ')}, got "${raw}".`);
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {

@@ -17,7 +17,7 @@ export const WRITE_UNIT_BYTES = 1024;
  * @example
  * itemSize({ pk: 'orders#0', sk: 41 }); // 2 + 8 + 2 + 2 = 14
  */
-export function itemSize(item: Readonly<Record<string, unknown>>): number {
+export function itemSize(item: object): number {
   let size = 0;
   for (const [name, value] of Object.entries(item)) {
     if (value === undefined) continue;
@@ -33,7 +33,7 @@ export function itemSize(item: Readonly<Record<string, unknown>>): number {
  * @example
  * writeUnits({ pk: 'orders#0', sk: 41, d: new Uint8Array(1010) }); // 1
  */
-export function writeUnits(item: Readonly<Record<string, unknown>>): number {
+export function writeUnits(item: object): number {
   return Math.max(1, Math.ceil(itemSize(item) / WRITE_UNIT_BYTES));
 }
 

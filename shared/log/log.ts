@@ -1,8 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logTimeIndex } from '../topology';
 import type { BusConfig } from '../config';
 import type { SegmentRecord } from '../segment/codec';
+import { logTimeIndex } from '../topology';
 import { Appender, type AppendOptions, type AppendResult } from './appender';
 import { LogReader, type PartitionOffsets, type ReadResult } from './reader';
 import { SegmentStore } from './segment-store';

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logTimeIndex, segmentBucket } from '../topology';
 import { queryAll } from '../aws/query-all';
+import { logTimeIndex, segmentBucket } from '../topology';
 import { COMMIT_DEADLINE_MS } from './appender';
 import { partitionKey } from './partition-key';
 import type { SegmentStore } from './segment-store';

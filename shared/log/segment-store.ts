@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { segmentBucket } from '../topology';
 import { CorruptSegmentError } from '../errors';
+import { segmentBucket } from '../topology';
 
 /**
  * Segment bytes above the inline threshold live in S3, written before the log
