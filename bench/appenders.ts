@@ -22,16 +22,23 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalBackends } from '../local/em
 import { provision, tableNames } from '../local/provision';
 import { Log } from '../shared/log/log';
 import { partitionKey } from '../shared/log/partition-key';
+import type { SegmentRecord } from '../shared/segment/codec';
 import { logTable, segmentBucket } from '../shared/topology';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
 import { addCounts, emptyCounts, meterRequests } from './request-meter';
+import { ReservedAppender } from './reserved-appender';
 
 const SCENARIO_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 8) * 1000;
 const LABEL = process.env.BENCH_LABEL ?? 'current';
 const RESULTS = path.resolve(__dirname, 'results');
 const PREFIX = 'benchapp';
+/**
+ * `optimistic` is the bus's own appender; `reserve-<k>` the prototype of
+ * reserved commits (bench/reserved-appender.ts), k offsets per reservation.
+ */
+const MODE = process.env.BENCH_APPEND_MODE ?? 'optimistic';
 
 interface Scenario {
   readonly name: string;
@@ -93,8 +100,18 @@ function appender(env: Record<string, string>, names: Record<string, string>) {
     appendAttempts: 8,
     segmentCodec: 'none' as const,
   };
+  const log = new Log({ dynamo, s3, config });
+  const reservedRange = /^reserve-(\d+)$/.exec(MODE);
+  const reserved = reservedRange
+    ? new ReservedAppender(dynamo, config.logTable, Number(reservedRange[1]))
+    : undefined;
+  const append = async (topic: string, partition: number, records: SegmentRecord[]) => {
+    if (reserved) await reserved.append(topic, partition, records);
+    else await log.append(topic, partition, 24, records);
+  };
   return {
-    log: new Log({ dynamo, s3, config }),
+    append,
+    release: () => reserved?.release(),
     counts,
     close: () => {
       raw.destroy();
@@ -125,7 +142,7 @@ async function run(
         const event = corpus[n++ % corpus.length];
         const sent = performance.now();
         try {
-          await writer.log.append(topic, partition, 24, [
+          await writer.append(topic, partition, [
             {
               timestamp: Date.now(),
               key: Buffer.from(event.key),
@@ -144,6 +161,8 @@ async function run(
       }
     }),
   );
+  // Reservations left unused become gap markers: their writes count against this run.
+  for (const w of writers) await w.release();
   const total = emptyCounts();
   for (const w of writers) {
     addCounts(total, w.counts);
@@ -200,8 +219,8 @@ async function checkLog(
             TableName: names[logTable.envVar],
             KeyConditionExpression: 'pk = :pk AND sk >= :zero',
             ExpressionAttributeValues: { ':pk': { S: partitionKey(topic, p) }, ':zero': { N: '0' } },
-            ProjectionExpression: 'sk, #last',
-            ExpressionAttributeNames: { '#last': 'last' },
+            ProjectionExpression: 'sk, #last, #count',
+            ExpressionAttributeNames: { '#last': 'last', '#count': 'count' },
             ConsistentRead: true,
             ExclusiveStartKey: startKey,
           }),
@@ -210,7 +229,8 @@ async function checkLog(
           const sk = Number(item.sk.N);
           const lastOffset = Number(item.last.N);
           if (sk !== expected) dense = false;
-          events += lastOffset - sk + 1;
+          // A gap marker (count 0) covers offsets that hold no event.
+          events += Number(item.count.N);
           expected = lastOffset + 1;
         }
         startKey = page.LastEvaluatedKey as typeof startKey;
