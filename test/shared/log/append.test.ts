@@ -142,6 +142,27 @@ describe('append', () => {
     expect(readSegmentHeader(Buffer.from(inlineBytesOf(large) as Uint8Array)).codec).toBe('brotli');
   });
 
+  test('a batch of 10 order events, over the threshold uncompressed, is stored inline compressed: no S3 PUT', async () => {
+    const topic = uniqueTopic('batch10');
+    const log = newLog();
+    const corpus = orderCorpus(10, 5);
+    const records = corpus.map((e) => ({
+      timestamp: Date.now(),
+      key: Buffer.from(e.key),
+      value: e.value,
+      json: true,
+      headers: {},
+    }));
+    expect(encodeSegment(records).bytes.length).toBeGreaterThan(8 * 1024);
+    await log.append(topic, 0, RETENTION, records);
+    const [item] = (await partitionItems(topic, 0)).filter((i) => i.sk >= 0);
+    expect(item.s3Key).toBeUndefined();
+    expect(await segmentObjects(topic)).toEqual([]);
+    expect(itemSize(item)).toBeLessThanOrEqual(4 * WRITE_UNIT_BYTES);
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => e.value.toString())).toEqual(corpus.map((e) => e.value.toString()));
+  });
+
   test('items written in the first layout (before ADR 0008) still read, seek, and are found by their segment id', async () => {
     // GIVEN a partition whose first segment was committed by an earlier version, with its attribute names
     const topic = uniqueTopic('layout1');
