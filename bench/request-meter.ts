@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { itemSize, WRITE_UNIT_BYTES } from '../shared/log/item-size';
 
@@ -14,13 +15,33 @@ export interface RequestCounts {
   conditionFailures: number;
   /** Item sizes of the PutItem requests, in bytes. */
   readonly putItemBytes: number[];
+  /**
+   * Read units of Query and GetItem answers: the items' sizes summed per
+   * request, one unit per started 4 KB (half for an eventually consistent
+   * read), at least one. Projections hide some bytes from this count, so it
+   * understates reads that project (head reads: one unit each anyway).
+   */
+  readUnits: number;
 }
 
 export function emptyCounts(): RequestCounts {
-  return { requests: {}, writeRequests: 0, writeUnits: 0, conditionFailures: 0, putItemBytes: [] };
+  return { requests: {}, writeRequests: 0, writeUnits: 0, conditionFailures: 0, putItemBytes: [], readUnits: 0 };
 }
 
+const READ_UNIT_BYTES = 4096;
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
+
+/** Counts an S3 client's requests by operation (`PutObject`, `GetObject`, …) into `requests`. */
+export function meterS3(client: S3Client, requests: Record<string, number>): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+      requests[operation] = (requests[operation] ?? 0) + 1;
+      return next(args);
+    },
+    { step: 'build', name: 'meterS3' },
+  );
+}
 
 /**
  * Counts a DynamoDB client's requests in `counts`, at the build step where
@@ -50,7 +71,15 @@ export function meterRequests(client: DynamoDBClient, counts: RequestCounts): vo
         }
       }
       try {
-        return await next(args);
+        const result = await next(args);
+        if (command === 'QueryCommand' || command === 'GetItemCommand') {
+          const output = result.output as { Items?: Record<string, never>[]; Item?: Record<string, never> };
+          const items = output.Items ?? (output.Item ? [output.Item] : []);
+          const bytes = items.reduce((sum, item) => sum + itemSize(unmarshall(item)), 0);
+          const consistent = (args as { input: { ConsistentRead?: boolean } }).input.ConsistentRead === true;
+          counts.readUnits += Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * (consistent ? 1 : 0.5);
+        }
+        return result;
       } catch (error) {
         if ((error as Error).name === 'ConditionalCheckFailedException') counts.conditionFailures += 1;
         throw error;
@@ -67,4 +96,5 @@ export function addCounts(into: RequestCounts, from: RequestCounts): void {
   into.writeUnits += from.writeUnits;
   into.conditionFailures += from.conditionFailures;
   into.putItemBytes.push(...from.putItemBytes);
+  into.readUnits += from.readUnits;
 }
