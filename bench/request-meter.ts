@@ -25,7 +25,14 @@ export interface RequestCounts {
 }
 
 export function emptyCounts(): RequestCounts {
-  return { requests: {}, writeRequests: 0, writeUnits: 0, conditionFailures: 0, putItemBytes: [], readUnits: 0 };
+  return {
+    requests: {},
+    writeRequests: 0,
+    writeUnits: 0,
+    conditionFailures: 0,
+    putItemBytes: [],
+    readUnits: 0,
+  };
 }
 
 const READ_UNIT_BYTES = 4096;
@@ -62,7 +69,7 @@ export function meterRequests(client: DynamoDBClient, counts: RequestCounts): vo
         counts.writeRequests += 1;
         const input = (args as { input: { Item?: Record<string, never> } }).input;
         if (input.Item) {
-          const bytes = itemSize(unmarshall(input.Item, { wrapNumbers: false }));
+          const bytes = itemSize(nativeItem(input.Item));
           counts.putItemBytes.push(bytes);
           counts.writeUnits += Math.max(1, Math.ceil(bytes / WRITE_UNIT_BYTES));
         } else {
@@ -75,7 +82,7 @@ export function meterRequests(client: DynamoDBClient, counts: RequestCounts): vo
         if (command === 'QueryCommand' || command === 'GetItemCommand') {
           const output = result.output as { Items?: Record<string, never>[]; Item?: Record<string, never> };
           const items = output.Items ?? (output.Item ? [output.Item] : []);
-          const bytes = items.reduce((sum, item) => sum + itemSize(unmarshall(item)), 0);
+          const bytes = items.reduce((sum, item) => sum + itemSize(nativeItem(item)), 0);
           const consistent = (args as { input: { ConsistentRead?: boolean } }).input.ConsistentRead === true;
           counts.readUnits += Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * (consistent ? 1 : 0.5);
         }
@@ -87,6 +94,18 @@ export function meterRequests(client: DynamoDBClient, counts: RequestCounts): vo
     },
     { step: 'build', name: 'meterRequests' },
   );
+}
+
+const TYPE_KEYS = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS']);
+
+/** The item with plain values, whether the SDK handed it over marshalled (plain client) or not (document client). */
+function nativeItem(item: Record<string, unknown>): Record<string, unknown> {
+  const marshalled = Object.values(item).every((value) => {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false;
+    const keys = Object.keys(value);
+    return keys.length === 1 && TYPE_KEYS.has(keys[0]);
+  });
+  return marshalled ? unmarshall(item as Record<string, never>) : item;
 }
 
 /** Adds `from` into `into`. */
