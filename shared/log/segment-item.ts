@@ -34,9 +34,8 @@ export interface SegmentItem {
   readonly data?: Uint8Array;
 }
 
-/** Attribute names of the current layout, for projections and conditions. */
+/** The segment id's attribute name in the current layout, for projections. */
 export const SEGMENT_ID_ATTRIBUTE = 'id';
-export const INLINE_ATTRIBUTE = 'd';
 
 export function isExpired(item: Pick<SegmentItem, 'expiresAt'>, nowMs: number): boolean {
   return item.expiresAt * 1000 <= nowMs;
