@@ -291,6 +291,10 @@ function render(measured: Measured[], eventBytes: number): string {
       .join(', ');
   const gbs = price('lambda.gbSecondArm64');
   const apiMsAt512 = singlePublish - single['publish: Lambda duration'] / 2;
+  // The dispatcher's share shrinks with the records per stream batch (up to 100 under load).
+  const dispatcherAt100 = single['dispatcher: Lambda'] * (a.streamRecordsPerDispatcherInvocation / 100);
+  const bothLevers = apiMsAt512 - single['dispatcher: Lambda'] + dispatcherAt100;
+  const floor = single['publish: DynamoDB writes'] + single['publish: Lambda requests'];
   return [
     '## Cost per million events (model)',
     '',
@@ -331,7 +335,9 @@ function render(measured: Measured[], eventBytes: number): string {
     `- Single-event publish: **${usd(singlePublish)} per million** (goal ≤ $0.90): ${singlePublish <= 0.9 ? 'met' : 'NOT met'}.`,
     `  Biggest drivers: ${top(Object.fromEntries(Object.entries(single).filter(([k]) => k.startsWith('publish') || k.startsWith('dispatcher'))))}.`,
     `  The write unit is now one; the rest is Lambda. At 512 MB instead of the API function's ${a.apiMemoryGb * 1024} MB (same`,
-    `  billed ms assumed) it would be ${usd(apiMsAt512)}.`,
+    `  billed ms assumed) it would be ${usd(apiMsAt512)}; with also 100 stream records per dispatcher run (its batch`,
+    `  size, reached under load) ${usd(bothLevers)}. The floor is one write unit plus one Lambda request: ${usd(floor)};`,
+    `  every millisecond-GB of the API function adds $${(gbs * M * 1e-3).toFixed(4)} per million.`,
     `- Batches of 100, published and delivered to one group: **${usd(hundredTotal)} per million** (goal ≤ $0.08):`,
     `  ${hundredTotal <= 0.08 ? 'met' : 'NOT met'}. The S3 PUT alone is ${usd(hundred['publish: S3 PUT'])}: the design is`,
     `  ${usd(hundredTotal - hundred['publish: S3 PUT'])} above that floor. Biggest drivers: ${top(hundred)}.`,
