@@ -1,8 +1,8 @@
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { logTable } from '../shared/topology';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/emulators';
 import { tableNames } from '../local/provision';
 import { META_SK, partitionKey } from '../shared/log/partition-key';
+import { logTable } from '../shared/topology';
 
 /** What the log table gained for a topic since the previous look, summed over its partitions. */
 export interface LogTableGrowth {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { LOCAL_NODE_ARGS } from '../local/node-args';
 import { BusProcess, cpuSecondsOf, machineBusySeconds, rssOf, sleep } from './bus-process';
 import { measureCodec } from './codec';
+import { BENCHMARKS_PAGE, keepSections } from './doc-sections';
 import { describeFailure, type LoadResult, percentile, runLoad, send } from './load';
 import { LogTable } from './log-table';
 import { type BenchSummary, judgeTargets, renderMarkdown, type ScenarioResult } from './report';
@@ -349,8 +350,7 @@ async function main(): Promise<void> {
       shutdown: { ...shutdown, busOutputSinceStart: busOutput },
     };
     // Only a complete run of the bus as users run it replaces the published figures.
-    if (!only && busFlags.length === 0)
-      writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), renderMarkdown(summary));
+    if (!only && busFlags.length === 0) writeFileSync(BENCHMARKS_PAGE, keepSections(renderMarkdown(summary)));
     else
       log('docs/benchmarks.md left as it was: BENCH_SCENARIOS or BENCH_BUS_NODE_FLAGS make this run partial');
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

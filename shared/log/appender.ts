@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
-import { encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
+import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
 import { readHead } from './head';
+import { writeUnits } from './item-size';
 import { partitionKey } from './partition-key';
 import type { SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
@@ -182,12 +183,11 @@ export class Appender {
     records: SegmentRecord[],
     options: AppendOptions,
   ): Promise<number> {
-    const { dynamo, table, inlineThresholdBytes } = this.options;
+    const { dynamo, table } = this.options;
     const pk = partitionKey(topic, partition);
-    const segment = encodeSegment(records, { codec: this.options.codec ?? 'none' });
-    const inline = segment.bytes.length <= inlineThresholdBytes;
+    const segmentId = options.segmentId ?? newSegmentId();
+    const { segment, inline } = this.encode(pk, segmentId, retentionHours, records);
     const s3Key = inline ? undefined : await this.options.segments.put(topic, partition, segment.bytes);
-    const segmentId = options.segmentId ?? randomUUID();
     const uploadedAt = this.now();
     // The head of a write whose answer was lost, until something proves it did not land.
     let unknownAt: number | undefined;
@@ -204,20 +204,7 @@ export class Appender {
       ) {
         fail('The append took too long to commit; retry the request.');
       }
-      const item: SegmentItem = {
-        pk,
-        sk: head,
-        last: head + segment.count - 1,
-        count: segment.count,
-        firstTs: segment.firstTimestamp,
-        maxTs: segment.maxTimestamp,
-        bytes: segment.bytes.length,
-        codec: segment.codec,
-        crc: segment.crc,
-        ...(inline ? { data: segment.bytes } : { s3Key }),
-        expiresAt: Math.ceil(this.now() / 1000) + retentionHours * 3600,
-        segmentId,
-      };
+      const item = segmentItem(pk, head, segment, segmentId, this.expiresAt(retentionHours), { s3Key });
       try {
         //   head h ──► PutItem(sk = h) if no item at (pk, h)
         //   ├─ ok:       committed; offsets h .. h+count-1 are ours, the head is h+count
@@ -263,6 +250,42 @@ export class Appender {
     }
   }
 
+  /**
+   * Encodes the records with the configured codec. When that is `none`, a
+   * segment is compressed (brotli) where that saves money (docs/adr/0008):
+   * an inline segment when its item then costs fewer write units, and a
+   * segment of up to twice the inline threshold when it then fits inline,
+   * which spares its S3 PUT (at list prices one PUT costs as much as 8 write
+   * units: about the threshold's worth). The threshold bounds stored bytes.
+   */
+  private encode(
+    pk: string,
+    segmentId: string,
+    retentionHours: number,
+    records: SegmentRecord[],
+  ): { segment: EncodedSegment; inline: boolean } {
+    const threshold = this.options.inlineThresholdBytes;
+    const codec = this.options.codec ?? 'none';
+    const plain = encodeSegment(records, { codec });
+    const plainInline = plain.bytes.length <= threshold;
+    // Events of JSON compress 2-3 times in a segment; past twice the threshold, trying mostly wastes CPU.
+    if (codec !== 'none' || plain.bytes.length > COMPRESS_TO_INLINE_FACTOR * threshold) {
+      return { segment: plain, inline: plainInline };
+    }
+    // The head is not known yet: price the item at the widest offsets, which never understates it.
+    const units = (segment: EncodedSegment) =>
+      writeUnits(segmentItem(pk, WIDEST_OFFSET, segment, segmentId, this.expiresAt(retentionHours), {}));
+    if (plainInline && units(plain) === 1) return { segment: plain, inline: true };
+    const packed = encodeSegment(records, { codec: 'brotli' });
+    if (packed.bytes.length > threshold) return { segment: plain, inline: plainInline };
+    if (!plainInline || units(packed) < units(plain)) return { segment: packed, inline: true };
+    return { segment: plain, inline: true };
+  }
+
+  private expiresAt(retentionHours: number): number {
+    return Math.ceil(this.now() / 1000) + retentionHours * 3600;
+  }
+
   /** The partition's head, from the cache while it is fresh (see `readHead`). */
   private async head(pk: string): Promise<number> {
     const cached = this.heads.get(pk);
@@ -272,6 +295,44 @@ export class Appender {
     this.heads.set(pk, { offset, readAt: now });
     return offset;
   }
+}
+
+/** Segments up to this many times the inline threshold are compressed to see whether they fit inline. */
+const COMPRESS_TO_INLINE_FACTOR = 2;
+
+/** Offsets are safe integers: an item priced at this base offset is never smaller than the real one. */
+const WIDEST_OFFSET = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
+/**
+ * 96 random bits, base64url (16 characters): ample to tell our own commit
+ * from another writer's, in a third of a UUID's bytes (every write pays for them).
+ */
+function newSegmentId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/**
+ * The log item of a segment at base offset `head`, in the current layout
+ * (shared/log/segment-item.ts): inline bytes under `d`, or the S3 key.
+ */
+function segmentItem(
+  pk: string,
+  head: number,
+  segment: EncodedSegment,
+  segmentId: string,
+  expiresAt: number,
+  where: { s3Key?: string },
+): SegmentItem {
+  return {
+    pk,
+    sk: head,
+    last: head + segment.count - 1,
+    count: segment.count,
+    maxTs: segment.maxTimestamp,
+    expiresAt,
+    id: segmentId,
+    ...(where.s3Key === undefined ? { d: segment.bytes } : { s3Key: where.s3Key }),
+  };
 }
 
 /** A client error the SDK would not retry (validation, access denied): no retry can help. */
@@ -287,9 +348,9 @@ function isThrottled(error: unknown): boolean {
   );
 }
 
-/** The segmentId of the item that beat us, as DynamoDB returned it (raw attribute values). */
+/** The segment id of the item that beat us, in either layout, as DynamoDB returned it (raw attribute values). */
 function committedSegmentId(error: ConditionalCheckFailedException): string | undefined {
-  const id = error.Item?.segmentId as { S?: string } | string | undefined;
+  const id = (error.Item?.id ?? error.Item?.segmentId) as { S?: string } | string | undefined;
   return typeof id === 'string' ? id : id?.S;
 }
 

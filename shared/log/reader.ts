@@ -3,7 +3,13 @@ import { OffsetOutOfRangeError } from '../errors';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { readHead } from './head';
 import { partitionKey } from './partition-key';
-import { isExpired, type SegmentItem } from './segment-item';
+import {
+  inlineBytesOf,
+  isExpired,
+  SEGMENT_ID_ATTRIBUTE,
+  type SegmentItem,
+  segmentIdOf,
+} from './segment-item';
 import type { SegmentStore } from './segment-store';
 
 export interface ReaderOptions {
@@ -163,11 +169,12 @@ export class LogReader {
     let seen = 0;
     for await (const item of this.walk(partitionKey(topic, partition), {
       from: fromOffset,
-      projection: 'sk, #count, segmentId',
-      names: { '#count': 'count' },
+      // Both layouts' names: a partition may hold items of each (shared/log/segment-item.ts).
+      projection: 'sk, #count, #id, segmentId',
+      names: { '#count': 'count', '#id': SEGMENT_ID_ATTRIBUTE },
       pageSize: 100,
     })) {
-      if (item.segmentId === segmentId) return { baseOffset: item.sk, count: item.count };
+      if (segmentIdOf(item) === segmentId) return { baseOffset: item.sk, count: item.count };
       if (++seen >= maxSegments) return undefined;
     }
     return undefined;
@@ -234,10 +241,8 @@ export class LogReader {
   }
 
   private async decode(segment: SegmentItem): Promise<LogRecord[]> {
-    return decodeSegment(
-      segment.data ? Buffer.from(segment.data) : await this.objectBytes(segment),
-      segment.sk,
-    );
+    const inline = inlineBytesOf(segment);
+    return decodeSegment(inline ? Buffer.from(inline) : await this.objectBytes(segment), segment.sk);
   }
 
   /**

@@ -1,28 +1,52 @@
-/** One committed segment in the log table (see ARCHITECTURE.md, Storage). */
+/**
+ * One committed segment in the log table (see ARCHITECTURE.md, Storage), as
+ * written since docs/adr/0008-one-write-unit.md: only what readers, the time
+ * index, TTL and the stream need, under short names where nothing outside
+ * the log depends on the name. DynamoDB bills every attribute name's bytes
+ * on every write, so a 1 KiB event fits one write unit only with a lean item.
+ *
+ * The first layout (`data`, `segmentId`, `firstTs`, `bytes`, `codec`, `crc`)
+ * stays readable: deployments hold items written in it until they expire.
+ * `firstTs`, `bytes`, `codec` and `crc` are in the segment's own header,
+ * which its CRC covers, so no reader needs them in the item.
+ */
 export interface SegmentItem {
   /** `<topic>#<partition>` */
   readonly pk: string;
   /** Base offset: the offset of the segment's first event. */
   readonly sk: number;
-  /** Offset of the segment's last event. */
+  /** Offset of the segment's last event; the stream's consumer and the head read it. */
   readonly last: number;
   readonly count: number;
-  readonly firstTs: number;
+  /** Newest append time in the segment (ms): the time index's sort key. */
   readonly maxTs: number;
-  /** Encoded size in bytes. */
-  readonly bytes: number;
-  readonly codec: string;
-  readonly crc: number;
-  /** The encoded segment, when stored inline. */
-  readonly data?: Uint8Array;
-  /** Where the encoded segment is, when stored in S3. */
-  readonly s3Key?: string;
   /** TTL, epoch seconds: commit time + the topic's retention. Readers treat the segment as gone after it. */
   readonly expiresAt: number;
   /** Unique per encoded segment: lets a writer recognise its own commit after a lost answer. */
-  readonly segmentId: string;
+  readonly id?: string;
+  /** The encoded segment, when stored inline. */
+  readonly d?: Uint8Array;
+  /** Where the encoded segment is, when stored in S3. */
+  readonly s3Key?: string;
+  /** First layout: the segment id. */
+  readonly segmentId?: string;
+  /** First layout: the inline segment. */
+  readonly data?: Uint8Array;
 }
+
+/** The segment id's attribute name in the current layout, for projections. */
+export const SEGMENT_ID_ATTRIBUTE = 'id';
 
 export function isExpired(item: Pick<SegmentItem, 'expiresAt'>, nowMs: number): boolean {
   return item.expiresAt * 1000 <= nowMs;
+}
+
+/** The segment's id, in either layout. */
+export function segmentIdOf(item: Pick<SegmentItem, 'id' | 'segmentId'>): string | undefined {
+  return item.id ?? item.segmentId;
+}
+
+/** The inline segment bytes, in either layout; undefined when the segment is in S3. */
+export function inlineBytesOf(item: Pick<SegmentItem, 'd' | 'data'>): Uint8Array | undefined {
+  return item.d ?? item.data;
 }

@@ -1,6 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { orderCorpus } from '../../../bench/corpus';
 import { UnavailableError } from '../../../shared/errors';
+import { itemSize, WRITE_UNIT_BYTES } from '../../../shared/log/item-size';
 import type { Log } from '../../../shared/log/log';
+import { partitionKey } from '../../../shared/log/partition-key';
+import { inlineBytesOf } from '../../../shared/log/segment-item';
+import { encodeSegment, readSegmentHeader, type SegmentRecord } from '../../../shared/segment/codec';
 import {
   documentClient,
   newLog,
@@ -80,24 +87,122 @@ describe('append', () => {
   test('a segment at or under 8 KiB is stored inline, a larger one in S3, and both read back the same', async () => {
     const topic = uniqueTopic('size');
     const log = newLog();
-    const small = [record('x'.repeat(7_000), 'k')];
-    const large = [record('y'.repeat(9_000), 'k')];
+    // Random text, so compression cannot bring the large one under the threshold.
+    const smallValue = randomBytes(5_000).toString('base64');
+    const largeValue = randomBytes(9_000).toString('base64');
 
-    await log.append(topic, 0, RETENTION, small);
-    await log.append(topic, 0, RETENTION, large);
+    await log.append(topic, 0, RETENTION, [record(smallValue, 'k')]);
+    await log.append(topic, 0, RETENTION, [record(largeValue, 'k')]);
 
     const [first, second] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
-    expect(first.bytes).toBeLessThanOrEqual(8 * 1024);
-    expect(first.data).toBeDefined();
+    expect(inlineBytesOf(first)?.length).toBeLessThanOrEqual(8 * 1024);
     expect(first.s3Key).toBeUndefined();
-    expect(second.bytes).toBeGreaterThan(8 * 1024);
-    expect(second.data).toBeUndefined();
+    expect(inlineBytesOf(second)).toBeUndefined();
     expect(await segmentObjects(topic)).toEqual([second.s3Key]);
     const events = await readAll(newLog(), topic, 0);
     expect(events.map((e) => [e.offset, e.key?.toString(), JSON.parse(e.value.toString())])).toEqual([
-      [0, 'k', 'x'.repeat(7_000)],
-      [1, 'k', 'y'.repeat(9_000)],
+      [0, 'k', smallValue],
+      [1, 'k', largeValue],
     ]);
+  });
+
+  test('a realistic ~1 KiB order event is committed as an item of at most 1,024 bytes: one write unit', async () => {
+    // GIVEN 40 order events of 880-1,250 bytes of JSON (bench/corpus.ts), each appended on its own
+    const topic = uniqueTopic('orders');
+    const log = newLog();
+    const corpus = orderCorpus(40, 11);
+    for (const event of corpus) {
+      await log.append(topic, 0, RETENTION, [
+        { timestamp: Date.now(), key: Buffer.from(event.key), value: event.value, json: true, headers: {} },
+      ]);
+    }
+    // THEN every item, as DynamoDB sizes it, fits one write unit, and the events read back unchanged
+    const items = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
+    expect(items).toHaveLength(40);
+    const sizes = items.map((item) => itemSize(item));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(WRITE_UNIT_BYTES);
+    expect(Math.min(...corpus.map((e) => e.value.length))).toBeGreaterThan(850);
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => [e.key?.toString(), e.value.toString()])).toEqual(
+      corpus.map((e) => [e.key, e.value.toString()]),
+    );
+  });
+
+  test('an inline segment is compressed only when that saves write units', async () => {
+    const topic = uniqueTopic('small');
+    const log = newLog();
+    // GIVEN a small event, which fits one write unit anyway, and an order event, which needs compression to
+    await log.append(topic, 0, RETENTION, [record({ orderId: 'o-1', total: 42 })]);
+    const [order] = orderCorpus(1, 3);
+    await log.append(topic, 0, RETENTION, [
+      { timestamp: Date.now(), key: null, value: order.value, json: true, headers: {} },
+    ]);
+    const [small, large] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
+    expect(readSegmentHeader(Buffer.from(inlineBytesOf(small) as Uint8Array)).codec).toBe('none');
+    expect(readSegmentHeader(Buffer.from(inlineBytesOf(large) as Uint8Array)).codec).toBe('brotli');
+  });
+
+  test('a batch of 10 order events, over the threshold uncompressed, is stored inline compressed: no S3 PUT', async () => {
+    const topic = uniqueTopic('batch10');
+    const log = newLog();
+    const corpus = orderCorpus(10, 5);
+    const records = corpus.map((e) => ({
+      timestamp: Date.now(),
+      key: Buffer.from(e.key),
+      value: e.value,
+      json: true,
+      headers: {},
+    }));
+    expect(encodeSegment(records).bytes.length).toBeGreaterThan(8 * 1024);
+    await log.append(topic, 0, RETENTION, records);
+    const [item] = (await partitionItems(topic, 0)).filter((i) => i.sk >= 0);
+    expect(item.s3Key).toBeUndefined();
+    expect(await segmentObjects(topic)).toEqual([]);
+    expect(itemSize(item)).toBeLessThanOrEqual(4 * WRITE_UNIT_BYTES);
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => e.value.toString())).toEqual(corpus.map((e) => e.value.toString()));
+  });
+
+  test('items written in the first layout (before ADR 0008) still read, seek, and are found by their segment id', async () => {
+    // GIVEN a partition whose first segment was committed by an earlier version, with its attribute names
+    const topic = uniqueTopic('layout1');
+    const t0 = Date.now() - 60_000;
+    const old: SegmentRecord[] = [record('old-a', 'k', t0), record('old-b', 'k', t0 + 10)];
+    const segment = encodeSegment(old, { codec: 'gzip' });
+    await documentClient().send(
+      new PutCommand({
+        TableName: process.env.EVENTBUS_LOG_TABLE,
+        Item: {
+          pk: partitionKey(topic, 0),
+          sk: 0,
+          last: 1,
+          count: 2,
+          firstTs: segment.firstTimestamp,
+          maxTs: segment.maxTimestamp,
+          bytes: segment.bytes.length,
+          codec: segment.codec,
+          crc: segment.crc,
+          data: segment.bytes,
+          expiresAt: Math.ceil(Date.now() / 1000) + RETENTION * 3600,
+          segmentId: 'a6f1c0de-0000-4000-8000-000000000001',
+        },
+      }),
+    );
+    // WHEN this version appends after it
+    const log = newLog();
+    expect((await log.append(topic, 0, RETENTION, [record('new-c')])).baseOffset).toBe(2);
+    // THEN both layouts read back in order, by offset and by time, and the old segment is found by its id
+    const events = await readAll(newLog(), topic, 0);
+    expect(events.map((e) => [e.offset, JSON.parse(e.value.toString())])).toEqual([
+      [0, 'old-a'],
+      [1, 'old-b'],
+      [2, 'new-c'],
+    ]);
+    expect(await log.offsetForTimestamp(topic, 0, t0 + 5)).toBe(1);
+    expect(await log.findSegment(topic, 0, 'a6f1c0de-0000-4000-8000-000000000001', 0, 10)).toEqual({
+      baseOffset: 0,
+      count: 2,
+    });
   });
 
   test('reads honour offset and limit and say where to go on', async () => {
@@ -159,14 +264,16 @@ test('gzip segments (EVENTBUS_SEGMENT_CODEC=gzip) are smaller and read back the 
     values.map((v) => record(v)),
   );
   const [segment] = (await partitionItems(topic, 0)).filter((item) => item.sk >= 0);
-  expect(segment.codec).toBe('gzip');
-  expect(segment.bytes).toBeLessThan(JSON.stringify(values).length / 4);
+  const stored = Buffer.from(inlineBytesOf(segment) as Uint8Array);
+  expect(readSegmentHeader(stored).codec).toBe('gzip');
+  expect(stored.length).toBeLessThan(JSON.stringify(values).length / 4);
   const { records } = await newLog({ config: { segmentCodec: 'none' } }).read(topic, 0, 0, 100);
   expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(values);
 });
 
 test('a write DynamoDB refuses as invalid fails at once, is not retried, and commits nothing', async () => {
-  // GIVEN a threshold above DynamoDB's 400 KB item limit, so a 450 KB segment is sent inline
+  // GIVEN a threshold above DynamoDB's 400 KB item limit, so a 600 KB segment (random text, which
+  // compression cannot bring under 400 KB) is sent inline
   const topic = uniqueTopic('toolarge');
   const client = new DynamoDBClient({});
   let puts = 0;
@@ -180,7 +287,8 @@ test('a write DynamoDB refuses as invalid fails at once, is not retried, and com
   const log = newLog({ dynamo: documentClient(client), config: { inlineThresholdBytes: 1_000_000 } });
 
   // WHEN it is appended THEN DynamoDB Local's validation error comes back after one attempt
-  await expect(log.append(topic, 0, 24, [record('x'.repeat(450_000))])).rejects.toMatchObject({
+  const value = randomBytes(450_000).toString('base64');
+  await expect(log.append(topic, 0, 24, [record(value)])).rejects.toMatchObject({
     name: 'ValidationException',
   });
   expect(puts).toBe(1);

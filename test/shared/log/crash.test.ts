@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { COMMIT_DEADLINE_MS } from '../../../shared/log/appender';
 import { sweepOrphanSegments } from '../../../shared/log/orphan-sweeper';
@@ -14,7 +15,8 @@ import {
 } from '../../support/aws';
 import { faultyDynamo, isPut } from '../../support/faults';
 
-const large = () => [record('z'.repeat(10_000))];
+/** Random text: no compression brings it under the 8 KiB inline threshold, so it goes to S3. */
+const large = () => [record(randomBytes(10_000).toString('base64'))];
 
 describe('a crash at any step loses no acknowledged event', () => {
   test('a crash after the S3 upload and before the commit acknowledges nothing, reuses no offset, and the sweeper removes the orphan', async () => {
@@ -99,6 +101,80 @@ describe('a crash at any step loses no acknowledged event', () => {
     const { records } = await newLog().read(topic, 0, 0, 10);
     expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual(['x', 'mine', 'y']);
     expect(mine.baseOffset).toBe(1);
+  });
+
+  /**
+   * A client whose first PutItem meets `fault`, and `inWindow` runs inside the fault window: after the
+   * write landed and before its answer would arrive (`lose-answer`), or instead of sending it (`unsent`).
+   */
+  function faultWithWriter(fault: 'lose-answer' | 'unsent', inWindow: () => Promise<unknown>) {
+    const client = new DynamoDBClient({});
+    let armed = true;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!armed || !/^Put/.test(context.commandName ?? '')) return next(args);
+        armed = false;
+        if (fault === 'unsent') {
+          await inWindow();
+          throw Object.assign(new Error('connection reset before the request was written'), {
+            name: 'TimeoutError',
+          });
+        }
+        await next(args);
+        await inWindow();
+        throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+      },
+      { step: 'initialize', name: 'faultWithWriter' },
+    );
+    return documentClient(client);
+  }
+
+  test('a commit whose answer is lost while another writer commits inside the window is not duplicated', async () => {
+    // GIVEN a partition with one event, and a writer whose commit lands but whose answer is lost
+    const topic = uniqueTopic('window1');
+    const other = newLog();
+    await other.append(topic, 0, 24, [record('x')]);
+    let otherOffset = -1;
+    const log = newLog({
+      dynamo: faultWithWriter('lose-answer', async () => {
+        // WHEN another writer commits right after it, before the first writer's retry
+        otherOffset = (await other.append(topic, 0, 24, [record('y')])).baseOffset;
+      }),
+    });
+    const mine = await log.append(topic, 0, 24, [record('mine')]);
+    // THEN the retry recognises its own segment: acknowledged once, at the offset it landed on
+    expect(mine.baseOffset).toBe(1);
+    expect(otherOffset).toBe(2);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
+      [0, 'x'],
+      [1, 'mine'],
+      [2, 'y'],
+    ]);
+  });
+
+  test('a commit that never left while another writer takes its head lands after it, once', async () => {
+    // GIVEN a writer whose first commit fails before reaching DynamoDB (outcome unknown to it)
+    const topic = uniqueTopic('window2');
+    const other = newLog();
+    await other.append(topic, 0, 24, [record('x')]);
+    let otherOffset = -1;
+    const log = newLog({
+      dynamo: faultWithWriter('unsent', async () => {
+        // WHEN another writer commits at the very head the first one was trying
+        otherOffset = (await other.append(topic, 0, 24, [record('y')])).baseOffset;
+      }),
+    });
+    const mine = await log.append(topic, 0, 24, [record('mine')]);
+    // THEN the retry at that head meets the other writer's segment, not its own, and moves on
+    expect(otherOffset).toBe(1);
+    expect(mine.baseOffset).toBe(2);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
+      [0, 'x'],
+      [1, 'y'],
+      [2, 'mine'],
+    ]);
   });
 });
 

@@ -1,4 +1,11 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  brotliCompressSync,
+  brotliDecompressSync,
+  deflateRawSync,
+  gunzipSync,
+  gzipSync,
+  inflateRawSync,
+} from 'node:zlib';
 import { crc32c } from '@aws-crypto/crc32c';
 import fc from 'fast-check';
 import { CorruptSegmentError } from '../../../shared/errors';
@@ -31,7 +38,24 @@ const recordArb: fc.Arbitrary<SegmentRecord> = fc.record({
     .map((headers) => ({ ...headers })),
 });
 const recordsArb = fc.array(recordArb, { minLength: 1, maxLength: 20 });
-const codecArb = fc.constantFrom<SegmentCodec>('none', 'gzip');
+const codecArb = fc.constantFrom<SegmentCodec>('none', 'gzip', 'deflate-raw', 'brotli');
+/** Codec ids as the header stores them (codec.ts). */
+const CODEC_ID: Record<SegmentCodec, number> = { none: 0, gzip: 1, 'deflate-raw': 2, brotli: 3 };
+
+/** A body compressed the codec's way, with Node's zlib directly rather than the codec's own code. */
+function pack(codec: SegmentCodec, body: Uint8Array): Buffer {
+  if (codec === 'gzip') return gzipSync(body);
+  if (codec === 'deflate-raw') return deflateRawSync(body);
+  if (codec === 'brotli') return brotliCompressSync(body);
+  return Buffer.from(body);
+}
+
+function unpack(codec: SegmentCodec, stored: Buffer): Buffer {
+  if (codec === 'gzip') return gunzipSync(stored);
+  if (codec === 'deflate-raw') return inflateRawSync(stored);
+  if (codec === 'brotli') return brotliDecompressSync(stored);
+  return stored;
+}
 const segmentArb = fc
   .tuple(recordsArb, codecArb)
   .map(([records, codec]) => ({ records, codec, bytes: encodeSegment(records, { codec }).bytes }));
@@ -135,15 +159,31 @@ describe('encodeSegment / decodeSegment', () => {
     expect(decoded.value.toString()).toBe('hello');
   });
 
-  it('compresses a repetitive batch with gzip', () => {
-    const records = Array.from({ length: 50 }, (_, i) =>
-      record({ value: Buffer.from(JSON.stringify({ orderId: i, status: 'shipped', items: [] })) }),
+  it.each<SegmentCodec>(['gzip', 'deflate-raw', 'brotli'])(
+    'compresses a repetitive batch with %s',
+    (codec) => {
+      const records = Array.from({ length: 50 }, (_, i) =>
+        record({ value: Buffer.from(JSON.stringify({ orderId: i, status: 'shipped', items: [] })) }),
+      );
+      const plain = encodeSegment(records, { codec: 'none' });
+      const packed = encodeSegment(records, { codec });
+      expect(packed.codec).toBe(codec);
+      expect(readSegmentHeader(packed.bytes).codec).toBe(codec);
+      expect(packed.bytes[5]).toBe(CODEC_ID[codec]);
+      expect(packed.bytes.length).toBeLessThan(plain.bytes.length / 4);
+      expect(decodeSegment(packed.bytes, 7)).toEqual(decodeSegment(plain.bytes, 7));
+    },
+  );
+
+  it('reads a gzip segment of the first layout, built with zlib directly', () => {
+    const plain = encodeSegment([record({ value: Buffer.from('{"a":1}') })]);
+    const body = pack('gzip', plain.bytes.subarray(HEADER_SIZE));
+    const header = Buffer.from(plain.bytes.subarray(0, HEADER_SIZE));
+    header[5] = 1;
+    header.writeUInt32BE(body.length, 26);
+    expect(decodeSegment(forgeChecksum(Buffer.concat([header, body])), 3)).toEqual(
+      decodeSegment(plain.bytes, 3),
     );
-    const plain = encodeSegment(records, { codec: 'none' });
-    const gzipped = encodeSegment(records, { codec: 'gzip' });
-    expect(gzipped.codec).toBe('gzip');
-    expect(gzipped.bytes.length).toBeLessThan(plain.bytes.length / 4);
-    expect(decodeSegment(gzipped.bytes, 7)).toEqual(decodeSegment(plain.bytes, 7));
   });
 
   it('fails to encode an empty batch, as a programming error rather than corruption', () => {
@@ -279,7 +319,7 @@ describe('decodeSegment on damaged bytes', () => {
   it('refuses random bytes behind a valid magic, version and codec', () => {
     fc.assert(
       fc.property(codecArb, fc.uint8Array({ maxLength: 400 }), (codec, garbage) => {
-        const prefix = Buffer.from([0x45, 0x42, 0x53, 0x31, 1, codec === 'gzip' ? 1 : 0]);
+        const prefix = Buffer.from([0x45, 0x42, 0x53, 0x31, 1, CODEC_ID[codec]]);
         expect(decodeError(Buffer.concat([prefix, garbage]))).toBeInstanceOf(CorruptSegmentError);
       }),
     );
@@ -290,7 +330,8 @@ describe('decodeSegment on damaged bytes', () => {
     for (const [index, value] of [
       [4, 2],
       [4, 0],
-      [5, 2],
+      [5, 4],
+      [5, 255],
     ]) {
       const damaged = Buffer.from(bytes);
       damaged[index] = value;
@@ -312,13 +353,9 @@ describe('decodeSegment on damaged bodies with a valid checksum', () => {
         fc.integer({ min: 1, max: 255 }),
         ({ bytes, codec }, indexSeed, mask) => {
           const header = bytes.subarray(0, HEADER_SIZE);
-          const body = Buffer.from(
-            codec === 'gzip' ? gunzipSync(bytes.subarray(HEADER_SIZE)) : bytes.subarray(HEADER_SIZE),
-          );
+          const body = Buffer.from(unpack(codec, bytes.subarray(HEADER_SIZE)));
           body[indexSeed % body.length] ^= mask;
-          expectOnlyCorruptSegmentError(
-            forgeChecksum(Buffer.concat([header, codec === 'gzip' ? gzipSync(body) : body])),
-          );
+          expectOnlyCorruptSegmentError(forgeChecksum(Buffer.concat([header, pack(codec, body)])));
         },
       ),
     );
@@ -328,12 +365,12 @@ describe('decodeSegment on damaged bodies with a valid checksum', () => {
     fc.assert(
       fc.property(segmentArb, fc.integer({ min: -40, max: 40 }), ({ bytes, codec }, change) => {
         const header = bytes.subarray(0, HEADER_SIZE);
-        const body = codec === 'gzip' ? gunzipSync(bytes.subarray(HEADER_SIZE)) : bytes.subarray(HEADER_SIZE);
+        const body = unpack(codec, bytes.subarray(HEADER_SIZE));
         const resized =
           change < 0
             ? body.subarray(0, Math.max(0, body.length + change))
             : Buffer.concat([body, Buffer.alloc(change, 0x81)]);
-        const forged = forgeChecksum(Buffer.concat([header, codec === 'gzip' ? gzipSync(resized) : resized]));
+        const forged = forgeChecksum(Buffer.concat([header, pack(codec, resized)]));
         if (change !== 0) expect(decodeError(forged)).toBeInstanceOf(CorruptSegmentError);
       }),
     );
@@ -350,10 +387,10 @@ describe('decodeSegment on damaged bodies with a valid checksum', () => {
           const header = Buffer.alloc(HEADER_SIZE);
           header.write('EBS1', 0, 'latin1');
           header[4] = 1;
-          header[5] = codec === 'gzip' ? 1 : 0;
+          header[5] = CODEC_ID[codec];
           header.writeUInt32BE(count, 6);
           Buffer.from(timestamps).copy(header, 10);
-          const stored = codec === 'gzip' ? gzipSync(body) : Buffer.from(body);
+          const stored = pack(codec, body);
           expectOnlyCorruptSegmentError(forgeChecksum(Buffer.concat([header, stored])));
         },
       ),
