@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
+import { busMetrics } from '../observability/metrics';
 import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
 import { readHead } from './head';
 import { writeUnits } from './item-size';
@@ -231,6 +232,8 @@ export class Appender {
           // Someone else's segment is at `head`: ours is not there, and a lost write to it can never land.
           if (unknownAt === head) unknownAt = undefined;
           this.heads.delete(pk);
+          // A lost race is billed as a write: the metric shows when writers crowd a partition.
+          busMetrics.appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
             fail(`Partition ${partition} of topic "${topic}" is busy; retry the request.`, error);
           }
