@@ -14,7 +14,10 @@ const stack = new EventBusStack(app, process.env.EVENTBUS_STACK_NAME ?? 'EventBu
 });
 
 // `-c eventbus:e2eProbe=true` (npm run deploy:local) adds the end-to-end suite's subscriber (test/e2e/probe.ts).
-if (app.node.tryGetContext('eventbus:e2eProbe') === 'true' || app.node.tryGetContext('eventbus:e2eProbe') === true) {
+if (
+  app.node.tryGetContext('eventbus:e2eProbe') === 'true' ||
+  app.node.tryGetContext('eventbus:e2eProbe') === true
+) {
   const probe = new NodejsFunction(stack, 'E2eProbe', {
     entry: path.join(__dirname, '..', 'test', 'e2e', 'probe.ts'),
     runtime: lambda.Runtime.NODEJS_24_X,

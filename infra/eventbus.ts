@@ -303,7 +303,9 @@ export class EventBus extends Construct {
         retryAttempts: dispatcherTrigger.retryAttempts,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or(...dispatcherTrigger.eventNames) })],
+        filters: [
+          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or(...dispatcherTrigger.eventNames) }),
+        ],
       }),
     );
 

@@ -63,7 +63,11 @@ export const SETTINGS = {
   /** Conditional-write attempts per segment before the append gives up with a retryable error. */
   appendAttempts: setting('EVENTBUS_APPEND_ATTEMPTS', 8, integer(1, 100)),
   /** Compression of new segments; readers handle every codec whatever this says. */
-  segmentCodec: setting<SegmentCodec>('EVENTBUS_SEGMENT_CODEC', 'none', oneOf('none', 'gzip', 'deflate-raw', 'brotli')),
+  segmentCodec: setting<SegmentCodec>(
+    'EVENTBUS_SEGMENT_CODEC',
+    'none',
+    oneOf('none', 'gzip', 'deflate-raw', 'brotli'),
+  ),
   /** Webhook addresses beyond public HTTPS that subscriptions may reach: `loopback`, `private`, `http`. */
   webhookAllow: setting<NetworkPolicy>('EVENTBUS_WEBHOOK_ALLOW', parseNetworkPolicy(undefined), (raw) =>
     parseNetworkPolicy(raw),

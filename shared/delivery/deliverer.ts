@@ -139,7 +139,7 @@ export class Deliverer {
     let batches = 0;
     // The first undelivered event last read, for the age of the group's oldest undelivered event.
     let head: { offset: number; timestamp: number } | undefined;
-    let state = await this.cursorOf(ref, topicName, subscription);
+    let state = await this.cursorOf(ref, subscription);
     const run = (result: DeliveryRunResult): DeliveryRun => {
       if (state && result !== 'no-subscription' && result !== 'held') {
         const lag = Math.max(0, end - state.committed);
@@ -353,11 +353,7 @@ export class Deliverer {
   }
 
   /** The cursor, created where the subscription starts reading if this partition has none yet. */
-  private async cursorOf(
-    ref: CursorRef,
-    topic: string,
-    subscription: StoredSubscription,
-  ): Promise<CursorState | undefined> {
+  private async cursorOf(ref: CursorRef, subscription: StoredSubscription): Promise<CursorState | undefined> {
     const existing = await this.options.cursors.read(ref);
     if (existing || cursorGroup(ref.cursor).redrive) return existing;
     // No cursor: a partition never delivered to, or a subscription deleted (with its cursors) since it was

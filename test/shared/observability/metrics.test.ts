@@ -24,7 +24,12 @@ function captureEmf(): { lines: EmfLine[]; restore(): void } {
     }
     return write(chunk as string, ...(rest as []));
   }) as typeof process.stdout.write;
-  return { lines, restore: () => void (process.stdout.write = write) };
+  return {
+    lines,
+    restore: () => {
+      process.stdout.write = write;
+    },
+  };
 }
 
 const valuesOf = (lines: EmfLine[], name: string, group?: string) =>
