@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { createApiHandler } from '../../functions/api/handler';
 import { createRegistrarHandler } from '../../functions/registrar/handler';
+import { DEFAULT_LIMITS } from '../../shared/publish/limits';
 import type { Declaration } from '../../shared/registry/declarations';
 import { startTestApi, type TestApi } from '../support/api';
 
@@ -135,5 +138,35 @@ describe('the registrar applies declarations to the registry (against DynamoDB L
     await expect(
       api.bus.authorizer.authenticateIam('arn:aws:sts::123456789012:assumed-role/Stranger/x'),
     ).rejects.toThrow(/no grant on this bus/);
+
+    // Through the API as an AWS_IAM Function URL calls it: IAM's verified caller, no bearer key.
+    const handler = createApiHandler(api.bus, DEFAULT_LIMITS, new Logger({ logLevel: 'SILENT' }));
+    const signed = (method: string, rawPath: string, userArn: string, body?: unknown) =>
+      handler(
+        {
+          version: '2.0',
+          rawPath,
+          rawQueryString: '',
+          headers: { 'content-type': 'application/json', authorization: 'AWS4-HMAC-SHA256 Credential=…' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          isBase64Encoded: false,
+          requestContext: {
+            http: { method, path: rawPath },
+            requestId: randomUUID(),
+            authorizer: { iam: { userArn } },
+          },
+        } as never,
+        {} as never,
+      ) as Promise<{ statusCode: number; body: string }>;
+    const published = await signed('POST', `/topics/declared-${run}/events`, caller, {
+      events: [{ value: 1 }],
+    });
+    expect(published.statusCode).toBe(200);
+    expect((await signed('GET', `/topics/declared-${run}/partitions/0/events`, caller)).statusCode).toBe(403);
+    const stranger = 'arn:aws:sts::123456789012:assumed-role/Stranger/x';
+    expect(
+      (await signed('POST', `/topics/declared-${run}/events`, stranger, { events: [{ value: 1 }] }))
+        .statusCode,
+    ).toBe(401);
   });
 });
