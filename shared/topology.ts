@@ -90,6 +90,19 @@ export const segmentBucket = {
   prefix: 'segments/',
 } as const;
 
+/** What every function that appends to the log reads: the API, and the deliverer for dead letters. */
+const APPEND_SETTINGS = ['inlineThresholdBytes', 'headCacheMs', 'appendAttempts', 'segmentCodec'] as const;
+
+/** What one publish request may carry (shared/publish/limits.ts). */
+export const PUBLISH_LIMIT_SETTINGS = [
+  'maxEvents',
+  'maxValueBytes',
+  'maxRequestBytes',
+  'maxKeyBytes',
+  'maxHeaders',
+  'maxHeaderBytes',
+] as const satisfies readonly SettingName[];
+
 export interface FunctionDefinition {
   readonly id: string;
   /** The tables it uses: it learns their names, and nothing else, through their `envVar`. */
@@ -111,21 +124,13 @@ export const apiFunction: FunctionDefinition = {
   tables: [logTable, groupsTable, registryTable],
   bucket: true,
   settings: [
-    'inlineThresholdBytes',
-    'headCacheMs',
-    'appendAttempts',
-    'segmentCodec',
+    ...APPEND_SETTINGS,
     'webhookAllow',
     'delivererFunction',
     'maxRetentionHours',
     'adminKeySecretArn',
     'adminKeyMaxAgeSeconds',
-    'maxEvents',
-    'maxValueBytes',
-    'maxRequestBytes',
-    'maxKeyBytes',
-    'maxHeaders',
-    'maxHeaderBytes',
+    ...PUBLISH_LIMIT_SETTINGS,
   ],
   entry: 'functions/api/handler.ts',
   handler: 'handler',
@@ -156,15 +161,7 @@ export const delivererFunction: FunctionDefinition = {
   tables: [logTable, groupsTable, registryTable],
   bucket: true,
   // Dead letters are appended like any event; its own name it learns from Lambda.
-  settings: [
-    'inlineThresholdBytes',
-    'headCacheMs',
-    'appendAttempts',
-    'segmentCodec',
-    'webhookAllow',
-    'retryBaseMs',
-    'maxRetentionHours',
-  ],
+  settings: [...APPEND_SETTINGS, 'webhookAllow', 'retryBaseMs', 'maxRetentionHours'],
   entry: 'functions/deliverer/handler.ts',
   handler: 'handler',
   memoryMiB: 512,

@@ -1,5 +1,6 @@
 import { LAMBDA_PAYLOAD_BYTES, SETTINGS, type SettingName, settingFromEnv } from '../config';
 import { InvalidRequestError, PayloadTooLargeError } from '../errors';
+import { PUBLISH_LIMIT_SETTINGS } from '../topology';
 import type { OutgoingEvent } from './publisher';
 
 /** What one publish request may carry. Configurable per deployment through the environment. */
@@ -14,14 +15,7 @@ export interface PublishLimits {
 }
 
 /** The settings each limit is read from (shared/config.ts owns their names, defaults and parsing). */
-const LIMIT_SETTINGS = [
-  'maxEvents',
-  'maxValueBytes',
-  'maxRequestBytes',
-  'maxKeyBytes',
-  'maxHeaders',
-  'maxHeaderBytes',
-] as const satisfies readonly (keyof PublishLimits & SettingName)[];
+const LIMIT_SETTINGS = PUBLISH_LIMIT_SETTINGS satisfies readonly (keyof PublishLimits)[];
 
 export const DEFAULT_LIMITS: PublishLimits = Object.fromEntries(
   LIMIT_SETTINGS.map((name) => [name, SETTINGS[name].default]),
