@@ -69,7 +69,10 @@ export function registerPublish(program: Command): void {
       'publish one event (the value argument: JSON, or else text), or many from stdin, one JSON per line, batched',
     )
     // Not --key: that is the API key, for every command.
-    .option('-k, --event-key <key>', "the event's key (it picks the partition; events of a key keep their order)")
+    .option(
+      '-k, --event-key <key>',
+      "the event's key (it picks the partition; events of a key keep their order)",
+    )
     .option('-H, --header <name=value>', 'a header, repeatable', collect)
     .option('-p, --partition <n>', 'an explicit partition', integer(0))
     .option('--values', 'stdin lines are values, not {"key", "value", …} events')
