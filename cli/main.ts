@@ -80,6 +80,11 @@ export async function run(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module || process.env.EVENTBUS_CLI_MAIN === '1') {
+  // `eventbus consume … | head`: a reader that has had enough is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   run(process.argv).then(
     (code) => {
       // Ends once stdout is written out (a pipe may still hold the last lines), whatever sockets fetch keeps.
