@@ -270,8 +270,12 @@ export class Producer {
     }
     queue.events.push({ ...pending, json, bytes });
     queue.bytes += bytes;
-    if (wire !== event && this.isFull(queue)) this.moveSticky(state, partition);
-    this.drain(state);
+    const full = this.isFull(queue);
+    if (wire !== event && full) this.moveSticky(state, partition);
+    // Behind a request in flight, it leaves when that one is acknowledged; otherwise when full or lingered.
+    if (queue.inFlight) return;
+    if (full || this.flushing > 0 || this.lingerMs === 0) this.drain(state);
+    else this.armTimer(state);
   }
 
   private isFull(queue: PartitionQueue): boolean {
