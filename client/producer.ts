@@ -47,10 +47,12 @@ export interface ProducerStats {
   readonly failed: number;
 }
 
+/** An event sent and not yet settled; one object per event (the Producer's per-event cost is kept small). */
 interface PendingEvent {
-  /** The event as sent, serialized. */
-  readonly json: string;
-  readonly bytes: number;
+  readonly event: EventToPublish;
+  /** The event as sent, serialized: set once its partition is known. */
+  json: string;
+  bytes: number;
   readonly enqueuedAt: number;
   readonly resolve: (position: EventPosition) => void;
   readonly reject: (error: unknown) => void;
@@ -67,7 +69,7 @@ interface TopicState {
   readonly name: string;
   partitions?: number;
   /** Events sent before the partition count was known, in the order sent. */
-  readonly waiting: { event: EventToPublish; pending: Omit<PendingEvent, 'json' | 'bytes'> }[];
+  readonly waiting: PendingEvent[];
   readonly queues: Map<number, PartitionQueue>;
   /** Where keyless events go now (Kafka's sticky partitioner): moves on each time its batch leaves. */
   sticky: number;
@@ -158,22 +160,10 @@ export class Producer {
     }
     return new Promise<EventPosition>((resolve, reject) => {
       this.unsettled++;
-      const pending = {
-        enqueuedAt: Date.now(),
-        resolve: (position: EventPosition) => {
-          this.counts.acknowledged++;
-          this.settled();
-          resolve(position);
-        },
-        reject: (error: unknown) => {
-          this.counts.failed++;
-          this.settled();
-          reject(error);
-        },
-      };
+      const pending: PendingEvent = { event, json: '', bytes: 0, enqueuedAt: Date.now(), resolve, reject };
       const state = this.topicState(topic);
-      if (state.partitions === undefined) state.waiting.push({ event, pending });
-      else this.enqueue(state, event, pending);
+      if (state.partitions === undefined) state.waiting.push(pending);
+      else this.enqueue(state, pending);
     });
   }
 
@@ -205,6 +195,18 @@ export class Producer {
     await this.flush();
   }
 
+  private acknowledge(pending: PendingEvent, position: EventPosition): void {
+    this.counts.acknowledged++;
+    this.settled();
+    pending.resolve(position);
+  }
+
+  private fail(pending: PendingEvent, error: unknown): void {
+    this.counts.failed++;
+    this.settled();
+    pending.reject(error);
+  }
+
   private settled(): void {
     this.unsettled--;
     if (this.unsettled === 0) for (const wake of this.idle.splice(0)) wake();
@@ -222,29 +224,28 @@ export class Producer {
         created.partitions = described.partitions.length;
         // Starts at random, as the bus does, so that producers spread out.
         created.sticky = Math.floor(Math.random() * described.partitions.length);
-        for (const { event, pending } of created.waiting.splice(0)) this.enqueue(created, event, pending);
+        for (const pending of created.waiting.splice(0)) this.enqueue(created, pending);
       },
       (error) => {
         // Forgotten, so a later send asks again (the topic may be created meanwhile).
         this.topics.delete(name);
-        for (const { pending } of created.waiting.splice(0)) pending.reject(error);
+        for (const pending of created.waiting.splice(0)) this.fail(pending, error);
       },
     );
     return state;
   }
 
-  private enqueue(
-    state: TopicState,
-    event: EventToPublish,
-    pending: Omit<PendingEvent, 'json' | 'bytes'>,
-  ): void {
+  private enqueue(state: TopicState, pending: PendingEvent): void {
+    const { event } = pending;
     const partitions = state.partitions as number;
     let partition: number;
-    let wire: EventToPublish = event;
+    let json: string;
+    let sticky = false;
     if (event.partition !== undefined) {
       if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition >= partitions) {
         // Refused here: sent, it would fail the whole request and the other events in it.
-        pending.reject(
+        this.fail(
+          pending,
           new InvalidRequestError(
             400,
             'INVALID_REQUEST',
@@ -255,23 +256,29 @@ export class Producer {
         return;
       }
       partition = event.partition;
+      json = JSON.stringify(event);
     } else if (event.key !== undefined && event.key !== null) {
       partition = partitionForKey(event.key, partitions);
+      json = JSON.stringify(event);
     } else {
+      // A keyless event is sent to the sticky partition explicitly: prefixed, rather than copied to add it.
       partition = state.sticky;
-      wire = { ...event, partition };
+      sticky = true;
+      const rest = JSON.stringify(event).slice(1);
+      json = rest === '}' ? `{"partition":${partition}}` : `{"partition":${partition},${rest}`;
     }
-    const json = JSON.stringify(wire);
     const bytes = Buffer.byteLength(json) + 1;
+    pending.json = json;
+    pending.bytes = bytes;
     let queue = state.queues.get(partition);
     if (!queue) {
       queue = { events: [], bytes: 0, inFlight: false };
       state.queues.set(partition, queue);
     }
-    queue.events.push({ ...pending, json, bytes });
+    queue.events.push(pending);
     queue.bytes += bytes;
     const full = this.isFull(queue);
-    if (wire !== event && full) this.moveSticky(state, partition);
+    if (sticky && full) this.moveSticky(state, partition);
     // Behind a request in flight, it leaves when that one is acknowledged; otherwise when full or lingered.
     if (queue.inFlight) return;
     if (full || this.flushing > 0 || this.lingerMs === 0) this.drain(state);
@@ -356,17 +363,17 @@ export class Producer {
       .publishSerialized(state.name, body, { idempotencyKey, retry: this.retry })
       .then(
         (results) => {
-          batch.forEach((event, i) => {
-            event.resolve(results[i] as EventPosition);
+          batch.forEach((pending, i) => {
+            this.acknowledge(pending, results[i] as EventPosition);
           });
         },
         (error: EventBusError) => {
           // After its last retry, a 503 may still name the events that were committed: those succeeded.
           const results = error?.details?.results as PublishResult[] | undefined;
-          batch.forEach((event, i) => {
+          batch.forEach((pending, i) => {
             const result = results?.[i];
-            if (result && 'offset' in result) event.resolve(result);
-            else event.reject(error);
+            if (result && 'offset' in result) this.acknowledge(pending, result);
+            else this.fail(pending, error);
           });
         },
       )
