@@ -28,7 +28,7 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 20) * 1000;
 const IN_FLIGHT = Math.min(PARTITIONS, Number(process.env.BENCH_IN_FLIGHT ?? 8));
 
 interface RowResult {
-  readonly row: 'raw-http' | 'producer';
+  readonly row: 'raw-http' | 'raw-fetch' | 'producer';
   readonly round: number;
   readonly events: number;
   readonly requests: number;
@@ -82,8 +82,16 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** IN_FLIGHT clients in a closed loop, client i posting full batches to partition i, each with a fresh key. */
-async function rawRow(url: string, round: number, durationMs: number): Promise<RowResult> {
+/**
+ * IN_FLIGHT clients in a closed loop, client i posting full batches to partition i, each with a fresh key:
+ * over node:http (`raw-http`), or over fetch (`raw-fetch`, the client's transport, without the client).
+ */
+async function rawRow(
+  transport: 'raw-http' | 'raw-fetch',
+  url: string,
+  round: number,
+  durationMs: number,
+): Promise<RowResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   const bodies = Array.from({ length: PARTITIONS }, (_, p) => rawBody(p));
   const latencies: number[] = [];
@@ -96,16 +104,18 @@ async function rawRow(url: string, round: number, durationMs: number): Promise<R
     Array.from({ length: IN_FLIGHT }, async (_, client) => {
       while (performance.now() < deadline) {
         const sent = performance.now();
-        const answer = await send(
-          agent,
-          'POST',
-          `${url}/topics/${TOPIC}/events`,
-          {
-            authorization: `Bearer ${ADMIN_KEY}`,
-            'content-type': 'application/json',
-            'idempotency-key': randomUUID(),
-          },
-          bodies[client % PARTITIONS],
+        const headers = {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+        };
+        const body = bodies[client % PARTITIONS];
+        const answer = await (transport === 'raw-http'
+          ? send(agent, 'POST', `${url}/topics/${TOPIC}/events`, headers, body)
+          : fetch(`${url}/topics/${TOPIC}/events`, { method: 'POST', headers, body }).then(async (r) => ({
+              status: r.status,
+              body: await r.text(),
+            }))
         ).catch((error) => ({ status: 0, body: String((error as Error).message) }));
         last = performance.now();
         if (answer.status === 200) {
@@ -123,7 +133,7 @@ async function rawRow(url: string, round: number, durationMs: number): Promise<R
   const seconds = (last - started) / 1000;
   const events = latencies.length * BATCH;
   return {
-    row: 'raw-http',
+    row: transport,
     round,
     events,
     requests: latencies.length,
@@ -245,16 +255,23 @@ async function main(): Promise<void> {
     });
     const admin = new EventBusClient({ url: bus.url, key: ADMIN_KEY });
     await admin.createTopic(TOPIC, { partitions: PARTITIONS, retentionHours: 24 });
-    log(`warm-up, ${WARMUP_MS} ms of both rows`);
-    await rawRow(bus.url, 0, WARMUP_MS / 2);
-    await producerRow(bus.url, 0, WARMUP_MS / 2);
+    log(`warm-up, ${WARMUP_MS} ms of the three rows`);
+    await rawRow('raw-http', bus.url, 0, WARMUP_MS / 3);
+    await rawRow('raw-fetch', bus.url, 0, WARMUP_MS / 3);
+    await producerRow(bus.url, 0, WARMUP_MS / 3);
 
     const rows: RowResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       // Alternating, and the order swapped each round, so neither row always meets a warmer bus.
-      const order = round % 2 === 1 ? [rawRow, producerRow] : [producerRow, rawRow];
+      const url = bus.url;
+      const rowsOfRound = [
+        (r: number) => rawRow('raw-http', url, r, ROW_MS),
+        (r: number) => rawRow('raw-fetch', url, r, ROW_MS),
+        (r: number) => producerRow(url, r, ROW_MS),
+      ];
+      const order = round % 2 === 1 ? rowsOfRound : rowsOfRound.reverse();
       for (const row of order) {
-        const result = await row(bus.url, round, ROW_MS);
+        const result = await row(round);
         rows.push(result);
         log(
           `round ${round} ${result.row}: ${result.eventsPerSecond} events/s, request p50 ${result.requestMs.p50} ms p99 ${result.requestMs.p99} ms, ` +
@@ -263,12 +280,23 @@ async function main(): Promise<void> {
       }
     }
     const raw = combined(rows.filter((r) => r.row === 'raw-http'));
+    const rawFetch = combined(rows.filter((r) => r.row === 'raw-fetch'));
     const producer = combined(rows.filter((r) => r.row === 'producer'));
-    const overhead = {
+    const cpu = (row: RowResult['row']) => {
+      const of = rows.filter((r) => r.row === row);
+      return round2(of.reduce((n, r) => n + r.clientCpuMsPer1000Events, 0) / of.length);
+    };
+    const against = (base: { eventsPerSecond: number; requestP99Ms: number }) => ({
       throughputPercent: round2(
-        ((raw.eventsPerSecond - producer.eventsPerSecond) / raw.eventsPerSecond) * 100,
+        ((base.eventsPerSecond - producer.eventsPerSecond) / base.eventsPerSecond) * 100,
       ),
-      requestP99Percent: round2(((producer.requestP99Ms - raw.requestP99Ms) / raw.requestP99Ms) * 100),
+      requestP99Percent: round2(((producer.requestP99Ms - base.requestP99Ms) / base.requestP99Ms) * 100),
+    });
+    const overhead = { ...against(raw), versusRawFetch: against(rawFetch) };
+    const clientCpuMsPer1000Events = {
+      rawHttp: cpu('raw-http'),
+      rawFetch: cpu('raw-fetch'),
+      producer: cpu('producer'),
     };
     const summary = {
       date: new Date().toISOString(),
@@ -288,8 +316,10 @@ async function main(): Promise<void> {
       },
       rows,
       rawHttp: raw,
+      rawFetch,
       producer,
       overhead,
+      clientCpuMsPer1000Events,
       target: {
         what: 'the Producer costs under 10 % of raw HTTP throughput',
         met: overhead.throughputPercent < 10,
@@ -298,11 +328,13 @@ async function main(): Promise<void> {
     process.stderr.write(
       [
         '',
-        '| row | events/s | request p99 ms |',
-        '| --- | --- | --- |',
-        `| raw HTTP (same batches) | ${raw.eventsPerSecond} | ${raw.requestP99Ms} |`,
-        `| Producer | ${producer.eventsPerSecond} | ${producer.requestP99Ms} |`,
-        `| client overhead | ${overhead.throughputPercent} % | ${overhead.requestP99Percent} % |`,
+        '| row | events/s | request p99 ms | client CPU ms / 1000 events |',
+        '| --- | --- | --- | --- |',
+        `| raw HTTP, node:http (same batches) | ${raw.eventsPerSecond} | ${raw.requestP99Ms} | ${clientCpuMsPer1000Events.rawHttp} |`,
+        `| raw HTTP, fetch (same batches) | ${rawFetch.eventsPerSecond} | ${rawFetch.requestP99Ms} | ${clientCpuMsPer1000Events.rawFetch} |`,
+        `| Producer | ${producer.eventsPerSecond} | ${producer.requestP99Ms} | ${clientCpuMsPer1000Events.producer} |`,
+        `| Producer's overhead vs node:http | ${overhead.throughputPercent} % | ${overhead.requestP99Percent} % | |`,
+        `| Producer's overhead vs fetch | ${overhead.versusRawFetch.throughputPercent} % | ${overhead.versusRawFetch.requestP99Percent} % | |`,
         '',
       ].join('\n'),
     );
