@@ -8,6 +8,8 @@ import { registerTopics } from './commands/topics';
 import { connectionInUse } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, hintFor } from './exit-codes';
 
+const { version } = require('../package.json') as { version: string };
+
 const CONNECTION_HELP = `
 Connection:
   --url, else EVENTBUS_URL, else local mode's http://127.0.0.1:<EVENTBUS_PORT or 4000>.
@@ -23,7 +25,7 @@ Examples:
   eventbus subscriptions reset billing --to-earliest`;
 
 /** The `eventbus` command line: every command, the global options and the help. */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('eventbus')
     .description(
       "the event bus's command line: topics, publish, consume, subscriptions (consumer groups), keys",
@@ -31,6 +33,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'the bus (default: EVENTBUS_URL, else local mode)')
     .option('--key <key>', 'the API key (default: EVENTBUS_KEY, else local mode admin key)')
     .option('--json', 'print JSON for scripts instead of tables')
+    .version(version, '-V, --version', "the CLI's version")
     .showHelpAfterError('(eventbus --help lists the commands and options)')
     .exitOverride()
     .addHelpText('after', `${CONNECTION_HELP}\n${EXIT_CODES_HELP}`);
@@ -43,7 +46,7 @@ export function buildProgram(): Command {
 }
 
 /** Runs the CLI; resolves with the exit code. */
-export async function run(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);

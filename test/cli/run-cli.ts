@@ -3,7 +3,7 @@ import path from 'node:path';
 
 const BIN = path.resolve(__dirname, '../../bin/eventbus.js');
 
-export interface CliRun {
+interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 
 /** A publish request as the fetch wrapper saw it. */
-export interface SeenPublish {
+interface SeenPublish {
   readonly idempotencyKey: string | null;
   readonly bodyBytes: number;
   readonly events: number;
