@@ -27,7 +27,8 @@ export function contextOf(command: Command): CommandContext {
   lastConnection = connection;
   let client: EventBusClient;
   try {
-    client = new EventBusClient({ url: connection.url, key: connection.key });
+    // A person is waiting: a few quick retries, then an error saying what to do (exit code 3 or 8).
+    client = new EventBusClient({ url: connection.url, key: connection.key, retry: { retries: 3 } });
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

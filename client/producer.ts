@@ -219,7 +219,9 @@ export class Producer {
     const created: TopicState = { name, waiting: [], queues: new Map(), sticky: 0 };
     this.topics.set(name, created);
     state = created;
-    this.client.describeTopic(name, { retry: this.retry }).then(
+    // With the client's own retries, not the delivery timeout's: a bus that is not there fails the sends in
+    // seconds (as Kafka's max.block.ms bounds its metadata wait), rather than after deliveryTimeoutMs.
+    this.client.describeTopic(name).then(
       (described) => {
         created.partitions = described.partitions.length;
         // Starts at random, as the bus does, so that producers spread out.
