@@ -18,9 +18,15 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-/** Connections found per run: the error report names where the CLI looked. */
+/** The connection of the last command: the error report names where the CLI looked. */
 let lastConnection: Connection | undefined;
 
+/**
+ * The client and output for a command, from the global options (`--url`, `--key`, `--json`) and local mode.
+ *
+ * @example
+ * .action(async (name, options, command) => { const { client, out } = contextOf(command); … })
+ */
 export function contextOf(command: Command): CommandContext {
   const options = command.optsWithGlobals<GlobalOptions>();
   const connection = resolveConnection(options);
@@ -35,11 +41,17 @@ export function contextOf(command: Command): CommandContext {
   return { client, connection, out: new Output(options.json === true) };
 }
 
+/** Where the last command pointed (for error hints). */
 export function connectionInUse(): Connection {
   return lastConnection ?? resolveConnection({});
 }
 
-/** commander's parser for an integer option or argument, from `min` (and up to `max`). */
+/**
+ * commander's parser for an integer option or argument, from `min` (and up to `max`).
+ *
+ * @example
+ * .option('-p, --partitions <n>', 'partitions', integer(1, 256), 1)
+ */
 export function integer(min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
     const value = Number(raw);

@@ -42,7 +42,12 @@ Exit codes:
 /** A mistake in the command line itself, found by the CLI rather than the bus. */
 export class UsageError extends Error {}
 
-/** The exit code for an error thrown by a command. */
+/**
+ * The exit code for an error thrown by a command.
+ *
+ * @example
+ * exitCodeFor(new NetworkError('no answer', cause)); // EXIT.unreachable (3)
+ */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError) return EXIT.usage;
   if (!(error instanceof EventBusError)) return EXIT.internal;
@@ -55,7 +60,12 @@ export function exitCodeFor(error: unknown): number {
   return EXIT.internal;
 }
 
-/** What to do about an error, beyond the bus's own message (which already says what to fix in a request). */
+/**
+ * What to do about an error, beyond the bus's own message (which already says what to fix in a request).
+ *
+ * @example
+ * hintFor(error, { url: 'http://127.0.0.1:4000', keySource: '--key' }); // "Start the bus (npm start) or …"
+ */
 export function hintFor(error: unknown, where: { url: string; keySource: string }): string | undefined {
   if (!(error instanceof EventBusError)) return undefined;
   switch (error.code) {

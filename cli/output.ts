@@ -1,6 +1,11 @@
 import Table from 'cli-table3';
 
-/** How a command prints: human tables, or JSON for scripts (`--json`). */
+/**
+ * How a command prints: human tables, or JSON for scripts (`--json`).
+ *
+ * @example
+ * new Output(false).result({ created: true }, () => 'Created topic orders.');
+ */
 export class Output {
   constructor(
     readonly json: boolean,

@@ -129,6 +129,9 @@ const BY_CODE: Record<string, typeof EventBusError> = {
 /**
  * The one place an error answer becomes an {@link EventBusError}: the class
  * by the body's `code` (else by status), `Retry-After` in milliseconds.
+ *
+ * @example
+ * errorFromAnswer(503, { error: { code: 'UNAVAILABLE', message: 'retry' } }, '2'); // UnavailableError, retryAfterMs 2000
  */
 export function errorFromAnswer(status: number, body: unknown, retryAfter: string | null): EventBusError {
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
