@@ -1,6 +1,6 @@
 import { InvalidRequestError } from './errors';
 
-/** Topics and groups: `^[A-Za-z0-9._-]{1,200}$` (API.md, Conventions). */
+/** Topics and groups: `^[A-Za-z0-9._-]{1,200}$` (docs/api.md, Conventions). */
 const NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 export function isValidName(name: string): boolean {

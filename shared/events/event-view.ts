@@ -1,7 +1,7 @@
 import { isJsonText } from '../json/json-text';
 import type { LogRecord } from '../segment/codec';
 
-/** An event as the API shows it to readers and delivery targets (API.md, Read), once parsed by a client. */
+/** An event as the API shows it to readers and delivery targets (docs/api.md, Read), once parsed by a client. */
 export interface EventView {
   readonly offset: number;
   readonly timestamp: string;

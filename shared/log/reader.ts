@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { LRUCache } from 'lru-cache';
 import { OffsetOutOfRangeError } from '../errors';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { readHead } from './head';
@@ -59,8 +60,10 @@ const PAGE = 25;
 export class LogReader {
   private readonly now: () => number;
   /** Recently read segment objects by S3 key, least recently used first. */
-  private readonly objectCache = new Map<string, Buffer>();
-  private objectCacheBytes = 0;
+  private readonly objectCache = new LRUCache<string, Buffer>({
+    maxSize: OBJECT_CACHE_BYTES,
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
+  });
 
   constructor(private readonly options: ReaderOptions) {
     this.now = options.now ?? Date.now;
@@ -212,24 +215,20 @@ export class LogReader {
       pageSize?: number;
     } = {},
   ): AsyncGenerator<SegmentItem> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.dynamo.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND sk >= :from',
-          ExpressionAttributeValues: { ':pk': pk, ':from': options.from ?? 0 },
-          ProjectionExpression: options.projection,
-          ExpressionAttributeNames: options.names,
-          ScanIndexForward: !options.newestFirst,
-          ConsistentRead: true,
-          Limit: options.pageSize ?? PAGE,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      yield* (page.Items ?? []) as SegmentItem[];
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = paginateQuery(
+      { client: this.options.dynamo, pageSize: options.pageSize ?? PAGE },
+      {
+        TableName: this.options.table,
+        KeyConditionExpression: 'pk = :pk AND sk >= :from',
+        ExpressionAttributeValues: { ':pk': pk, ':from': options.from ?? 0 },
+        ProjectionExpression: options.projection,
+        ExpressionAttributeNames: options.names,
+        ScanIndexForward: !options.newestFirst,
+        ConsistentRead: true,
+      },
+    );
+    // The paginator asks for the next page only when this one is consumed.
+    for await (const page of pages) yield* (page.Items ?? []) as SegmentItem[];
   }
 
   private async segmentAt(pk: string, sk: number): Promise<SegmentItem | undefined> {
@@ -253,19 +252,10 @@ export class LogReader {
   private async objectBytes(segment: SegmentItem): Promise<Buffer> {
     const key = segment.s3Key as string;
     const cached = this.objectCache.get(key);
-    if (cached) {
-      this.objectCache.delete(key);
-      this.objectCache.set(key, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const bytes = await this.options.segments.get(key);
-    this.objectCache.set(key, bytes);
-    this.objectCacheBytes += bytes.length;
-    for (const [oldest, old] of this.objectCache) {
-      if (this.objectCacheBytes <= OBJECT_CACHE_BYTES) break;
-      this.objectCache.delete(oldest);
-      this.objectCacheBytes -= old.length;
-    }
+    // A segment larger than the whole cache is served but not kept.
+    if (bytes.length <= OBJECT_CACHE_BYTES) this.objectCache.set(key, bytes);
     return bytes;
   }
 

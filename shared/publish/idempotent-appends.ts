@@ -7,7 +7,7 @@ import { CommitUnknownError } from '../log/appender';
 import type { Log } from '../log/log';
 import type { SegmentRecord } from '../segment/codec';
 
-/** A repeat within this window returns the first answer and appends nothing (API.md). */
+/** A repeat within this window returns the first answer and appends nothing (docs/api.md). */
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 
 /**
