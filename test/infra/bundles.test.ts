@@ -12,7 +12,7 @@ import { startWebhookReceiver } from '../support/delivery';
 const outdir = path.resolve(__dirname, '../../.test-data', `cdk-${process.pid}`);
 const ADMIN_KEY = 'bundled-admin-key-0123456789';
 let handlers: Record<
-  'Api' | 'Dispatcher' | 'Deliverer' | 'Sweeper',
+  'Api' | 'Dispatcher' | 'Deliverer' | 'Sweeper' | 'Registrar',
   (event: unknown, context: unknown) => Promise<any>
 >;
 
@@ -20,6 +20,8 @@ beforeAll(() => {
   // GIVEN the stack synthesized with its functions bundled by esbuild, as `cdk deploy` uploads them
   const app = new App({ context: { ...cdkJson.context, 'aws:cdk:enable-asset-metadata': true }, outdir });
   const stack = new EventBusStack(app, 'Bundles');
+  // A declared topic brings the registrar, which applies declarations at deploy time.
+  stack.bus.addTopic('bundled-orders', { partitions: 1 });
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
@@ -37,6 +39,7 @@ beforeAll(() => {
     Dispatcher: load('Dispatcher'),
     Deliverer: load('Deliverer'),
     Sweeper: load('Sweeper'),
+    Registrar: load('Registrar'),
   };
   process.env.EVENTBUS_ADMIN_KEY = ADMIN_KEY;
   // The deliverer's webhook below listens on loopback, which only local mode allows.
@@ -122,6 +125,26 @@ describe('the bundled functions', () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  test('THEN the registrar bundle registers a declared topic, which the api bundle then shows', async () => {
+    const topic = uniqueTopic('declared');
+    const declaration = {
+      kind: 'topic',
+      topic: { name: topic, partitions: 2, retentionHours: 48 },
+      removeOnDelete: false,
+    };
+    const answer = await handlers.Registrar(
+      {
+        RequestType: 'Create',
+        ResourceProperties: { ServiceToken: 'x', Declaration: JSON.stringify(declaration) },
+      },
+      {},
+    );
+    expect(answer).toEqual({ PhysicalResourceId: `topic:${topic}` });
+    const described = JSON.parse((await handlers.Api(request('GET', `/topics/${topic}`), {})).body);
+    expect(described).toMatchObject({ name: topic, retentionHours: 48 });
+    expect(described.partitions).toHaveLength(2);
   });
 
   test('THEN the sweeper bundle runs', async () => {
