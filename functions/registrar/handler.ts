@@ -40,7 +40,9 @@ export function createRegistrarHandler(core: BusCore = createBusCore(), secrets:
     const physicalResourceId = declarationId(declaration);
     logger.info('declaration', { requestType: event.RequestType, id: physicalResourceId });
     if (event.RequestType === 'Delete') {
-      await removeDeclaration(core, declaration);
+      // A rollback deletes a declaration whose creation failed (say, a group of that name made through the
+      // API): its physical id is then not the declaration's, and what carries the name is not ours to remove.
+      if (event.PhysicalResourceId === physicalResourceId) await removeDeclaration(core, declaration);
       return { PhysicalResourceId: event.PhysicalResourceId };
     }
     const previous =

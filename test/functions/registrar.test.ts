@@ -106,6 +106,32 @@ describe('the registrar applies declarations to the registry (against DynamoDB L
     expect((await api.request('GET', `/subscriptions/other-${run}`)).status).toBe(404);
   });
 
+  test('GIVEN a group made through the API WHEN a conflicting declaration is rolled back THEN the group stays', async () => {
+    const group = `by-hand-${run}`;
+    expect(
+      (
+        await api.request('PUT', `/subscriptions/${group}`, {
+          body: { topic: `declared-${run}`, target: { type: 'lambda', function: 'billing' } },
+        })
+      ).status,
+    ).toBe(201);
+    const conflicting: Declaration = {
+      kind: 'subscription',
+      group,
+      subscription: { topic: `declared-${run}`, target: { type: 'lambda', function: 'other' } },
+      removeOnDelete: true,
+    };
+    await expect(register(cfnEvent('Create', conflicting))).rejects.toThrow(
+      /exists with another configuration/,
+    );
+    // CloudFormation's rollback deletes the failed resource under the id the failed creation answered with.
+    await register(cfnEvent('Delete', conflicting, undefined, 'failed-create-request-id'));
+    expect((await api.request('GET', `/subscriptions/${group}`)).body.target).toEqual({
+      type: 'lambda',
+      function: 'billing',
+    });
+  });
+
   test('GIVEN removeOnDelete false WHEN the declaration is deleted THEN the subscription stays', async () => {
     await register(cfnEvent('Delete', subscription(10), undefined, `subscription:declared-group-${run}`));
     expect((await api.request('GET', `/subscriptions/declared-group-${run}`)).status).toBe(200);
