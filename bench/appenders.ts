@@ -15,10 +15,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalBackends } from '../local/emulators';
+import { createEmulatorClients, startLocalBackends } from '../local/emulators';
 import { provision, tableNames } from '../local/provision';
 import { Log } from '../shared/log/log';
 import { partitionKey } from '../shared/log/partition-key';
@@ -79,19 +78,12 @@ function log(message: string): void {
 
 function appender(env: Record<string, string>, names: Record<string, string>) {
   const counts = emptyCounts();
-  const raw = new DynamoDBClient({
-    endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-    region: LOCAL_REGION,
-    credentials: { ...LOCAL_CREDENTIALS },
+  const { dynamo: raw, s3 } = createEmulatorClients({
+    dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3,
   });
   meterRequests(raw, counts);
   const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  const s3 = new S3Client({
-    endpoint: env.AWS_ENDPOINT_URL_S3,
-    region: LOCAL_REGION,
-    credentials: { ...LOCAL_CREDENTIALS },
-    forcePathStyle: true,
-  });
   const config = {
     logTable: names[logTable.envVar],
     bucket: names[segmentBucket.envVar],
@@ -202,10 +194,9 @@ async function checkLog(
   topic: string,
   partitions: number,
 ): Promise<{ events: number; dense: boolean }> {
-  const dynamo = new DynamoDBClient({
-    endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-    region: LOCAL_REGION,
-    credentials: { ...LOCAL_CREDENTIALS },
+  const { dynamo } = createEmulatorClients({
+    dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3,
   });
   let events = 0;
   let dense = true;
@@ -321,19 +312,7 @@ async function main(): Promise<void> {
   try {
     const env = { ...backends.env } as Record<string, string>;
     const names = tableNames(PREFIX) as Record<string, string>;
-    const admin = {
-      dynamo: new DynamoDBClient({
-        endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-        region: LOCAL_REGION,
-        credentials: { ...LOCAL_CREDENTIALS },
-      }),
-      s3: new S3Client({
-        endpoint: env.AWS_ENDPOINT_URL_S3,
-        region: LOCAL_REGION,
-        credentials: { ...LOCAL_CREDENTIALS },
-        forcePathStyle: true,
-      }),
-    };
+    const admin = createEmulatorClients(backends);
     await provision(admin, names);
     admin.dynamo.destroy();
     admin.s3.destroy();

@@ -228,3 +228,20 @@ export function corpusSizes(
     max: sizes[sizes.length - 1],
   };
 }
+
+/**
+ * A JSON string of exactly `bytes` bytes: pseudo-random base64url characters, the same for the same
+ * seed. Random on purpose (compression gains little on it): the publish benchmarks measure the bus, not a codec.
+ */
+export function jsonString(bytes: number, seed: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let state = seed >>> 0 || 1;
+  let text = '';
+  for (let i = 0; i < bytes - 2; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    text += alphabet[(state >>> 0) % 64];
+  }
+  return `"${text}"`;
+}

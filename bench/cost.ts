@@ -16,10 +16,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalBackends } from '../local/emulators';
+import { createEmulatorClients, startLocalBackends } from '../local/emulators';
 import { provision, tableNames } from '../local/provision';
 import { Log } from '../shared/log/log';
 import { logTable, segmentBucket } from '../shared/topology';
@@ -102,18 +100,11 @@ async function measure(
   const clients = () => {
     const counts = emptyCounts();
     const s3Requests: Record<string, number> = {};
-    const raw = new DynamoDBClient({
-      endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-      region: LOCAL_REGION,
-      credentials: { ...LOCAL_CREDENTIALS },
+    const { dynamo: raw, s3 } = createEmulatorClients({
+      dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+      s3Endpoint: env.AWS_ENDPOINT_URL_S3,
     });
     meterRequests(raw, counts);
-    const s3 = new S3Client({
-      endpoint: env.AWS_ENDPOINT_URL_S3,
-      region: LOCAL_REGION,
-      credentials: { ...LOCAL_CREDENTIALS },
-      forcePathStyle: true,
-    });
     meterS3(s3, s3Requests);
     const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
     const log = new Log({
@@ -364,19 +355,7 @@ async function main(): Promise<void> {
   try {
     const env = { ...backends.env } as Record<string, string>;
     const names = tableNames('benchcost') as Record<string, string>;
-    const admin = {
-      dynamo: new DynamoDBClient({
-        endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-        region: LOCAL_REGION,
-        credentials: { ...LOCAL_CREDENTIALS },
-      }),
-      s3: new S3Client({
-        endpoint: env.AWS_ENDPOINT_URL_S3,
-        region: LOCAL_REGION,
-        credentials: { ...LOCAL_CREDENTIALS },
-        forcePathStyle: true,
-      }),
-    };
+    const admin = createEmulatorClients(backends);
     await provision(admin, names);
     admin.dynamo.destroy();
     admin.s3.destroy();

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EventBusClient, Producer } from '../client';
 import { BusProcess } from './bus-process';
+import { jsonString } from './corpus';
 import { describeFailure, percentile, send } from './load';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -47,20 +48,6 @@ interface RowResult {
 
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
-}
-
-/** A JSON string of exactly `bytes` bytes (as bench/publish.ts makes its values). */
-function jsonString(bytes: number, seed: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  let state = seed >>> 0 || 1;
-  let text = '';
-  for (let i = 0; i < bytes - 2; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    text += alphabet[(state >>> 0) % 64];
-  }
-  return `"${text}"`;
 }
 
 const VALUES = Array.from({ length: BATCH }, (_, i) => JSON.parse(jsonString(VALUE_BYTES, i + 1)) as string);

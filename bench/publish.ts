@@ -11,6 +11,7 @@ import path from 'node:path';
 import { LOCAL_NODE_ARGS } from '../local/node-args';
 import { BusProcess, cpuSecondsOf, machineBusySeconds, rssOf, sleep } from './bus-process';
 import { measureCodec } from './codec';
+import { jsonString } from './corpus';
 import { BENCHMARKS_PAGE, keepSections } from './doc-sections';
 import { describeFailure, type LoadResult, percentile, runLoad, send } from './load';
 import { LogTable } from './log-table';
@@ -43,20 +44,6 @@ interface Scenario {
 }
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
-
-/** A JSON document of exactly `bytes` bytes: a string of pseudo-random base64url characters. */
-function jsonString(bytes: number, seed: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  let state = seed >>> 0 || 1;
-  let text = '';
-  for (let i = 0; i < bytes - 2; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    text += alphabet[(state >>> 0) % 64];
-  }
-  return `"${text}"`;
-}
 
 function jsonBatch(events: number): Scenario['body'] {
   const values = Array.from({ length: events }, (_, i) => `{"value":${jsonString(VALUE_BYTES, i + 1)}}`);
