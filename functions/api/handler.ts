@@ -72,6 +72,6 @@ export const handler = async (event: HttpEvent, context: unknown): Promise<HttpR
   try {
     return await (api as NonNullable<typeof api>)(event, context);
   } finally {
-    busMetrics.flush();
+    busMetrics.flushIfDue();
   }
 };

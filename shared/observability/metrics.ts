@@ -28,7 +28,7 @@ export interface DeliveryObserver {
 /**
  * The bus's metrics in CloudWatch's embedded metric format (Powertools
  * Metrics): each function flushes them at the end of an invocation with
- * `flush`. The namespace comes from `POWERTOOLS_METRICS_NAMESPACE` (the
+ * `flush`, or with `flushIfDue` where invocations are many and short. The namespace comes from `POWERTOOLS_METRICS_NAMESPACE` (the
  * construct sets it per bus); `POWERTOOLS_METRICS_DISABLED` turns them off
  * (local mode and the tests, where nobody reads stdout for them).
  *
@@ -91,9 +91,21 @@ export class BusMetrics implements DeliveryObserver {
     this.perGroup(group, BUS_METRICS.oldestEventAgeMs, MetricUnit.Milliseconds, age);
   }
 
+  private flushedAt = 0;
+
   /** Writes what was recorded (one EMF line); nothing when nothing was. */
-  flush(): void {
+  flush(now = Date.now()): void {
+    this.flushedAt = now;
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
+  }
+
+  /**
+   * Flushes at most once per `intervalMs`. A log line is billed by its bytes (CloudWatch Logs ingestion), so
+   * a busy API instance writes one line a second for all its requests, not one each; what is kept waits for
+   * the instance's next request.
+   */
+  flushIfDue(intervalMs = 1_000, now = Date.now()): void {
+    if (now - this.flushedAt >= intervalMs) this.flush(now);
   }
 
   /** The same figure with the group as a dimension, for per-group alarms. */

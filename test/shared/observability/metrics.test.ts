@@ -105,4 +105,28 @@ describe('the bus metrics a delivery run emits', () => {
     expect(latencies.length).toBeGreaterThan(0);
     for (const latency of latencies) expect(latency).toBeGreaterThanOrEqual(0);
   });
+
+  test('GIVEN many short API invocations WHEN each flushes if due THEN one line a second carries all their counts', () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const metrics = new BusMetrics(new Metrics({ serviceName: 'eventbus', namespace: 'EventBusTest' }));
+    const emf = captureEmf();
+    try {
+      const t0 = 1_000_000;
+      for (const [at, events] of [
+        [t0, 1],
+        [t0 + 10, 2],
+        [t0 + 20, 3],
+        [t0 + 1_500, 4],
+      ]) {
+        metrics.published(events);
+        metrics.flushIfDue(1_000, at);
+      }
+    } finally {
+      emf.restore();
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    // The first invocation flushes; the next two wait; the one 1.5 s later flushes theirs with its own.
+    expect(emf.lines).toHaveLength(2);
+    expect(valuesOf(emf.lines, BUS_METRICS.publishedEvents).reduce((a, b) => a + b, 0)).toBe(10);
+  });
 });
