@@ -423,13 +423,14 @@ export class EventBus extends Construct {
     if (!/^[A-Za-z0-9._*-]{1,200}$/.test(topicPattern)) {
       throw new Error(`"${topicPattern}" is not a topic pattern: topic name characters and "*".`);
     }
-    const role = grantee.grantPrincipal;
-    if (!(role instanceof iam.Role) && !(role as iam.IRole).roleName) {
+    // A signed caller is known by its role's name (shared/auth/iam-grants.ts).
+    const role = grantee.grantPrincipal as Partial<iam.IRole> & iam.IPrincipal;
+    if (!role.roleName || !role.node) {
       throw new Error('grantPublish needs a role (a function, or an iam.Role) as the grantee.');
     }
-    this.declare(`Publisher.${(role as iam.IRole).node.addr}.${topicPattern}`, {
+    this.declare(`Publisher.${role.node.addr}.${topicPattern}`, {
       kind: 'iam-grant',
-      role: (role as iam.IRole).roleName,
+      role: role.roleName,
       acl: [{ topics: topicPattern, permissions: ['publish'] }],
       // A grant goes with the code that made it.
       removeOnDelete: true,

@@ -67,4 +67,19 @@ describe('error middleware and access log', () => {
     expect(info.mock.calls[0][1]).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
     expect(error).not.toHaveBeenCalled();
   });
+
+  test("the access log line carries the caller's x-correlation-id, else Lambda's request id", async () => {
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const correlationIds: unknown[] = [];
+    jest.spyOn(logger, 'info').mockImplementation(() => {
+      correlationIds.push(logger.getCorrelationId());
+    });
+    const bus = createBus({ adminKey: ADMIN_KEY });
+    const handler = createApiHandler(bus, DEFAULT_LIMITS, logger);
+    await handler(event('GET', '/health', { 'X-Correlation-Id': 'checkout-7781' }), {} as never);
+    const withRequestId = event('GET', '/health');
+    (withRequestId.requestContext as { requestId?: string }).requestId = 'lambda-request-1';
+    await handler(withRequestId, {} as never);
+    expect(correlationIds).toEqual(['checkout-7781', 'lambda-request-1']);
+  });
 });
