@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { OffsetOutOfRangeError } from '../errors';
 import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../events/event-view';
 import type { Log } from '../log/log';
+import type { ReadResult } from '../log/reader';
 import type { DeliveryObserver } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
@@ -156,7 +157,7 @@ export class Deliverer {
     // An at-most-once failure, noted with the next commit.
     let pendingError: string | undefined;
     // The next batch, read while the current one is delivered.
-    let prefetched: { from: number; limit: number; read: Promise<{ records: LogRecord[] }> } | undefined;
+    let prefetched: { from: number; limit: number; read: Promise<ReadResult> } | undefined;
     // Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost.
     const release = async (current: CursorState): Promise<'released' | CursorState | undefined> => {
       const ok = await this.options.cursors.commitOffset(current, owner, {
@@ -209,11 +210,12 @@ export class Deliverer {
         end - state.committed,
       );
       let records: LogRecord[];
+      let nextOffset: number;
       try {
         const ahead =
           prefetched?.from === state.committed && prefetched.limit === limit ? prefetched.read : undefined;
         prefetched = undefined;
-        ({ records } = await (ahead ??
+        ({ records, nextOffset } = await (ahead ??
           this.options.log.read(
             topicName,
             ref.partition,
@@ -240,8 +242,16 @@ export class Deliverer {
         state = moved;
         continue;
       }
+      if (records.length === 0 && nextOffset > state.committed) {
+        // Only gaps (offsets that hold no event, docs/adr/0011): step over them.
+        const moved = await this.advance(state, owner, { next: nextOffset }, { leaseMs, end });
+        if (!moved) return run('held');
+        state = moved;
+        continue;
+      }
       if (records.length === 0) {
-        // The head said there are events here, the read found none: let go and let the sweep look again.
+        // Waiting at offsets reserved and not committed yet (their commit wakes the group again), or the
+        // head said there are events and the read found none: let go and let the sweep look again.
         this.options.onError?.('no events where the head said there are', {
           cursor: ref.cursor,
           partition: ref.partition,
@@ -255,7 +265,7 @@ export class Deliverer {
       const batch = this.batchOf(subscription.group, topicName, ref.partition, records);
       const next = batch.lastOffset + 1;
       // Only what fits a payload is sent; the rest is the next batch's.
-      records = records.slice(0, next - batch.firstOffset);
+      records = records.filter((record) => record.offset < next);
       batches++;
       // A full batch with more behind it: read the next one while the target works on this one. It is
       // used only if this batch succeeds whole, so order and at-least-once are as without it.

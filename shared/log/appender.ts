@@ -4,9 +4,10 @@ import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
 import { busMetrics } from '../observability/metrics';
 import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
-import { readHead } from './head';
+import { type PartitionTop, readTop } from './head';
 import { writeUnits } from './item-size';
 import { partitionKey } from './partition-key';
+import { EPOCH_MS, type Reservation, Reservations } from './reservations';
 import type { SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
@@ -77,17 +78,38 @@ interface CachedHead {
   readonly readAt: number;
 }
 
+/** One encoded segment on its way to the log, whichever way it commits. */
+interface Commit {
+  readonly topic: string;
+  readonly partition: number;
+  readonly pk: string;
+  readonly segment: EncodedSegment;
+  readonly segmentId: string;
+  /** Set when the segment was uploaded to S3 first. */
+  readonly s3Key?: string;
+  readonly expiresAt: number;
+  readonly uploadedAt: number;
+  readonly deadline?: number;
+}
+
 /**
- * Appends segments to the log. One conditional PutItem at the partition's
- * head commits a segment; nothing is acknowledged before that write
- * succeeded. Appends to the same partition from this process are queued and
- * coalesced into one segment (group commit), so concurrent requests cost one
- * write, not one conflict each. Other processes are kept apart by the
- * condition alone.
+ * Appends segments to the log; nothing is acknowledged before its commit
+ * succeeded. While a partition is calm, one conditional PutItem at its head
+ * commits a segment (ADR 0001). Where independent writers crowd it, a writer
+ * that keeps losing races opens a reserved epoch: writers then take offsets
+ * from an atomic counter and commit at them, without conflicts, until the
+ * crowd is gone (ADR 0011). Appends to the same partition from this process
+ * are queued and coalesced into one segment (group commit), so concurrent
+ * requests cost one commit, not one each.
  */
 export class Appender {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly heads = new Map<string, CachedHead>();
+  /** Partitions last seen in a reserved epoch. */
+  private readonly reserving = new Set<string>();
+  /** Per partition, the end of this process's last reservation: the next one starting there means no crowd. */
+  private readonly reservedEnds = new Map<string, number>();
+  private readonly reservations: Reservations;
   private readonly now: () => number;
   private readonly maxSegmentRecords: number;
   private readonly maxSegmentBytes: number;
@@ -96,6 +118,7 @@ export class Appender {
     this.now = options.now ?? Date.now;
     this.maxSegmentRecords = options.maxSegmentRecords ?? 5_000;
     this.maxSegmentBytes = options.maxSegmentBytes ?? 4 * 1024 * 1024;
+    this.reservations = new Reservations(options.dynamo, options.table, this.now);
   }
 
   /**
@@ -184,28 +207,57 @@ export class Appender {
     records: SegmentRecord[],
     options: AppendOptions,
   ): Promise<number> {
-    const { dynamo, table } = this.options;
     const pk = partitionKey(topic, partition);
     const segmentId = options.segmentId ?? newSegmentId();
     const { segment, inline } = this.encode(pk, segmentId, retentionHours, records);
     const s3Key = inline ? undefined : await this.options.segments.put(topic, partition, segment.bytes);
-    const uploadedAt = this.now();
+    const commit: Commit = {
+      topic,
+      partition,
+      pk,
+      segment,
+      segmentId,
+      s3Key,
+      expiresAt: this.expiresAt(retentionHours),
+      uploadedAt: this.now(),
+      deadline: options.deadline,
+    };
+    // Optimistic while the partition is calm, reserved while it is crowded (docs/adr/0011).
+    for (;;) {
+      this.checkTime(commit);
+      if (this.reserving.has(pk)) {
+        const base = await this.commitReserved(commit);
+        if (base !== undefined) return base;
+        this.reserving.delete(pk);
+      }
+      const base = await this.commitOptimistic(commit);
+      if (base !== 'reserved') return base;
+      this.reserving.add(pk);
+    }
+  }
+
+  /**
+   * Commits at the head with a conditional put (ADR 0001). Returns
+   * 'reserved' when the partition is in a reserved epoch, where a commit
+   * needs a reservation; opens one itself after losing a few races.
+   */
+  private async commitOptimistic(commit: Commit): Promise<number | 'reserved'> {
+    const { dynamo, table } = this.options;
+    const { pk, segment, segmentId } = commit;
     // The head of a write whose answer was lost, until something proves it did not land.
     let unknownAt: number | undefined;
-    const fail = (message: string, cause?: unknown): never => {
-      const Failure = unknownAt === undefined ? UnavailableError : CommitUnknownError;
-      throw new Failure(message, 1, { cause });
-    };
-
-    let head = await this.head(pk);
+    let conflicts = 0;
+    let top = await this.top(pk);
+    if (top.reserved) return 'reserved';
+    let head = top.head;
     for (let attempt = 1; ; attempt++) {
-      if (
-        (!inline && this.now() - uploadedAt > COMMIT_DEADLINE_MS) ||
-        (options.deadline !== undefined && this.now() > options.deadline)
-      ) {
-        fail('The append took too long to commit; retry the request.');
-      }
-      const item = segmentItem(pk, head, segment, segmentId, this.expiresAt(retentionHours), { s3Key });
+      this.checkTime(commit, unknownAt);
+      // Only a writer that knows where all its tries went may open an epoch: a lost try could land at the head.
+      const opens = conflicts >= OPEN_EPOCH_AFTER_CONFLICTS && unknownAt === undefined;
+      const item = segmentItem(pk, head, segment, segmentId, commit.expiresAt, {
+        s3Key: commit.s3Key,
+        rt: opens ? this.now() : undefined,
+      });
       try {
         //   head h ──► PutItem(sk = h) if no item at (pk, h)
         //   ├─ ok:       committed; offsets h .. h+count-1 are ours, the head is h+count
@@ -221,24 +273,29 @@ export class Appender {
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        this.heads.set(pk, { offset: item.last + 1, readAt: this.now() });
+        await this.committedAtHead(pk, item.last, opens);
         return head;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) {
-          if (committedSegmentId(error) === segmentId) {
-            this.heads.set(pk, { offset: item.last + 1, readAt: this.now() });
+          const winner = winnerOf(error);
+          if (winner.id === segmentId) {
+            await this.committedAtHead(pk, item.last, winner.opened);
             return head;
           }
-          // Someone else's segment is at `head`: ours is not there, and a lost write to it can never land.
+          // Someone else's item is at `head`: ours is not there, and a lost write to it can never land.
           if (unknownAt === head) unknownAt = undefined;
           this.heads.delete(pk);
+          if (winner.opened && unknownAt === undefined) return 'reserved';
+          conflicts++;
           // A lost race is billed as a write: the metric shows when writers crowd a partition.
           busMetrics.appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
-            fail(`Partition ${partition} of topic "${topic}" is busy; retry the request.`, error);
+            this.fail(`Partition ${commit.partition} of topic "${commit.topic}" is busy; retry the request.`, unknownAt, error);
           }
           await sleep(backoffMs(attempt));
-          head = await this.head(pk);
+          top = await this.top(pk);
+          if (top.reserved && unknownAt === undefined) return 'reserved';
+          head = top.head;
         } else {
           // A request DynamoDB refused as malformed (not throttled) fails the same way every time.
           if (isPermanent(error)) throw error;
@@ -246,11 +303,156 @@ export class Appender {
           // `head` so the next try detects our own commit.
           if (!isThrottled(error)) unknownAt = head;
           if (attempt >= this.options.attempts)
-            fail('The log could not be written; retry the request.', error);
+            this.fail('The log could not be written; retry the request.', unknownAt, error);
           await sleep(backoffMs(attempt));
         }
       }
     }
+  }
+
+  /** After a commit at the head: remember the new head, or start the counter of the epoch it opened. */
+  private async committedAtHead(pk: string, last: number, opened: boolean): Promise<void> {
+    if (!opened) {
+      this.heads.set(pk, { offset: last + 1, readAt: this.now() });
+      return;
+    }
+    await this.reservations.start(pk, last + 1);
+    this.reserving.add(pk);
+    this.reservedEnds.set(pk, last + 1);
+  }
+
+  /**
+   * Reserves the segment's offsets from the epoch's counter and commits at
+   * them; no other writer can be there. Undefined when the epoch is over.
+   */
+  private async commitReserved(commit: Commit): Promise<number | undefined> {
+    const { pk, segment } = commit;
+    for (let attempt = 1; ; attempt++) {
+      this.checkTime(commit);
+      let reservation: Reservation | undefined;
+      try {
+        reservation = await this.reservations.reserve(pk, segment.count);
+      } catch (error) {
+        // A lost answer may have reserved a range: a hole no one commits, which readers settle (ADR 0011).
+        if (isPermanent(error)) throw error;
+        if (attempt >= this.options.attempts)
+          this.fail('The log could not be written; retry the request.', undefined, error);
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+      if (!reservation) {
+        if ((await this.recover(pk, commit.expiresAt)) === 'reserved') continue;
+        return undefined;
+      }
+      const base = await this.commitAt(commit, reservation);
+      // Alone since our last reservation, or open long enough: back to one write per append.
+      const alone = this.reservedEnds.get(pk) === base;
+      this.reservedEnds.set(pk, base + segment.count);
+      if (alone || this.now() - reservation.since > EPOCH_MS) await this.closeEpoch(pk, commit.expiresAt);
+      return base;
+    }
+  }
+
+  /** Puts the segment at its reserved offsets, or a gap there when it cannot in time. */
+  private async commitAt(commit: Commit, reservation: Reservation): Promise<number> {
+    const { dynamo, table } = this.options;
+    const { pk, segment, segmentId } = commit;
+    const { base } = reservation;
+    const item = segmentItem(pk, base, segment, segmentId, commit.expiresAt, {
+      s3Key: commit.s3Key,
+      rt: reservation.reservedAt,
+    });
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.options.attempts && !this.tooLate(commit); attempt++) {
+      const remaining = reservation.commitBy - this.now();
+      if (remaining <= 0) break;
+      try {
+        // Aborted at the commit deadline: no try leaves after it, so readers may settle the hole later.
+        await dynamo.send(
+          new PutCommand({
+            TableName: table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+          { abortSignal: AbortSignal.timeout(remaining) },
+        );
+        return base;
+      } catch (error) {
+        lastError = error;
+        if (error instanceof ConditionalCheckFailedException) {
+          if (winnerOf(error).id === segmentId) return base;
+          break;
+        }
+        if (isPermanent(error)) break;
+        await sleep(backoffMs(attempt));
+      }
+    }
+    // Give the range up with a gap, so readers need not wait for the settling time; a gap that
+    // finds our own segment there proves the commit landed after all.
+    let gap: Awaited<ReturnType<Reservations['putGap']>>;
+    try {
+      gap = await this.reservations.putGap(pk, base, item.last, {
+        rt: reservation.reservedAt,
+        expiresAt: commit.expiresAt,
+      });
+    } catch (error) {
+      this.fail('The log could not be written; retry the request.', base, error);
+    }
+    if (!gap.placed && gap.id === segmentId) return base;
+    if (isPermanent(lastError)) throw lastError;
+    return this.fail('The log could not be written in time; retry the request.', undefined, lastError);
+  }
+
+  /**
+   * The counter is gone (the epoch closed) or was never started (its
+   * opener stopped right after its commit): finish what the other writer
+   * began. Returns how to commit now.
+   */
+  private async recover(pk: string, expiresAt: number): Promise<'reserved' | 'optimistic'> {
+    const { dynamo, table } = this.options;
+    const [top, counter] = await Promise.all([readTop(dynamo, table, pk), this.reservations.counter(pk)]);
+    if (counter.next !== undefined) return 'reserved';
+    if (!top.item || !top.reserved) return 'optimistic';
+    if (counter.end !== undefined && top.item.sk < counter.end) {
+      // Closed, but its closing gap is missing: put it, then commit after it.
+      await this.reservations.putGap(pk, counter.end, counter.end, { rt: this.now(), expiresAt, closes: true });
+      return 'optimistic';
+    }
+    await this.reservations.start(pk, top.item.last + 1);
+    return 'reserved';
+  }
+
+  /** Ends the epoch: the counter stops, and a closing gap above every reservation lets optimistic commits go on. */
+  private async closeEpoch(pk: string, expiresAt: number): Promise<void> {
+    this.reserving.delete(pk);
+    try {
+      const end = await this.reservations.close(pk);
+      if (end === undefined) return;
+      await this.reservations.putGap(pk, end, end, { rt: this.now(), expiresAt, closes: true });
+      this.heads.set(pk, { offset: end + 1, readAt: this.now() });
+    } catch {
+      // The append is committed already; whoever comes next finishes the close (see `recover`).
+    }
+  }
+
+  /** Throws once the commit may no longer be attempted. */
+  private checkTime(commit: Commit, unknownAt?: number): void {
+    if (this.tooLate(commit)) this.fail('The append took too long to commit; retry the request.', unknownAt);
+  }
+
+  private tooLate(commit: Commit): boolean {
+    const now = this.now();
+    return (
+      (commit.s3Key !== undefined && now - commit.uploadedAt > COMMIT_DEADLINE_MS) ||
+      (commit.deadline !== undefined && now > commit.deadline)
+    );
+  }
+
+  /** Fails the append: CommitUnknownError when a write at `unknownAt` may have landed. */
+  private fail(message: string, unknownAt: number | undefined, cause?: unknown): never {
+    const Failure = unknownAt === undefined ? UnavailableError : CommitUnknownError;
+    throw new Failure(message, 1, { cause });
   }
 
   /**
@@ -275,9 +477,13 @@ export class Appender {
     if (codec !== 'none' || plain.bytes.length > COMPRESS_TO_INLINE_FACTOR * threshold) {
       return { segment: plain, inline: plainInline };
     }
-    // The head is not known yet: price the item at the widest offsets, which never understates it.
+    // The offset is not known yet: price the item at the widest offsets, reserved (it never understates it).
     const units = (segment: EncodedSegment) =>
-      writeUnits(segmentItem(pk, WIDEST_OFFSET, segment, segmentId, this.expiresAt(retentionHours), {}));
+      writeUnits(
+        segmentItem(pk, WIDEST_OFFSET, segment, segmentId, this.expiresAt(retentionHours), {
+          rt: Number.MAX_SAFE_INTEGER,
+        }),
+      );
     if (plainInline && units(plain) === 1) return { segment: plain, inline: true };
     const packed = encodeSegment(records, { codec: 'brotli' });
     if (packed.bytes.length > threshold) return { segment: plain, inline: plainInline };
@@ -289,16 +495,22 @@ export class Appender {
     return Math.ceil(this.now() / 1000) + retentionHours * 3600;
   }
 
-  /** The partition's head, from the cache while it is fresh (see `readHead`). */
-  private async head(pk: string): Promise<number> {
+  /** The partition's top, its head from the cache while it is fresh (see `readTop`). */
+  private async top(pk: string): Promise<Pick<PartitionTop, 'head' | 'reserved'>> {
     const cached = this.heads.get(pk);
     const now = this.now();
-    if (cached && now - cached.readAt < this.options.headCacheMs) return cached.offset;
-    const offset = await readHead(this.options.dynamo, this.options.table, pk);
-    this.heads.set(pk, { offset, readAt: now });
-    return offset;
+    if (cached && now - cached.readAt < this.options.headCacheMs) return { head: cached.offset, reserved: false };
+    const top = await readTop(this.options.dynamo, this.options.table, pk);
+    if (!top.reserved) this.heads.set(pk, { offset: top.head, readAt: now });
+    return top;
   }
 }
+
+/**
+ * Lost races in one append after which its writer opens a reserved epoch:
+ * one lost race happens between two writers; two in a row mean a crowd.
+ */
+const OPEN_EPOCH_AFTER_CONFLICTS = 2;
 
 /** Segments up to this many times the inline threshold are compressed to see whether they fit inline. */
 const COMPRESS_TO_INLINE_FACTOR = 2;
@@ -316,7 +528,8 @@ function newSegmentId(): string {
 
 /**
  * The log item of a segment at base offset `head`, in the current layout
- * (shared/log/segment-item.ts): inline bytes under `d`, or the S3 key.
+ * (shared/log/segment-item.ts): inline bytes under `d`, or the S3 key; `rt`
+ * when committed in a reserved epoch.
  */
 function segmentItem(
   pk: string,
@@ -324,7 +537,7 @@ function segmentItem(
   segment: EncodedSegment,
   segmentId: string,
   expiresAt: number,
-  where: { s3Key?: string },
+  where: { s3Key?: string; rt?: number },
 ): SegmentItem {
   return {
     pk,
@@ -335,6 +548,7 @@ function segmentItem(
     expiresAt,
     id: segmentId,
     ...(where.s3Key === undefined ? { d: segment.bytes } : { s3Key: where.s3Key }),
+    ...(where.rt === undefined ? {} : { rt: where.rt }),
   };
 }
 
@@ -351,10 +565,15 @@ function isThrottled(error: unknown): boolean {
   );
 }
 
-/** The segment id of the item that beat us, in either layout, as DynamoDB returned it (raw attribute values). */
-function committedSegmentId(error: ConditionalCheckFailedException): string | undefined {
-  const id = (error.Item?.id ?? error.Item?.segmentId) as { S?: string } | string | undefined;
-  return typeof id === 'string' ? id : id?.S;
+/**
+ * The item that beat us, as DynamoDB returned it (raw attribute values): its
+ * segment id in either layout, and whether it opened or belongs to a
+ * reserved epoch.
+ */
+function winnerOf(error: ConditionalCheckFailedException): { id?: string; opened: boolean } {
+  const item = error.Item ?? {};
+  const id = (item.id ?? item.segmentId) as { S?: string } | string | undefined;
+  return { id: typeof id === 'string' ? id : id?.S, opened: item.rt !== undefined && item.closes === undefined };
 }
 
 /** Exponential backoff with full jitter, capped: spreads contending writers apart. */

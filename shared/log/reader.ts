@@ -4,6 +4,7 @@ import { OffsetOutOfRangeError } from '../errors';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { readHead } from './head';
 import { partitionKey } from './partition-key';
+import { Reservations, SETTLE_AFTER_MS } from './reservations';
 import {
   inlineBytesOf,
   isExpired,
@@ -65,8 +66,11 @@ export class LogReader {
     sizeCalculation: (bytes) => Math.max(1, bytes.length),
   });
 
+  private readonly reservations: Reservations;
+
   constructor(private readonly options: ReaderOptions) {
     this.now = options.now ?? Date.now;
+    this.reservations = new Reservations(options.dynamo, options.table, this.now);
   }
 
   /**
@@ -74,6 +78,8 @@ export class LogReader {
    * `maxBytes` of keys, values and headers (at least one event), so an answer
    * fits a Lambda response (6 MB). An offset at or past the end
    * gives no events; one below the start throws OffsetOutOfRangeError.
+   * Gaps are skipped (`nextOffset` goes past them); a read stops at a hole
+   * of a reserved epoch, and settles it once it is old enough.
    */
   async read(
     topic: string,
@@ -81,10 +87,11 @@ export class LogReader {
     offset: number,
     limit: number,
     maxBytes = DEFAULT_READ_BYTES,
+    settle = true,
   ): Promise<ReadResult> {
     const pk = partitionKey(topic, partition);
     const now = this.now();
-    // The segment holding `offset` is the one with the greatest base offset at or below it.
+    // The item holding `offset` is the one with the greatest base offset at or below it.
     const containing = await this.query({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :zero AND :offset',
       ExpressionAttributeValues: { ':pk': pk, ':zero': 0, ':offset': offset },
@@ -92,33 +99,72 @@ export class LogReader {
       Limit: 1,
     });
     const first = containing[0];
-    if (first && first.last < offset) return { records: [], nextOffset: offset };
     if (!first || isExpired(first, now)) {
       // Below the first retained segment (or in an expired one TTL has not deleted yet).
       const { startOffset } = await this.offsets(topic, partition);
       if (offset < startOffset) throw new OffsetOutOfRangeError(offset, startOffset);
       if (!first) return { records: [], nextOffset: offset };
     }
+    // Past the end of a calm partition's last item: the end. In a reserved epoch, items may lie beyond a hole.
+    if (first.last < offset && first.rt === undefined) return { records: [], nextOffset: offset };
 
     const records: LogRecord[] = [];
     let bytes = 0;
-    // The containing segment is at hand; later ones are queried only if the read goes on to them.
-    const segments = (async function* (reader: LogReader) {
-      yield first;
+    // The next offset to account for, and where the next item must begin for there to be no hole.
+    let position = offset;
+    let expected = first.last < offset ? first.last + 1 : first.sk;
+    // The containing item is at hand; later ones are queried only if the read goes on to them.
+    const items = (async function* (reader: LogReader) {
+      if (first.last >= offset) yield first;
       yield* reader.walk(pk, { from: first.sk + 1 });
     })(this);
-    reading: for await (const segment of segments) {
-      for (const record of await this.decode(segment)) {
-        if (record.offset < offset) continue;
+    reading: for await (const item of items) {
+      if (item.sk > expected && item.rt !== undefined) {
+        // A hole in a reserved epoch: offsets reserved and not (yet) committed. Readers wait at it, never
+        // skip it, until its writer commits or it is settled.
+        if (records.length === 0 && settle && now >= item.rt + SETTLE_AFTER_MS) {
+          await this.settle(pk, expected, item);
+          return this.read(topic, partition, offset, limit, maxBytes, false);
+        }
+        break;
+      }
+      expected = item.last + 1;
+      if (item.gap) {
+        position = Math.max(position, item.last + 1);
+        continue;
+      }
+      for (const record of await this.decode(item)) {
+        if (record.offset < position) continue;
         bytes += recordBytes(record);
         if (records.length >= limit || (records.length > 0 && bytes > maxBytes)) break reading;
         records.push(record);
+        position = record.offset + 1;
       }
-      // Full: stop before the walk fetches the next segment.
+      // Full: stop before the walk fetches the next item.
       if (records.length >= limit) break;
     }
-    const nextOffset = records.length > 0 ? records[records.length - 1].offset + 1 : offset;
-    return { records, nextOffset };
+    return { records, nextOffset: position };
+  }
+
+  /**
+   * Fills the hole from `from` up to `above` with gaps (docs/adr/0011): by now
+   * no writer may commit there any more, so what is still missing after a
+   * fresh look never will be. Each gap is conditional, so a commit that did
+   * land wins.
+   */
+  private async settle(pk: string, from: number, above: SegmentItem): Promise<void> {
+    const committed = await this.query({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': above.sk - 1 },
+      ProjectionExpression: 'sk, #last',
+      ExpressionAttributeNames: { '#last': 'last' },
+    });
+    const marks = { rt: above.rt as number, expiresAt: above.expiresAt };
+    let start = from;
+    for (const item of [...committed, { sk: above.sk, last: above.last }]) {
+      if (item.sk > start) await this.reservations.putGap(pk, start, item.sk - 1, marks);
+      start = Math.max(start, item.last + 1);
+    }
   }
 
   /** The first offset whose event was appended at or after `timestamp` (ms), or the end offset if none. */
@@ -151,7 +197,9 @@ export class LogReader {
   private async firstInTail(pk: string, timestamp: number): Promise<number | undefined> {
     let earliest: number | undefined;
     let walked = 0;
-    for await (const item of this.walk(pk, { newestFirst: true, projection: 'sk, maxTs' })) {
+    for await (const item of this.walk(pk, { newestFirst: true, projection: 'sk, maxTs, gap' })) {
+      // A gap has no events, so no time.
+      if (item.gap) continue;
       if (item.maxTs < timestamp || ++walked > TAIL_WALK_SEGMENTS) break;
       earliest = item.sk;
     }

@@ -32,6 +32,18 @@ export interface SegmentItem {
   readonly segmentId?: string;
   /** First layout: the inline segment. */
   readonly data?: Uint8Array;
+  /**
+   * Reserved at (epoch ms, the writer's clock once its reservation was
+   * answered): present on every item of a reserved epoch
+   * (docs/adr/0011-reserved-epochs.md). Every hole below the item was
+   * reserved before it, so no writer commits into such a hole after
+   * `rt + RESERVATION_COMMIT_MS`, and readers may fill it with a gap later.
+   */
+  readonly rt?: number;
+  /** A gap: offsets `sk` .. `last` hold no event (count 0); readers skip them. */
+  readonly gap?: boolean;
+  /** The gap that ends a reserved epoch: optimistic commits go on after it. */
+  readonly closes?: boolean;
 }
 
 /** The segment id's attribute name in the current layout, for projections. */
@@ -39,6 +51,11 @@ export const SEGMENT_ID_ATTRIBUTE = 'id';
 
 export function isExpired(item: Pick<SegmentItem, 'expiresAt'>, nowMs: number): boolean {
   return item.expiresAt * 1000 <= nowMs;
+}
+
+/** Whether the item is in a reserved epoch, where holes below it are reservations not yet committed. */
+export function isReserved(item: Pick<SegmentItem, 'rt' | 'closes'>): boolean {
+  return item.rt !== undefined && !item.closes;
 }
 
 /** The segment's id, in either layout. */
