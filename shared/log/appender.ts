@@ -23,6 +23,8 @@ export interface AppenderOptions {
   readonly maxSegmentRecords?: number;
   /** Raw bytes per segment when several appends are coalesced (a single append may exceed it). */
   readonly maxSegmentBytes?: number;
+  /** Lost races in one append after which its writer opens a reserved epoch (docs/adr/0011); default 2. */
+  readonly openEpochAfterConflicts?: number;
   readonly now?: () => number;
 }
 
@@ -113,11 +115,13 @@ export class Appender {
   private readonly now: () => number;
   private readonly maxSegmentRecords: number;
   private readonly maxSegmentBytes: number;
+  private readonly openEpochAfterConflicts: number;
 
   constructor(private readonly options: AppenderOptions) {
     this.now = options.now ?? Date.now;
     this.maxSegmentRecords = options.maxSegmentRecords ?? 5_000;
     this.maxSegmentBytes = options.maxSegmentBytes ?? 4 * 1024 * 1024;
+    this.openEpochAfterConflicts = options.openEpochAfterConflicts ?? OPEN_EPOCH_AFTER_CONFLICTS;
     this.reservations = new Reservations(options.dynamo, options.table, this.now);
   }
 
@@ -253,7 +257,7 @@ export class Appender {
     for (let attempt = 1; ; attempt++) {
       this.checkTime(commit, unknownAt);
       // Only a writer that knows where all its tries went may open an epoch: a lost try could land at the head.
-      const opens = conflicts >= OPEN_EPOCH_AFTER_CONFLICTS && unknownAt === undefined;
+      const opens = conflicts >= this.openEpochAfterConflicts && unknownAt === undefined;
       const item = segmentItem(pk, head, segment, segmentId, commit.expiresAt, {
         s3Key: commit.s3Key,
         rt: opens ? this.now() : undefined,
@@ -290,7 +294,11 @@ export class Appender {
           // A lost race is billed as a write: the metric shows when writers crowd a partition.
           busMetrics.appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
-            this.fail(`Partition ${commit.partition} of topic "${commit.topic}" is busy; retry the request.`, unknownAt, error);
+            this.fail(
+              `Partition ${commit.partition} of topic "${commit.topic}" is busy; retry the request.`,
+              unknownAt,
+              error,
+            );
           }
           await sleep(backoffMs(attempt));
           top = await this.top(pk);
@@ -316,9 +324,13 @@ export class Appender {
       this.heads.set(pk, { offset: last + 1, readAt: this.now() });
       return;
     }
-    await this.reservations.start(pk, last + 1);
     this.reserving.add(pk);
     this.reservedEnds.set(pk, last + 1);
+    try {
+      await this.reservations.start(pk, last + 1);
+    } catch {
+      // Committed already: the next writer that finds no counter starts it (see `recover`).
+    }
   }
 
   /**
@@ -416,7 +428,11 @@ export class Appender {
     if (!top.item || !top.reserved) return 'optimistic';
     if (counter.end !== undefined && top.item.sk < counter.end) {
       // Closed, but its closing gap is missing: put it, then commit after it.
-      await this.reservations.putGap(pk, counter.end, counter.end, { rt: this.now(), expiresAt, closes: true });
+      await this.reservations.putGap(pk, counter.end, counter.end, {
+        rt: this.now(),
+        expiresAt,
+        closes: true,
+      });
       return 'optimistic';
     }
     await this.reservations.start(pk, top.item.last + 1);
@@ -499,7 +515,8 @@ export class Appender {
   private async top(pk: string): Promise<Pick<PartitionTop, 'head' | 'reserved'>> {
     const cached = this.heads.get(pk);
     const now = this.now();
-    if (cached && now - cached.readAt < this.options.headCacheMs) return { head: cached.offset, reserved: false };
+    if (cached && now - cached.readAt < this.options.headCacheMs)
+      return { head: cached.offset, reserved: false };
     const top = await readTop(this.options.dynamo, this.options.table, pk);
     if (!top.reserved) this.heads.set(pk, { offset: top.head, readAt: now });
     return top;
@@ -554,7 +571,7 @@ function segmentItem(
 
 /** A client error the SDK would not retry (validation, access denied): no retry can help. */
 function isPermanent(error: unknown): boolean {
-  const { $fault, $retryable } = error as { $fault?: string; $retryable?: unknown };
+  const { $fault, $retryable } = (error ?? {}) as { $fault?: string; $retryable?: unknown };
   return $fault === 'client' && !$retryable;
 }
 
@@ -573,7 +590,10 @@ function isThrottled(error: unknown): boolean {
 function winnerOf(error: ConditionalCheckFailedException): { id?: string; opened: boolean } {
   const item = error.Item ?? {};
   const id = (item.id ?? item.segmentId) as { S?: string } | string | undefined;
-  return { id: typeof id === 'string' ? id : id?.S, opened: item.rt !== undefined && item.closes === undefined };
+  return {
+    id: typeof id === 'string' ? id : id?.S,
+    opened: item.rt !== undefined && item.closes === undefined,
+  };
 }
 
 /** Exponential backoff with full jitter, capped: spreads contending writers apart. */

@@ -25,7 +25,11 @@ export interface PartitionTop {
  * gives its `floor`, or the offset after the last epoch's closing gap;
  * nothing at all gives 0.
  */
-export async function readTop(dynamo: DynamoDBDocumentClient, table: string, pk: string): Promise<PartitionTop> {
+export async function readTop(
+  dynamo: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+): Promise<PartitionTop> {
   const result = await dynamo.send(
     new QueryCommand({
       TableName: table,

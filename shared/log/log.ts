@@ -14,6 +14,8 @@ export interface LogOptions {
     BusConfig,
     'logTable' | 'bucket' | 'inlineThresholdBytes' | 'headCacheMs' | 'appendAttempts' | 'segmentCodec'
   >;
+  /** See `AppenderOptions.openEpochAfterConflicts`. */
+  readonly openEpochAfterConflicts?: number;
   readonly now?: () => number;
 }
 
@@ -32,7 +34,7 @@ export class Log {
   private readonly reader: LogReader;
 
   constructor(options: LogOptions) {
-    const { dynamo, s3, config, now } = options;
+    const { dynamo, s3, config, now, openEpochAfterConflicts } = options;
     this.segments = new SegmentStore(s3, config.bucket);
     this.appender = new Appender({
       dynamo,
@@ -42,6 +44,7 @@ export class Log {
       headCacheMs: config.headCacheMs,
       attempts: config.appendAttempts,
       codec: config.segmentCodec,
+      openEpochAfterConflicts,
       now,
     });
     this.reader = new LogReader({

@@ -29,8 +29,14 @@ export const RESERVATION_COMMIT_MS = 10_000;
  */
 export const SETTLE_AFTER_MS = 60_000;
 
-/** An epoch stays open at most this long: then the next writer closes it, and contention must reopen it. */
-export const EPOCH_MS = 10_000;
+/**
+ * An epoch stays open at most this long: then the next writer closes it,
+ * and only contention reopens it. A writer that finds no one reserved since
+ * its own last reservation closes it sooner: the crowd is gone. The age rule
+ * ends an epoch kept open by a few writers that take turns, where one write
+ * per append with rare conflicts is cheaper than two.
+ */
+export const EPOCH_MS = 60_000;
 
 export interface Reservation {
   /** The first reserved offset. */

@@ -32,6 +32,7 @@ export function newLog(
     dynamo: options.dynamo ?? documentClient(),
     s3: options.s3 ?? s3Client(),
     config: testConfig(options.config),
+    openEpochAfterConflicts: options.openEpochAfterConflicts,
     now: options.now,
   });
 }

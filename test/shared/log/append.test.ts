@@ -32,7 +32,8 @@ async function readAll(log: Log, topic: string, partition: number, from = 0) {
 }
 
 /** Offsets `from` .. `to`. */
-const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const range = (from: number, to: number) =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 /** Appends like a client that retries what the bus says is retryable. */
 async function appendWithRetry(log: Log, topic: string, value: unknown): Promise<number> {

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createBusCore } from '../../../shared/bus';
+import { DeadLetters } from '../../../shared/delivery/dead-letters';
+import { Deliverer } from '../../../shared/delivery/deliverer';
+import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
+import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
+import { UnavailableError } from '../../../shared/errors';
+import { readTop } from '../../../shared/log/head';
+import type { Log } from '../../../shared/log/log';
+import { META_SK, partitionKey } from '../../../shared/log/partition-key';
+import { RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
+import { documentClient, newLog, partitionItems, record, testConfig, uniqueTopic } from '../../support/aws';
+import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { faultyDynamo } from '../../support/faults';
+
+/**
+ * The windows a reserved epoch (docs/adr/0011-reserved-epochs.md) opens,
+ * against DynamoDB Local: a writer that dies or stalls between reserving
+ * and committing, an opener or closer that stops half way, a writer whose
+ * cached head predates the epoch. Only failures are injected; the
+ * conditions and the counter run in the emulator.
+ */
+
+const RETENTION = 24;
+
+/** A writer that opens an epoch at its first commit (no lost races needed), as a crowd would make it. */
+const opener = () => newLog({ openEpochAfterConflicts: 0 });
+
+async function append(log: Log, topic: string, value: unknown): Promise<number> {
+  return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
+}
+
+/** The partition's items: base offset, last offset, and what kind of item each is. */
+async function layout(topic: string) {
+  const items = (await partitionItems(topic, 0)).filter((item) => item.sk !== META_SK);
+  return items.map((item) => ({
+    sk: item.sk,
+    last: item.last,
+    kind: item.closes ? 'closing gap' : item.gap ? 'gap' : item.rt === undefined ? 'segment' : 'reserved',
+  }));
+}
+
+async function counter(topic: string) {
+  const meta = (await partitionItems(topic, 0)).find((item) => item.sk === META_SK) as
+    | { next?: number; end?: number }
+    | undefined;
+  return { next: meta?.next, end: meta?.end };
+}
+
+/** A DynamoDB client whose segment PutItems (not gaps) wait until `release()`. */
+function stalledWriter() {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = (args as { input: { Item?: { gap?: unknown } } }).input;
+      if (/^Put/.test(context.commandName ?? '') && !input.Item?.gap) await gate;
+      return next(args);
+    },
+    { step: 'initialize', name: 'stall' },
+  );
+  return { dynamo: documentClient(client), release };
+}
+
+/** A topic with one partition, a group reading it from the start, and a deliverer that records what it sends. */
+async function subscribedTopic() {
+  const core = createBusCore({
+    env: { ...process.env, ...DELIVERY_TEST_ENV },
+    waker: { wake: async () => {} },
+  });
+  const topic = uniqueTopic('group');
+  await core.topics.create({ name: topic, partitions: 1, retentionHours: RETENTION });
+  const group = `g-${randomUUID().slice(0, 8)}`;
+  await core.subscriptions.create({
+    group,
+    topic,
+    target: { type: 'lambda', function: 'unused' },
+    batchSize: 10,
+    maxAttempts: 3,
+    startFrom: 'earliest',
+    delivery: 'at-least-once',
+    timeoutSeconds: 5,
+  });
+  const received: DeliveryBatch[] = [];
+  const deliverer = new Deliverer({
+    log: core.log,
+    cursors: core.cursors,
+    subscriptions: core.subscriptions,
+    topics: core.topics,
+    deadLetters: new DeadLetters(core.log, core.topics),
+    targetFor: () => ({
+      deliver: async (batch: OutgoingBatch) => {
+        received.push(JSON.parse(batch.body) as DeliveryBatch);
+        return { status: 'delivered' as const };
+      },
+    }),
+    waker: { wake: async () => {} },
+  });
+  const ref = { cursor: group, partition: 0 };
+  return {
+    topic,
+    received,
+    deliver: () => deliverer.deliver(ref, 30_000),
+    delivered: () => received.flatMap((b) => b.events.map((e) => e.offset)),
+    committed: async () => (await core.cursors.read(ref))?.committed,
+  };
+}
+
+describe('reserved epochs', () => {
+  test('an opened epoch hands each writer its own offsets; a writer left alone closes it and commits go back to one write', async () => {
+    // GIVEN an epoch opened by a crowded writer
+    const topic = uniqueTopic('epoch');
+    expect(await append(opener(), topic, 'a')).toBe(0);
+    expect((await readTop(documentClient(), testConfig().logTable, partitionKey(topic, 0))).reserved).toBe(
+      true,
+    );
+
+    // WHEN another writer appends three times with no one else reserving in between
+    const writer = newLog();
+    const offsets = [await append(writer, topic, 'b1'), await append(writer, topic, 'b2')];
+    offsets.push(await append(writer, topic, 'b3'));
+
+    // THEN its first two appends took reserved offsets; after the second it found itself alone and closed the
+    // epoch with a one-offset gap; its third is an ordinary commit after the gap
+    expect(offsets).toEqual([1, 2, 4]);
+    expect(await layout(topic)).toEqual([
+      { sk: 0, last: 0, kind: 'reserved' },
+      { sk: 1, last: 1, kind: 'reserved' },
+      { sk: 2, last: 2, kind: 'reserved' },
+      { sk: 3, last: 3, kind: 'closing gap' },
+      { sk: 4, last: 4, kind: 'segment' },
+    ]);
+    expect(await counter(topic)).toEqual({ next: undefined, end: 3 });
+    // AND readers step over the gap
+    const { records, nextOffset } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
+      [0, 'a'],
+      [1, 'b1'],
+      [2, 'b2'],
+      [4, 'b3'],
+    ]);
+    expect(nextOffset).toBe(5);
+  });
+
+  test('a writer killed between reserving and committing: readers wait at its hole, never skip it, and settle it once no commit can land', async () => {
+    // GIVEN an epoch, and a writer that reserves an offset and dies before any put leaves
+    const topic = uniqueTopic('killed');
+    await append(opener(), topic, 'a');
+    const dying = newLog({
+      dynamo: faultyDynamo([
+        { when: (command) => /^Put/.test(command), faults: ['crash-before-send', 'crash-before-send'] },
+      ]),
+      config: { appendAttempts: 1 },
+    });
+    await expect(append(dying, topic, 'lost')).rejects.toThrow();
+    // AND a healthy writer commits after the hole, and is acknowledged
+    expect(await append(newLog(), topic, 'b')).toBe(2);
+
+    // WHEN a reader reads while the dead writer could still be alive
+    const early = await newLog().read(topic, 0, 0, 10);
+    const atHole = await newLog().read(topic, 0, 1, 10);
+
+    // THEN it stops at the hole: it neither skips offset 1 nor hands out offset 2 before it
+    expect(early.records.map((r) => r.offset)).toEqual([0]);
+    expect(early.nextOffset).toBe(1);
+    expect(atHole).toEqual({ records: [], nextOffset: 1 });
+    expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved']);
+
+    // WHEN a reader comes after the settling time
+    const later = newLog({ now: () => Date.now() + SETTLE_AFTER_MS + 1_000 });
+    const settled = await later.read(topic, 0, 1, 10);
+
+    // THEN it has filled the hole with a gap and goes on: every acknowledged event is read once, in order
+    expect(settled.records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([[2, 'b']]);
+    expect(settled.nextOffset).toBe(3);
+    expect(await layout(topic)).toEqual([
+      { sk: 0, last: 0, kind: 'reserved' },
+      { sk: 1, last: 1, kind: 'gap' },
+      { sk: 2, last: 2, kind: 'reserved' },
+    ]);
+    const all = await newLog().read(topic, 0, 0, 10);
+    expect(all.records.map((r) => r.offset)).toEqual([0, 2]);
+  });
+
+  test('a writer that cannot commit before its deadline gives its offsets up with a gap at once, and says so', async () => {
+    // GIVEN an epoch, and a writer whose clock passes the commit deadline between reserving and committing
+    const topic = uniqueTopic('late');
+    await append(opener(), topic, 'a');
+    let skew = 0;
+    const client = new DynamoDBClient({});
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (/^Update/.test(context.commandName ?? '')) skew += RESERVATION_COMMIT_MS + 1;
+        return result;
+      },
+      { step: 'initialize', name: 'slowClock' },
+    );
+    const late = newLog({ dynamo: documentClient(client), now: () => Date.now() + skew });
+
+    // WHEN it appends
+    // THEN the append fails as retryable, nothing of it is in the log, and its offset is a gap readers step over
+    await expect(append(late, topic, 'late')).rejects.toBeInstanceOf(UnavailableError);
+    expect(await append(newLog(), topic, 'b')).toBe(2);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
+      [0, 'a'],
+      [2, 'b'],
+    ]);
+    expect((await layout(topic))[1]).toEqual({ sk: 1, last: 1, kind: 'gap' });
+  });
+
+  test('a reader and the deliverer that meet an unfinished reservation wait at it, and deliver in offset order once the slow writer commits', async () => {
+    // GIVEN a group on a topic in an epoch, a slow writer holding offset 1, and offset 2 committed after it
+    const { topic, deliver, delivered, received } = await subscribedTopic();
+    await append(opener(), topic, 'a');
+    const slow = stalledWriter();
+    const slowAppend = append(newLog({ dynamo: slow.dynamo }), topic, 'slow');
+    for (let i = 0; i < 100 && (await counter(topic)).next !== 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await append(newLog(), topic, 'c')).toBe(2);
+
+    // WHEN the deliverer runs while offset 1 is reserved and not committed
+    await deliver();
+    // THEN it delivered what precedes the hole only
+    expect(delivered()).toEqual([0]);
+
+    // WHEN the slow writer commits, and the deliverer runs again (the commit's stream record wakes it on AWS)
+    slow.release();
+    expect(await slowAppend).toBe(1);
+    await deliver();
+
+    // THEN the group got every event once, in offset order
+    expect(delivered()).toEqual([0, 1, 2]);
+    expect(received.flatMap((b) => b.events.map((e) => e.value))).toEqual(['a', 'slow', 'c']);
+  });
+
+  test('a group whose partition ends in a closing gap steps over it: its lag goes to zero', async () => {
+    // GIVEN a group, and a partition whose epoch a lone writer closed after its last event
+    const { topic, deliver, delivered, committed } = await subscribedTopic();
+    await append(opener(), topic, 'a');
+    const writer = newLog();
+    await append(writer, topic, 'b1');
+    await append(writer, topic, 'b2');
+    expect((await layout(topic)).at(-1)).toEqual({ sk: 3, last: 3, kind: 'closing gap' });
+
+    // WHEN the deliverer runs
+    await deliver();
+
+    // THEN it delivered the three events and committed past the gap
+    expect(delivered()).toEqual([0, 1, 2]);
+    expect(await committed()).toBe(4);
+  });
+
+  test('an opener that stops after its commit, before the counter starts: the next writer starts it', async () => {
+    // GIVEN an opener whose commit lands and whose counter start never leaves
+    const topic = uniqueTopic('opener');
+    const stopping = newLog({
+      dynamo: faultyDynamo([{ when: (command) => /^Update/.test(command), faults: ['crash-before-send'] }]),
+      openEpochAfterConflicts: 0,
+    });
+    // THEN its append is acknowledged all the same: it is committed
+    expect(await append(stopping, topic, 'a')).toBe(0);
+    expect(await counter(topic)).toEqual({ next: undefined, end: undefined });
+
+    // WHEN other writers append
+    const offsets = [await append(newLog(), topic, 'b'), await append(newLog(), topic, 'c')];
+
+    // THEN the first of them started the counter after the opener's segment, and offsets go on densely
+    expect(offsets).toEqual([1, 2]);
+    expect((await newLog().read(topic, 0, 0, 10)).records.map((r) => r.offset)).toEqual([0, 1, 2]);
+  });
+
+  test('a closer that stops between closing the counter and putting its closing gap: the next writer puts the gap and goes on', async () => {
+    // GIVEN an epoch whose closer's closing gap never leaves
+    const topic = uniqueTopic('closer');
+    await append(opener(), topic, 'a');
+    const closer = newLog({
+      dynamo: faultyDynamo([
+        {
+          when: (command, input) => /^Put/.test(command) && input.Item?.closes !== undefined,
+          faults: ['crash-before-send'],
+        },
+      ]),
+    });
+    await append(closer, topic, 'b1');
+    // Its second append finds it alone and closes the epoch.
+    expect(await append(closer, topic, 'b2')).toBe(2);
+    expect(await counter(topic)).toEqual({ next: undefined, end: 3 });
+    expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved', 'reserved']);
+
+    // WHEN another writer appends
+    const offset = await append(newLog(), topic, 'c');
+
+    // THEN it put the closing gap where the counter stopped, and committed after it
+    expect(offset).toBe(4);
+    expect((await layout(topic)).map((i) => i.kind)).toEqual([
+      'reserved',
+      'reserved',
+      'reserved',
+      'closing gap',
+      'segment',
+    ]);
+    expect((await newLog().read(topic, 0, 0, 10)).records.map((r) => r.offset)).toEqual([0, 1, 2, 4]);
+  });
+
+  test('a writer whose cached head predates the epoch never commits inside it: its stale commit conflicts and it takes a reservation', async () => {
+    // GIVEN a writer that committed and cached the head, then an epoch opened at that head
+    const topic = uniqueTopic('stale');
+    const stale = newLog({ config: { headCacheMs: 60_000 } });
+    expect(await append(stale, topic, 'a')).toBe(0);
+    expect(await append(opener(), topic, 'opens')).toBe(1);
+    // AND reserved commits above it from other writers
+    for (const value of ['r1', 'r2']) await append(newLog(), topic, value);
+
+    // WHEN the stale writer appends a batch of three, still believing the head is 1
+    const { baseOffset } = await stale.append(topic, 0, RETENTION, [
+      record('s1'),
+      record('s2'),
+      record('s3'),
+    ]);
+
+    // THEN it landed at reserved offsets above everything, and no offset holds two events
+    expect(baseOffset).toBe(4);
+    const items = await layout(topic);
+    for (let i = 1; i < items.length; i++) expect(items[i].sk).toBeGreaterThan(items[i - 1].last);
+    const { records } = await newLog().read(topic, 0, 0, 10);
+    expect(records.map((r) => JSON.parse(r.value.toString()))).toEqual([
+      'a',
+      'opens',
+      'r1',
+      'r2',
+      's1',
+      's2',
+      's3',
+    ]);
+  });
+});
