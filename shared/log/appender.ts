@@ -7,7 +7,7 @@ import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentReco
 import { type PartitionTop, readTop } from './head';
 import { writeUnits } from './item-size';
 import { partitionKey } from './partition-key';
-import { EPOCH_MS, type Reservation, Reservations } from './reservations';
+import { EPOCH_MIN_MS, EPOCH_MS, type Reservation, Reservations } from './reservations';
 import type { SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
@@ -360,7 +360,8 @@ export class Appender {
       // Alone since our last reservation, or open long enough: back to one write per append.
       const alone = this.reservedEnds.get(pk) === base;
       this.reservedEnds.set(pk, base + segment.count);
-      if (alone || this.now() - reservation.since > EPOCH_MS) await this.closeEpoch(pk, commit.expiresAt);
+      const age = this.now() - reservation.since;
+      if ((alone && age >= EPOCH_MIN_MS) || age > EPOCH_MS) await this.closeEpoch(pk, commit.expiresAt);
       return base;
     }
   }

@@ -9,7 +9,7 @@ import { UnavailableError } from '../../../shared/errors';
 import { readTop } from '../../../shared/log/head';
 import type { Log } from '../../../shared/log/log';
 import { META_SK, partitionKey } from '../../../shared/log/partition-key';
-import { RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
+import { EPOCH_MIN_MS, RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
 import { documentClient, newLog, partitionItems, record, testConfig, uniqueTopic } from '../../support/aws';
 import { DELIVERY_TEST_ENV } from '../../support/delivery';
 import { faultyDynamo } from '../../support/faults';
@@ -26,6 +26,10 @@ const RETENTION = 24;
 
 /** A writer that opens an epoch at its first commit (no lost races needed), as a crowd would make it. */
 const opener = () => newLog({ openEpochAfterConflicts: 0 });
+
+/** A writer whose clock is past the epoch's minimum age: alone, it closes the epoch. */
+const lateComer = (options: Parameters<typeof newLog>[0] = {}) =>
+  newLog({ ...options, now: () => Date.now() + EPOCH_MIN_MS + 1_000 });
 
 async function append(log: Log, topic: string, value: unknown): Promise<number> {
   return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
@@ -117,8 +121,8 @@ describe('reserved epochs', () => {
       true,
     );
 
-    // WHEN another writer appends three times with no one else reserving in between
-    const writer = newLog();
+    // WHEN another writer appends three times with no one else reserving in between, the epoch a second old
+    const writer = lateComer();
     const offsets = [await append(writer, topic, 'b1'), await append(writer, topic, 'b2')];
     offsets.push(await append(writer, topic, 'b3'));
 
@@ -142,6 +146,15 @@ describe('reserved epochs', () => {
       [4, 'b3'],
     ]);
     expect(nextOffset).toBe(5);
+  });
+
+  test('an epoch younger than a second stays open for a writer alone: the rest of the crowd has not met it yet', async () => {
+    const topic = uniqueTopic('young');
+    await append(opener(), topic, 'a');
+    const writer = newLog();
+    expect([await append(writer, topic, 'b1'), await append(writer, topic, 'b2')]).toEqual([1, 2]);
+    expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved', 'reserved']);
+    expect(await counter(topic)).toEqual({ next: 3, end: undefined });
   });
 
   test('a writer killed between reserving and committing: readers wait at its hole, never skip it, and settle it once no commit can land', async () => {
@@ -241,7 +254,7 @@ describe('reserved epochs', () => {
     // GIVEN a group, and a partition whose epoch a lone writer closed after its last event
     const { topic, deliver, delivered, committed } = await subscribedTopic();
     await append(opener(), topic, 'a');
-    const writer = newLog();
+    const writer = lateComer();
     await append(writer, topic, 'b1');
     await append(writer, topic, 'b2');
     expect((await layout(topic)).at(-1)).toEqual({ sk: 3, last: 3, kind: 'closing gap' });
@@ -277,7 +290,7 @@ describe('reserved epochs', () => {
     // GIVEN an epoch whose closer's closing gap never leaves
     const topic = uniqueTopic('closer');
     await append(opener(), topic, 'a');
-    const closer = newLog({
+    const closer = lateComer({
       dynamo: faultyDynamo([
         {
           when: (command, input) => /^Put/.test(command) && input.Item?.closes !== undefined,
