@@ -23,7 +23,7 @@ export interface AppenderOptions {
   readonly maxSegmentRecords?: number;
   /** Raw bytes per segment when several appends are coalesced (a single append may exceed it). */
   readonly maxSegmentBytes?: number;
-  /** Lost races in one append after which its writer opens a reserved epoch (docs/adr/0011); default 2. */
+  /** Races lost in a row after which a writer opens a reserved epoch (docs/adr/0011); default 2. */
   readonly openEpochAfterConflicts?: number;
   readonly now?: () => number;
 }
@@ -107,10 +107,20 @@ interface Commit {
 export class Appender {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly heads = new Map<string, CachedHead>();
+  /**
+   * Per partition, races this process lost since its last commit there
+   * without one: a crowd shows across appends, each of which may lose only
+   * once or twice before it wins.
+   */
+  private readonly lostRaces = new Map<string, number>();
   /** Partitions last seen in a reserved epoch. */
   private readonly reserving = new Set<string>();
-  /** Per partition, the end of this process's last reservation: the next one starting there means no crowd. */
-  private readonly reservedEnds = new Map<string, number>();
+  /**
+   * Per partition, the end of this process's last reservation (the next one
+   * starting there means no one else reserved in between), and how many of
+   * its reservations in a row were so.
+   */
+  private readonly reservedEnds = new Map<string, { end: number; aloneStreak: number }>();
   private readonly reservations: Reservations;
   private readonly now: () => number;
   private readonly maxSegmentRecords: number;
@@ -250,14 +260,14 @@ export class Appender {
     const { pk, segment, segmentId } = commit;
     // The head of a write whose answer was lost, until something proves it did not land.
     let unknownAt: number | undefined;
-    let conflicts = 0;
+    let lostHere = false;
     let top = await this.top(pk);
     if (top.reserved) return 'reserved';
     let head = top.head;
     for (let attempt = 1; ; attempt++) {
       this.checkTime(commit, unknownAt);
       // Only a writer that knows where all its tries went may open an epoch: a lost try could land at the head.
-      const opens = conflicts >= this.openEpochAfterConflicts && unknownAt === undefined;
+      const opens = (this.lostRaces.get(pk) ?? 0) >= this.openEpochAfterConflicts && unknownAt === undefined;
       const item = segmentItem(pk, head, segment, segmentId, commit.expiresAt, {
         s3Key: commit.s3Key,
         rt: opens ? this.now() : undefined,
@@ -277,20 +287,21 @@ export class Appender {
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        await this.committedAtHead(pk, item.last, opens);
+        await this.committedAtHead(pk, item.last, opens, lostHere);
         return head;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) {
           const winner = winnerOf(error);
           if (winner.id === segmentId) {
-            await this.committedAtHead(pk, item.last, winner.opened);
+            await this.committedAtHead(pk, item.last, winner.opened, lostHere);
             return head;
           }
           // Someone else's item is at `head`: ours is not there, and a lost write to it can never land.
           if (unknownAt === head) unknownAt = undefined;
           this.heads.delete(pk);
           if (winner.opened && unknownAt === undefined) return 'reserved';
-          conflicts++;
+          lostHere = true;
+          this.lostRaces.set(pk, (this.lostRaces.get(pk) ?? 0) + 1);
           // A lost race is billed as a write: the metric shows when writers crowd a partition.
           busMetrics.appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
@@ -299,6 +310,12 @@ export class Appender {
               unknownAt,
               error,
             );
+          }
+          if (opens && winner.last !== undefined) {
+            // A would-be opener goes straight to the winner's end: unlike the crowd, which backs off and
+            // re-reads the head, it is there first, so the epoch opens within a round trip or two.
+            head = winner.last + 1;
+            continue;
           }
           await sleep(backoffMs(attempt));
           top = await this.top(pk);
@@ -319,13 +336,15 @@ export class Appender {
   }
 
   /** After a commit at the head: remember the new head, or start the counter of the epoch it opened. */
-  private async committedAtHead(pk: string, last: number, opened: boolean): Promise<void> {
+  private async committedAtHead(pk: string, last: number, opened: boolean, lostHere: boolean): Promise<void> {
+    // An append that won at once ends the streak; one that lost on the way carries it to the next append.
+    if (!lostHere || opened) this.lostRaces.delete(pk);
     if (!opened) {
       this.heads.set(pk, { offset: last + 1, readAt: this.now() });
       return;
     }
     this.reserving.add(pk);
-    this.reservedEnds.set(pk, last + 1);
+    this.reservedEnds.set(pk, { end: last + 1, aloneStreak: 0 });
     try {
       await this.reservations.start(pk, last + 1);
     } catch {
@@ -357,11 +376,13 @@ export class Appender {
         return undefined;
       }
       const base = await this.commitAt(commit, reservation);
-      // Alone since our last reservation, or open long enough: back to one write per append.
-      const alone = this.reservedEnds.get(pk) === base;
-      this.reservedEnds.set(pk, base + segment.count);
+      // No one else reserved since our last reservation, a few times in a row: the crowd is gone.
+      const alone = this.reservedEnds.get(pk)?.end === base;
+      const aloneStreak = alone ? (this.reservedEnds.get(pk)?.aloneStreak ?? 0) + 1 : 0;
+      this.reservedEnds.set(pk, { end: base + segment.count, aloneStreak });
       const age = this.now() - reservation.since;
-      if ((alone && age >= EPOCH_MIN_MS) || age > EPOCH_MS) await this.closeEpoch(pk, commit.expiresAt);
+      if ((aloneStreak >= CALM_RESERVATIONS && age >= EPOCH_MIN_MS) || (alone && age > EPOCH_MS))
+        await this.closeEpoch(pk, commit.expiresAt);
       return base;
     }
   }
@@ -525,10 +546,14 @@ export class Appender {
 }
 
 /**
- * Lost races in one append after which its writer opens a reserved epoch:
- * one lost race happens between two writers; two in a row mean a crowd.
+ * Races lost in a row, across appends, after which a writer opens a
+ * reserved epoch: one lost race happens between two writers; two in a row
+ * mean a crowd.
  */
 const OPEN_EPOCH_AFTER_CONFLICTS = 2;
+
+/** Reservations in a row with no one else's in between after which a writer closes the epoch. */
+const CALM_RESERVATIONS = 2;
 
 /** Segments up to this many times the inline threshold are compressed to see whether they fit inline. */
 const COMPRESS_TO_INLINE_FACTOR = 2;
@@ -585,14 +610,16 @@ function isThrottled(error: unknown): boolean {
 
 /**
  * The item that beat us, as DynamoDB returned it (raw attribute values): its
- * segment id in either layout, and whether it opened or belongs to a
- * reserved epoch.
+ * segment id in either layout, its last offset, and whether it opened or
+ * belongs to a reserved epoch.
  */
-function winnerOf(error: ConditionalCheckFailedException): { id?: string; opened: boolean } {
+function winnerOf(error: ConditionalCheckFailedException): { id?: string; last?: number; opened: boolean } {
   const item = error.Item ?? {};
   const id = (item.id ?? item.segmentId) as { S?: string } | string | undefined;
+  const last = (item.last as { N?: string } | undefined)?.N;
   return {
     id: typeof id === 'string' ? id : id?.S,
+    last: last === undefined ? undefined : Number(last),
     opened: item.rt !== undefined && item.closes === undefined,
   };
 }

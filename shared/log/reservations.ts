@@ -30,20 +30,20 @@ export const RESERVATION_COMMIT_MS = 10_000;
 export const SETTLE_AFTER_MS = 60_000;
 
 /**
- * An epoch stays open at most this long: then the next writer closes it,
- * and only contention reopens it. The age rule ends an epoch kept open by a
- * few writers that take turns, where one write per append with rare
- * conflicts is cheaper than two.
- */
-export const EPOCH_MS = 60_000;
-
-/**
- * A writer that finds no one reserved since its own last reservation closes
- * the epoch sooner, the crowd being gone, but not before it is this old:
- * until every writer of the crowd has met the epoch, the first to join may
- * see only its own reservations, and an epoch closed then reopens at once.
+ * A writer whose reservations follow each other with no one else's in
+ * between, twice in a row, closes the epoch: the crowd is gone. Not before
+ * the epoch is this old: until every writer of the crowd has met it, the
+ * first to join may see only its own reservations, and an epoch closed then
+ * reopens at once, each reopening costing lost races.
  */
 export const EPOCH_MIN_MS = 1_000;
+
+/**
+ * Past this age, one such reservation is enough: it ends an epoch kept open
+ * by a few writers that take turns, where one write per append with rare
+ * conflicts is cheaper than two. A crowd never closes its epoch.
+ */
+export const EPOCH_MS = 60_000;
 
 export interface Reservation {
   /** The first reserved offset. */

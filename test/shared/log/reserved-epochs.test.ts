@@ -113,7 +113,7 @@ async function subscribedTopic() {
 }
 
 describe('reserved epochs', () => {
-  test('an opened epoch hands each writer its own offsets; a writer left alone closes it and commits go back to one write', async () => {
+  test('an opened epoch hands each writer its own offsets; a writer left alone closes it and commits go back to one write each', async () => {
     // GIVEN an epoch opened by a crowded writer
     const topic = uniqueTopic('epoch');
     expect(await append(opener(), topic, 'a')).toBe(0);
@@ -121,40 +121,50 @@ describe('reserved epochs', () => {
       true,
     );
 
-    // WHEN another writer appends three times with no one else reserving in between, the epoch a second old
+    // WHEN another writer appends four times with no one else reserving in between, the epoch a second old
     const writer = lateComer();
-    const offsets = [await append(writer, topic, 'b1'), await append(writer, topic, 'b2')];
-    offsets.push(await append(writer, topic, 'b3'));
+    const offsets: number[] = [];
+    for (const value of ['b1', 'b2', 'b3', 'b4']) offsets.push(await append(writer, topic, value));
 
-    // THEN its first two appends took reserved offsets; after the second it found itself alone and closed the
-    // epoch with a one-offset gap; its third is an ordinary commit after the gap
-    expect(offsets).toEqual([1, 2, 4]);
+    // THEN its first three appends took reserved offsets; the second and third followed its own with no
+    // one else's in between, so after the third it closed the epoch with a one-offset gap; its fourth is
+    // an ordinary commit after the gap
+    expect(offsets).toEqual([1, 2, 3, 5]);
     expect(await layout(topic)).toEqual([
       { sk: 0, last: 0, kind: 'reserved' },
       { sk: 1, last: 1, kind: 'reserved' },
       { sk: 2, last: 2, kind: 'reserved' },
-      { sk: 3, last: 3, kind: 'closing gap' },
-      { sk: 4, last: 4, kind: 'segment' },
+      { sk: 3, last: 3, kind: 'reserved' },
+      { sk: 4, last: 4, kind: 'closing gap' },
+      { sk: 5, last: 5, kind: 'segment' },
     ]);
-    expect(await counter(topic)).toEqual({ next: undefined, end: 3 });
+    expect(await counter(topic)).toEqual({ next: undefined, end: 4 });
     // AND readers step over the gap
     const { records, nextOffset } = await newLog().read(topic, 0, 0, 10);
     expect(records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([
       [0, 'a'],
       [1, 'b1'],
       [2, 'b2'],
-      [4, 'b3'],
+      [3, 'b3'],
+      [5, 'b4'],
     ]);
-    expect(nextOffset).toBe(5);
+    expect(nextOffset).toBe(6);
   });
 
   test('an epoch younger than a second stays open for a writer alone: the rest of the crowd has not met it yet', async () => {
     const topic = uniqueTopic('young');
     await append(opener(), topic, 'a');
     const writer = newLog();
-    expect([await append(writer, topic, 'b1'), await append(writer, topic, 'b2')]).toEqual([1, 2]);
-    expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved', 'reserved']);
-    expect(await counter(topic)).toEqual({ next: 3, end: undefined });
+    const offsets: number[] = [];
+    for (const value of ['b1', 'b2', 'b3']) offsets.push(await append(writer, topic, value));
+    expect(offsets).toEqual([1, 2, 3]);
+    expect((await layout(topic)).map((i) => i.kind)).toEqual([
+      'reserved',
+      'reserved',
+      'reserved',
+      'reserved',
+    ]);
+    expect(await counter(topic)).toEqual({ next: 4, end: undefined });
   });
 
   test('a writer killed between reserving and committing: readers wait at its hole, never skip it, and settle it once no commit can land', async () => {
@@ -255,16 +265,15 @@ describe('reserved epochs', () => {
     const { topic, deliver, delivered, committed } = await subscribedTopic();
     await append(opener(), topic, 'a');
     const writer = lateComer();
-    await append(writer, topic, 'b1');
-    await append(writer, topic, 'b2');
-    expect((await layout(topic)).at(-1)).toEqual({ sk: 3, last: 3, kind: 'closing gap' });
+    for (const value of ['b1', 'b2', 'b3']) await append(writer, topic, value);
+    expect((await layout(topic)).at(-1)).toEqual({ sk: 4, last: 4, kind: 'closing gap' });
 
     // WHEN the deliverer runs
     await deliver();
 
-    // THEN it delivered the three events and committed past the gap
-    expect(delivered()).toEqual([0, 1, 2]);
-    expect(await committed()).toBe(4);
+    // THEN it delivered the four events and committed past the gap
+    expect(delivered()).toEqual([0, 1, 2, 3]);
+    expect(await committed()).toBe(5);
   });
 
   test('an opener that stops after its commit, before the counter starts: the next writer starts it', async () => {
@@ -299,24 +308,31 @@ describe('reserved epochs', () => {
       ]),
     });
     await append(closer, topic, 'b1');
-    // Its second append finds it alone and closes the epoch.
-    expect(await append(closer, topic, 'b2')).toBe(2);
-    expect(await counter(topic)).toEqual({ next: undefined, end: 3 });
-    expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved', 'reserved']);
+    await append(closer, topic, 'b2');
+    // Its third append finds it alone a second time in a row and closes the epoch.
+    expect(await append(closer, topic, 'b3')).toBe(3);
+    expect(await counter(topic)).toEqual({ next: undefined, end: 4 });
+    expect((await layout(topic)).map((i) => i.kind)).toEqual([
+      'reserved',
+      'reserved',
+      'reserved',
+      'reserved',
+    ]);
 
     // WHEN another writer appends
     const offset = await append(newLog(), topic, 'c');
 
     // THEN it put the closing gap where the counter stopped, and committed after it
-    expect(offset).toBe(4);
+    expect(offset).toBe(5);
     expect((await layout(topic)).map((i) => i.kind)).toEqual([
+      'reserved',
       'reserved',
       'reserved',
       'reserved',
       'closing gap',
       'segment',
     ]);
-    expect((await newLog().read(topic, 0, 0, 10)).records.map((r) => r.offset)).toEqual([0, 1, 2, 4]);
+    expect((await newLog().read(topic, 0, 0, 10)).records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 5]);
   });
 
   test('a writer whose cached head predates the epoch never commits inside it: its stale commit conflicts and it takes a reservation', async () => {
