@@ -34,10 +34,13 @@ const LABEL = process.env.BENCH_LABEL ?? 'current';
 const RESULTS = path.resolve(__dirname, 'results');
 const PREFIX = 'benchapp';
 /**
- * `optimistic` is the bus's own appender; `reserve-<k>` the prototype of
- * reserved commits (bench/reserved-appender.ts), k offsets per reservation.
+ * `bus` is the bus's own appender (optimistic while a partition is calm,
+ * reserved epochs while it is crowded: docs/adr/0011); `reserve-<k>` the
+ * prototype of ranges reserved ahead (bench/reserved-appender.ts), k
+ * offsets per reservation. Runs saved before ADR 0011 say `optimistic`:
+ * the bus's appender then had no epochs.
  */
-const MODE = process.env.BENCH_APPEND_MODE ?? 'optimistic';
+const MODE = process.env.BENCH_APPEND_MODE ?? 'bus';
 
 interface Scenario {
   readonly name: string;
@@ -257,7 +260,8 @@ export function renderAppenders(
     'on a partition each. Write requests and write units are counted by SDK middleware in each appender',
     '(`bench/request-meter.ts`; write units by the item size rule, `shared/log/item-size.ts`; a failed',
     'conditional write is billed too). "refused" are appends that gave up after the bounded retries (the',
-    'API\'s 503). "dense" checks the partitions afterwards: offsets dense from 0 and one per acknowledgement.',
+    'API\'s 503). "dense" checks the partitions afterwards: offsets dense from 0 (gap items included: they',
+    'cover offsets that hold no event, docs/adr/0011) and one event per acknowledgement.',
     '',
     '| label | scenario | appenders | layout | events/s | p50 ms | p99 ms | write req/ack | write units/ack | failed conditions/ack | head reads/ack | refused | PutItem bytes | dense |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -274,8 +278,8 @@ export function renderAppenders(
     '',
     'Against the goal — 16 writers on one partition: ≥ 80 % of the separate-partition throughput, ≤ 1.25 write',
     'requests per acknowledged event, no refusal (throughput here is bounded by a shared 2-core machine and one',
-    "SQLite file, so the ratio is indicative only; `reserve-*` labels are the benchmark's prototype of reserved",
-    'commits, not the bus — see docs/adr/0009-contended-appends.md):',
+    "SQLite file, so the ratio is indicative only; `reserve-*` labels are the benchmark's prototype of ranges",
+    'reserved ahead, not the bus — see docs/adr/0009-contended-appends.md and docs/adr/0011-reserved-epochs.md):',
     '',
     '| label | mode | throughput one / separate | write req/ack | refused | met |',
     '| --- | --- | --- | --- | --- | --- |',
