@@ -130,6 +130,7 @@ export const apiFunction: FunctionDefinition = {
     'maxRetentionHours',
     'adminKeySecretArn',
     'adminKeyMaxAgeSeconds',
+    'accessLog',
     ...PUBLISH_LIMIT_SETTINGS,
   ],
   entry: 'functions/api/handler.ts',
