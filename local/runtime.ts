@@ -10,7 +10,7 @@ import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
 import { createBus, createBusCore, createDelivery } from '../shared/bus';
-import { SETTINGS } from '../shared/config';
+import { SETTINGS, settingFromEnv } from '../shared/config';
 import { limitsFromEnv } from '../shared/publish/limits';
 import {
   apiFunction,
@@ -120,7 +120,9 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     });
     env.AWS_ENDPOINT_URL_LAMBDA ??= invokeEndpoint(invokeServer);
     const bus = createBus({ adminKey, env });
-    const api = createApiHandler(bus, limitsFromEnv(env));
+    const api = createApiHandler(bus, limitsFromEnv(env), undefined, {
+      accessLog: settingFromEnv('accessLog', env),
+    });
     const server: Server = await serveFunctionUrl(api as never, options.port, host, {
       screen: screenRequest(bus),
     });

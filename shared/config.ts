@@ -47,6 +47,11 @@ function oneOf<T extends string>(...values: T[]) {
 
 const text = (raw: string): string => raw;
 
+function flag(raw: string, env: string): boolean {
+  if (raw !== 'true' && raw !== 'false') throw new Error(`${env} must be "true" or "false", got "${raw}".`);
+  return raw === 'true';
+}
+
 function setting<T>(env: string, fallback: T, parse: (raw: string, env: string) => T): Setting<T> {
   return { env, default: fallback, parse };
 }
@@ -84,6 +89,11 @@ export const SETTINGS = {
   adminKeySecretArn: setting('EVENTBUS_ADMIN_KEY_SECRET_ARN', '', text),
   /** How long an instance trusts the admin key it read from Secrets Manager, in seconds: rotation reaches every instance within it. */
   adminKeyMaxAgeSeconds: setting('EVENTBUS_ADMIN_KEY_MAX_AGE_SECONDS', 300, integer(0)),
+  /**
+   * Whether the API logs every request (one line of about 300 bytes: $0.14 per million requests in CloudWatch
+   * Logs ingestion) or only those that fail with a 5xx.
+   */
+  accessLog: setting('EVENTBUS_ACCESS_LOG', false, flag),
   /** Events one publish request may hold. */
   maxEvents: setting('EVENTBUS_MAX_EVENTS', 1_000, integer(1)),
   /** Bytes of one event's value. */

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import httpRouter from '@middy/http-router';
 import { adminKeySource } from '../../shared/auth/admin-key';
 import { type Bus, createBus } from '../../shared/bus';
+import { settingFromEnv } from '../../shared/config';
 import { busMetrics } from '../../shared/observability/metrics';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
 import { serveRoute } from './contract/serve-route';
@@ -13,12 +14,15 @@ import { API_ROUTES } from './routes';
 
 /**
  * The HTTP API (docs/api.md) as one Lambda handler taking Function URL events
- * (payload format 2.0). Local mode serves the very same handler.
+ * (payload format 2.0). Local mode serves the very same handler. Requests
+ * are logged as `accessLog` says: every one, or only the 5xx ones; left
+ * out, `EVENTBUS_ACCESS_LOG` decides (off by default).
  */
 export function createApiHandler(
   bus: Bus,
   limits: PublishLimits,
   logger = new Logger({ serviceName: 'eventbus' }),
+  { accessLog: everyRequest = settingFromEnv('accessLog') }: { accessLog?: boolean } = {},
 ) {
   const routes = API_ROUTES.map((route) => ({
     method: route.method,
@@ -26,7 +30,7 @@ export function createApiHandler(
     handler: serveRoute(route, { bus, limits }),
   }));
   return middy<HttpEvent, HttpResult>()
-    .use(accessLog(logger))
+    .use(accessLog(logger, { everyRequest }))
     .use(errorResponse())
     .handler(httpRouter(routes) as unknown as (event: HttpEvent) => Promise<HttpResult>);
 }

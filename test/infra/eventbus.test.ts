@@ -248,6 +248,32 @@ describe('EventBusStack with default props', () => {
   );
 
   test.each(functions.map((def) => [def.id, def] as const))(
+    "THEN the %s function logs JSON, Lambda's own per-invocation lines left out and the application's kept from INFO",
+    (id) => {
+      const fn = {
+        Api: bus.apiFunction,
+        Dispatcher: bus.dispatcherFunction,
+        Deliverer: bus.delivererFunction,
+        Sweeper: bus.sweeperFunction,
+      }[id] as NodejsFunction;
+      // CloudWatch Logs bills each line: Lambda's START/REPORT lines would be ingested at INFO, and EMF
+      // metric lines, which carry no level, would be dropped by an application level above INFO.
+      const { LoggingConfig } = template.toJSON().Resources[synthesized.logicalId(fn)].Properties;
+      expect(LoggingConfig).toMatchObject({
+        LogFormat: 'JSON',
+        SystemLogLevel: 'WARN',
+        ApplicationLogLevel: 'INFO',
+      });
+    },
+  );
+
+  test('THEN the api logs only its failed requests, not every request', () => {
+    synthesized.only(bus.apiFunction).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [SETTINGS.accessLog.env]: 'false' }) },
+    });
+  });
+
+  test.each(functions.map((def) => [def.id, def] as const))(
     'THEN the %s function learns the tables, bucket and settings its definition names, and nothing else',
     (_id, def) => {
       const fn = {
@@ -457,7 +483,7 @@ describe('EventBus with custom props', () => {
 
   beforeAll(() => {
     // GIVEN a bus that may be destroyed, keeps topics up to 400 days, inlines up to 1000 bytes,
-    // keeps logs a week and uses an existing secret
+    // keeps logs a week, uses an existing secret and logs every request
     const stack = new Stack(unbundledApp(), 'Custom');
     bus = new EventBus(stack, 'Bus', {
       removalPolicy: RemovalPolicy.DESTROY,
@@ -466,6 +492,7 @@ describe('EventBus with custom props', () => {
       logRetentionDays: 7,
       adminKeySecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Existing', secretArn),
       publishLimits: { maxEvents: 500, maxValueBytes: 256 * 1024 },
+      accessLog: true,
     });
     // WHEN it is synthesized
     synthesized = new Synthesized(stack);
@@ -509,6 +536,12 @@ describe('EventBus with custom props', () => {
     }
     synthesized.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     expect(synthesized.allows(bus.apiFunction, 'secretsmanager:GetSecretValue', secretArn)).toBe(true);
+  });
+
+  test('THEN the api logs every request', () => {
+    synthesized.only(bus.apiFunction).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [SETTINGS.accessLog.env]: 'true' }) },
+    });
   });
 
   test('THEN function logs are kept for the given days', () => {

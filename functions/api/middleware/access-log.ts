@@ -2,15 +2,27 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
 import { causeOf, type HttpEvent, type HttpResult } from '../http';
 
+export interface AccessLogOptions {
+  /**
+   * Whether every request gets its line, or only those that fail with a 5xx. CloudWatch Logs bills each
+   * line's bytes (about 300 each): at one per single-event publish, a sixth of what the publish costs.
+   */
+  readonly everyRequest: boolean;
+}
+
 /**
- * Logs each request once, with its outcome, as structured JSON. Errors with a
- * 5xx are logged with their cause, which clients never see.
+ * Logs requests once, with their outcome, as structured JSON: every request, or only the 5xx ones
+ * (`everyRequest`). Errors with a 5xx are always logged, with their cause, which clients never see.
  */
-export function accessLog(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpResult> {
+export function accessLog(
+  logger: Logger,
+  { everyRequest }: AccessLogOptions,
+): middy.MiddlewareObj<HttpEvent, HttpResult> {
   const started = new WeakMap<object, number>();
   const log = (request: middy.Request<HttpEvent, HttpResult>): void => {
     const { event, response, error } = request;
     const status = response?.statusCode ?? 500;
+    if (status < 500 && !everyRequest) return;
     const entry = {
       method: event.requestContext?.http?.method,
       path: event.rawPath,

@@ -22,7 +22,8 @@ function event(method: string, path: string, headers: Record<string, string> = {
 }
 
 /** A bus whose storage fails with an internal message that must never reach a client. */
-function brokenApi() {
+/** `accessLog` left out: as deployed by default. */
+function brokenApi(accessLog?: boolean) {
   const dynamo = new DynamoDBClient({});
   dynamo.middlewareStack.add(
     () => async () => {
@@ -34,7 +35,7 @@ function brokenApi() {
   const info = jest.spyOn(logger, 'info');
   const error = jest.spyOn(logger, 'error');
   const bus = createBus({ adminKey: ADMIN_KEY, clients: { dynamo: documentClient(dynamo), s3: s3Client() } });
-  return { handler: createApiHandler(bus, DEFAULT_LIMITS, logger), info, error };
+  return { handler: createApiHandler(bus, DEFAULT_LIMITS, logger, { accessLog }), info, error };
 }
 
 describe('error middleware and access log', () => {
@@ -59,8 +60,8 @@ describe('error middleware and access log', () => {
     expect(result.body).not.toContain('ECONNREFUSED');
   });
 
-  test('a 4xx is logged once at info with its code', async () => {
-    const { handler, info, error } = brokenApi();
+  test('with the access log on, a 4xx is logged once at info with its code', async () => {
+    const { handler, info, error } = brokenApi(true);
     const result = await handler(event('GET', '/topics', { authorization: 'Bearer nope' }), {} as never);
     expect(result.statusCode).toBe(401);
     expect(info).toHaveBeenCalledTimes(1);
@@ -75,11 +76,25 @@ describe('error middleware and access log', () => {
       correlationIds.push(logger.getCorrelationId());
     });
     const bus = createBus({ adminKey: ADMIN_KEY });
-    const handler = createApiHandler(bus, DEFAULT_LIMITS, logger);
+    const handler = createApiHandler(bus, DEFAULT_LIMITS, logger, { accessLog: true });
     await handler(event('GET', '/health', { 'X-Correlation-Id': 'checkout-7781' }), {} as never);
     const withRequestId = event('GET', '/health');
     (withRequestId.requestContext as { requestId?: string }).requestId = 'lambda-request-1';
     await handler(withRequestId, {} as never);
     expect(correlationIds).toEqual(['checkout-7781', 'lambda-request-1']);
+  });
+
+  test('with the access log off (the default), only a 5xx writes a line', async () => {
+    // GIVEN the API as the construct deploys it by default: no EVENTBUS_ACCESS_LOG=true
+    const { handler, info, error } = brokenApi();
+    // WHEN a request is refused (401) and another fails (500)
+    expect(
+      (await handler(event('GET', '/topics', { authorization: 'Bearer nope' }), {} as never)).statusCode,
+    ).toBe(401);
+    expect((await handler(event('GET', '/topics'), {} as never)).statusCode).toBe(500);
+    // THEN the refusal writes nothing and the failure its one line, with its cause
+    expect(info).not.toHaveBeenCalled();
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(error.mock.calls[0][1]).toMatchObject({ path: '/topics', status: 500, error: expect.anything() });
   });
 });
