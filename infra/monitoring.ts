@@ -141,9 +141,11 @@ export class BusMonitoring extends Construct {
       widgets: [
         [
           widget('Published events', [metric(BUS_METRICS.publishedEvents, 'Sum', 'published')]),
-          widget('Append conflicts and retries', [
+          widget('Crowded partitions: conflicts, retries, reserved appends, settled offsets', [
             metric(BUS_METRICS.appendConflicts, 'Sum', 'conflicts'),
             metric(BUS_METRICS.appendRetries, 'Sum', 'retries'),
+            metric(BUS_METRICS.reservedAppends, 'Sum', 'reserved appends'),
+            metric(BUS_METRICS.settledOffsets, 'Sum', 'settled offsets (writers that died)'),
           ]),
         ],
         [

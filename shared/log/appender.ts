@@ -376,6 +376,7 @@ export class Appender {
         return undefined;
       }
       const base = await this.commitAt(commit, reservation);
+      busMetrics.reservedAppend();
       // No one else reserved since our last reservation, a few times in a row: the crowd is gone.
       const alone = this.reservedEnds.get(pk)?.end === base;
       const aloneStreak = alone ? (this.reservedEnds.get(pk)?.aloneStreak ?? 0) + 1 : 0;

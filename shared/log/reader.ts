@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { OffsetOutOfRangeError } from '../errors';
+import { busMetrics } from '../observability/metrics';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { readHead } from './head';
 import { partitionKey } from './partition-key';
@@ -87,7 +88,18 @@ export class LogReader {
     offset: number,
     limit: number,
     maxBytes = DEFAULT_READ_BYTES,
-    settle = true,
+  ): Promise<ReadResult> {
+    return this.readFrom(topic, partition, offset, limit, maxBytes, { settle: true });
+  }
+
+  /** `read`, which settles at most one hole (`settle`) and then reads again. */
+  private async readFrom(
+    topic: string,
+    partition: number,
+    offset: number,
+    limit: number,
+    maxBytes: number,
+    { settle }: { settle: boolean },
   ): Promise<ReadResult> {
     const pk = partitionKey(topic, partition);
     const now = this.now();
@@ -124,7 +136,7 @@ export class LogReader {
         // skip it, until its writer commits or it is settled.
         if (records.length === 0 && settle && now >= item.rt + SETTLE_AFTER_MS) {
           await this.settle(pk, expected, item);
-          return this.read(topic, partition, offset, limit, maxBytes, false);
+          return this.readFrom(topic, partition, offset, limit, maxBytes, { settle: false });
         }
         break;
       }
@@ -162,7 +174,10 @@ export class LogReader {
     const marks = { rt: above.rt as number, expiresAt: above.expiresAt };
     let start = from;
     for (const item of [...committed, { sk: above.sk, last: above.last }]) {
-      if (item.sk > start) await this.reservations.putGap(pk, start, item.sk - 1, marks);
+      if (item.sk > start && (await this.reservations.putGap(pk, start, item.sk - 1, marks)).placed) {
+        // Each settled offset is an event some writer reserved and never committed: one that died.
+        busMetrics.settledOffsets(item.sk - start);
+      }
       start = Math.max(start, item.last + 1);
     }
   }

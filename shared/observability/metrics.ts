@@ -6,6 +6,10 @@ export const BUS_METRICS = {
   publishedEvents: 'PublishedEvents',
   appendConflicts: 'AppendConflicts',
   appendRetries: 'AppendRetries',
+  /** Appends committed at reserved offsets (a crowded partition: two writes each, docs/adr/0011). */
+  reservedAppends: 'ReservedAppends',
+  /** Reserved offsets a reader filled with a gap: their writer died between reserving and committing. */
+  settledOffsets: 'SettledOffsets',
   deliveredEvents: 'DeliveredEvents',
   /** From an event's append to its delivery: what a subscriber waits. */
   deliveryLatencyMs: 'DeliveryLatencyMs',
@@ -59,6 +63,14 @@ export class BusMetrics implements DeliveryObserver {
   appendConflict(retried: boolean): void {
     this.metrics.addMetric(BUS_METRICS.appendConflicts, MetricUnit.Count, 1);
     if (retried) this.metrics.addMetric(BUS_METRICS.appendRetries, MetricUnit.Count, 1);
+  }
+
+  reservedAppend(): void {
+    this.metrics.addMetric(BUS_METRICS.reservedAppends, MetricUnit.Count, 1);
+  }
+
+  settledOffsets(count: number): void {
+    this.metrics.addMetric(BUS_METRICS.settledOffsets, MetricUnit.Count, count);
   }
 
   delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void {
