@@ -256,7 +256,6 @@ export class Appender {
    * needs a reservation; opens one itself after losing a few races.
    */
   private async commitOptimistic(commit: Commit): Promise<number | 'reserved'> {
-    const { dynamo, table } = this.options;
     const { pk, segment, segmentId } = commit;
     // The head of a write whose answer was lost, until something proves it did not land.
     let unknownAt: number | undefined;
@@ -279,14 +278,7 @@ export class Appender {
         //   │            (an earlier try whose answer was lost), re-read the head
         //   └─ unknown:  the write may or may not have landed; retry at the same h,
         //                where a conflict with our own segmentId proves it landed
-        await dynamo.send(
-          new PutCommand({
-            TableName: table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
+        await this.putSegment(item);
         await this.committedAtHead(pk, item.last, opens, lostHere);
         return head;
       } catch (error) {
@@ -333,6 +325,19 @@ export class Appender {
         }
       }
     }
+  }
+
+  /** Puts a segment where no item is yet; a conflict returns the item there (`winnerOf`). */
+  private async putSegment(item: SegmentItem, abortSignal?: AbortSignal): Promise<void> {
+    await this.options.dynamo.send(
+      new PutCommand({
+        TableName: this.options.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal },
+    );
   }
 
   /** After a commit at the head: remember the new head, or start the counter of the epoch it opened. */
@@ -390,7 +395,6 @@ export class Appender {
 
   /** Puts the segment at its reserved offsets, or a gap there when it cannot in time. */
   private async commitAt(commit: Commit, reservation: Reservation): Promise<number> {
-    const { dynamo, table } = this.options;
     const { pk, segment, segmentId } = commit;
     const { base } = reservation;
     const item = segmentItem(pk, base, segment, segmentId, commit.expiresAt, {
@@ -403,15 +407,7 @@ export class Appender {
       if (remaining <= 0) break;
       try {
         // Aborted at the commit deadline: no try leaves after it, so readers may settle the hole later.
-        await dynamo.send(
-          new PutCommand({
-            TableName: table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-          { abortSignal: AbortSignal.timeout(remaining) },
-        );
+        await this.putSegment(item, AbortSignal.timeout(remaining));
         return base;
       } catch (error) {
         lastError = error;

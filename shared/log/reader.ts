@@ -9,6 +9,7 @@ import { Reservations, SETTLE_AFTER_MS } from './reservations';
 import {
   inlineBytesOf,
   isExpired,
+  isReserved,
   SEGMENT_ID_ATTRIBUTE,
   type SegmentItem,
   segmentIdOf,
@@ -117,8 +118,8 @@ export class LogReader {
       if (offset < startOffset) throw new OffsetOutOfRangeError(offset, startOffset);
       if (!first) return { records: [], nextOffset: offset };
     }
-    // Past the end of a calm partition's last item: the end. In a reserved epoch, items may lie beyond a hole.
-    if (first.last < offset && first.rt === undefined) return { records: [], nextOffset: offset };
+    // Past a calm item (or an epoch's closing gap): the end. In a reserved epoch, items may lie beyond a hole.
+    if (first.last < offset && !isReserved(first)) return { records: [], nextOffset: offset };
 
     const records: LogRecord[] = [];
     let bytes = 0;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,6 +14,26 @@ import { Dispatcher } from '../../shared/delivery/dispatcher';
 import type { Waker } from '../../shared/delivery/waker';
 import { SubscriptionRegistry } from '../../shared/registry/subscription-registry';
 import { testConfig } from './aws';
+
+/** A group on `topic` with a Lambda target nobody invokes (tests hand the deliverer their own), from the start. */
+export async function createGroup(
+  core: Pick<BusCore, 'subscriptions'>,
+  topic: string,
+  options: { prefix?: string; maxAttempts?: number; batchSize?: number } = {},
+): Promise<string> {
+  const group = `${options.prefix ?? 'g'}-${randomUUID().slice(0, 8)}`;
+  await core.subscriptions.create({
+    group,
+    topic,
+    target: { type: 'lambda', function: 'unused' },
+    batchSize: options.batchSize ?? 10,
+    maxAttempts: options.maxAttempts ?? 3,
+    startFrom: 'earliest',
+    delivery: 'at-least-once',
+    timeoutSeconds: 5,
+  });
+  return group;
+}
 
 /** Settings delivery tests run with: loopback webhooks over HTTP, and short retry delays. */
 export const DELIVERY_TEST_ENV = {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createBusCore } from '../../../shared/bus';
 import { DeadLetters } from '../../../shared/delivery/dead-letters';
@@ -19,7 +18,7 @@ import {
   testConfig,
   uniqueTopic,
 } from '../../support/aws';
-import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
 import { faultyDynamo } from '../../support/faults';
 
 /**
@@ -84,17 +83,7 @@ async function subscribedTopic() {
   });
   const topic = uniqueTopic('group');
   await core.topics.create({ name: topic, partitions: 1, retentionHours: RETENTION });
-  const group = `g-${randomUUID().slice(0, 8)}`;
-  await core.subscriptions.create({
-    group,
-    topic,
-    target: { type: 'lambda', function: 'unused' },
-    batchSize: 10,
-    maxAttempts: 3,
-    startFrom: 'earliest',
-    delivery: 'at-least-once',
-    timeoutSeconds: 5,
-  });
+  const group = await createGroup(core, topic);
   const received: DeliveryBatch[] = [];
   const deliverer = new Deliverer({
     log: core.log,

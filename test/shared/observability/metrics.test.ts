@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createBusCore } from '../../../shared/bus';
 import { DeadLetters } from '../../../shared/delivery/dead-letters';
@@ -7,7 +6,7 @@ import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { BUS_METRICS, BusMetrics } from '../../../shared/observability/metrics';
 import { record, uniqueTopic } from '../../support/aws';
-import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
 
 // What CloudWatch would receive: the embedded-metric-format lines Powertools writes to stdout.
 interface EmfLine {
@@ -55,17 +54,7 @@ describe('the bus metrics a delivery run emits', () => {
       24,
       Array.from({ length: 10 }, (_, n) => record({ n })),
     );
-    const group = `metrics-${randomUUID().slice(0, 8)}`;
-    await core.subscriptions.create({
-      group,
-      topic,
-      target: { type: 'lambda', function: 'unused' },
-      batchSize: 10,
-      maxAttempts: 1,
-      startFrom: 'earliest',
-      delivery: 'at-least-once',
-      timeoutSeconds: 5,
-    });
+    const group = await createGroup(core, topic, { prefix: 'metrics', maxAttempts: 1 });
     const target = {
       async deliver(outgoing: OutgoingBatch) {
         const batch = JSON.parse(outgoing.body) as DeliveryBatch;
