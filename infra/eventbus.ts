@@ -137,8 +137,13 @@ export interface EventBusProps {
   readonly deliveryReservedConcurrency?: number;
 
   /**
-   * X-Ray tracing of the functions.
-   * @default lambda.Tracing.ACTIVE
+   * X-Ray tracing of the functions. X-Ray bills $5.00 per million traces recorded: with Lambda's default
+   * sampling (one a second, then 5 %) an actively traced API adds about $0.25-0.37 per million single-event
+   * publishes — a third of what a publish costs otherwise (docs/benchmarks.md, cost section). So by default
+   * the API passes tracing through (it traces a request whose caller sent a sampled `X-Amzn-Trace-Id`) and
+   * the dispatcher, deliverer and sweeper, a few invocations per many events, trace actively. Set, this
+   * applies to every function.
+   * @default - `PASS_THROUGH` for the API function, `ACTIVE` for the others
    */
   readonly tracing?: lambda.Tracing;
 
@@ -235,7 +240,7 @@ export class EventBus extends Construct {
 
     this.metricsNamespace = `EventBus/${Stack.of(this).stackName}/${id}`;
     const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
-    this.apiFunction = this.function(apiFunction, resolved, tracing);
+    this.apiFunction = this.function(apiFunction, resolved, props.tracing ?? lambda.Tracing.PASS_THROUGH);
     this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
     this.delivererFunction = this.function(delivererFunction, resolved, tracing);
     this.sweeperFunction = this.function(sweeperFunction, resolved, tracing);

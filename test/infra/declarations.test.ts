@@ -189,12 +189,22 @@ describe('EventBus monitoring', () => {
 });
 
 describe('EventBus hardening options', () => {
-  test('THEN the functions are traced, and the deliverer retries a failed wake-up twice within an hour', () => {
+  test('THEN delivery is traced, the API only when its caller is (X-Ray bills each trace), and the deliverer retries a failed wake-up twice within an hour', () => {
     const stack = new Stack(unbundledApp(), 'Hardened');
     const bus = new EventBus(stack, 'Bus', { apiReservedConcurrency: 50, deliveryReservedConcurrency: 20 });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      TracingConfig: { Mode: 'Active' },
+    const resources = template.toJSON().Resources;
+    const tracingOf = (fn: IConstruct) => resources[logicalId(fn)].Properties.TracingConfig;
+    expect(tracingOf(bus.apiFunction)).toEqual({ Mode: 'PassThrough' });
+    for (const fn of [bus.dispatcherFunction, bus.delivererFunction, bus.sweeperFunction])
+      expect(tracingOf(fn)).toEqual({ Mode: 'Active' });
+    // Set, it applies to every function.
+    const all = new Stack(unbundledApp(), 'Traced');
+    const traced = new EventBus(all, 'Bus', { tracing: lambda.Tracing.ACTIVE });
+    expect(
+      Template.fromStack(all).toJSON().Resources[logicalId(traced.apiFunction)].Properties.TracingConfig,
+    ).toEqual({
+      Mode: 'Active',
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId(bus.delivererFunction) },
