@@ -506,11 +506,11 @@ function render(measured: Measured[], brotli: ApiPublishMeasured, eventBytes: nu
     'free tiers are left out.',
     '',
     `Left out of the bus's figures: X-Ray. By default the construct traces the dispatcher, deliverer and sweeper (a few`,
-    "invocations per many events) and lets the API pass tracing through (only requests whose caller sent a sampled trace",
+    'invocations per many events) and lets the API pass tracing through (only requests whose caller sent a sampled trace',
     `header). Traced actively (\`tracing: Tracing.ACTIVE\`), at $${(price('xray.traceRecorded') * M).toFixed(2)} per million traces and`,
     `Lambda's default sampling (${a.xraySampledPerSecond} a second, then ${a.xraySampledShare * 100} %), at ${(a.kinesisMonthlyEvents / M).toLocaleString('en-US')} M events a month (${Math.round(eventsPerSecond)} a second) the API's traces alone`,
     `would add about ${usd(xrayPerMillionEvents(1))} per million single-event publishes and ${usd(xrayPerMillionEvents(100))} per million events in batches of 100 (its few`,
-    "requests are nearly all sampled); `tracing: Tracing.DISABLED` turns it off everywhere. Also",
+    'requests are nearly all sampled); `tracing: Tracing.DISABLED` turns it off everywhere. Also',
     `CloudWatch Logs storage ($0.03 per GB-month; 30 days by default) and the Lambda runtime's own per-invocation work.`,
   ].join('\n');
 }
