@@ -159,7 +159,10 @@ export const EventView = z
 export const ReadAnswer = z
   .object({
     events: z.array(EventView),
-    nextOffset: z.int().min(0).meta({ description: 'Where the next read starts.' }),
+    nextOffset: z.int().min(0).meta({
+      description:
+        'Where the next read starts: read on from it, not from the last offset plus one. Offsets are dense but for gaps (offsets that hold no event), which a read steps over.',
+    }),
   })
   .meta({ id: 'ReadResponse' });
 
