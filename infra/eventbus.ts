@@ -148,6 +148,15 @@ export interface EventBusProps {
   readonly tracing?: lambda.Tracing;
 
   /**
+   * How long the log's stream trigger gathers commits (up to 100 records) before it runs the dispatcher. Each
+   * run is a Lambda request plus its duration: at 10 records a run that is about $0.033 per million events, at
+   * 100 about $0.003 (docs/benchmarks.md, cost section). But delivery of an event may start this much later, so
+   * it pays only for a steady, high rate of commits that does not need delivery within a second.
+   * @default Duration.seconds(0) - dispatch each batch of commits at once
+   */
+  readonly dispatchBatchingWindow?: Duration;
+
+  /**
    * CloudWatch alarms and a dashboard on the bus's metrics (embedded metric format, namespace `metricsNamespace`).
    * @default - alarms and a dashboard with the defaults of `MonitoringOptions`
    */
@@ -315,7 +324,7 @@ export class EventBus extends Construct {
         onFailure: new SqsDlq(this.dispatchFailures),
         startingPosition: lambda.StartingPosition[dispatcherTrigger.startingPosition],
         batchSize: dispatcherTrigger.batchSize,
-        maxBatchingWindow: Duration.seconds(dispatcherTrigger.maxBatchingWindowSeconds),
+        maxBatchingWindow: dispatchBatchingWindow(props.dispatchBatchingWindow),
         retryAttempts: dispatcherTrigger.retryAttempts,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
@@ -638,6 +647,14 @@ function attribute(key: KeyDefinition): dynamodb.Attribute {
 const RETENTION_DAYS = new Set<number>(
   Object.values(logs.RetentionDays).filter((value): value is number => typeof value === 'number'),
 );
+
+/** The dispatcher's batching window: the topology's (none) unless the construct's user chose one, up to Lambda's 300 s. */
+function dispatchBatchingWindow(window: Duration | undefined): Duration {
+  if (window === undefined) return Duration.seconds(dispatcherTrigger.maxBatchingWindowSeconds);
+  if (!Token.isUnresolved(window.toSeconds()) && window.toSeconds() > 300)
+    throw new Error(`dispatchBatchingWindow must be at most 300 seconds, got ${window.toSeconds()}.`);
+  return window;
+}
 
 function checkConcurrency(name: string, value: number): void {
   if (Token.isUnresolved(value)) return;

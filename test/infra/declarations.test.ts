@@ -219,6 +219,30 @@ describe('EventBus hardening options', () => {
     ).toBe(20);
   });
 
+  test('THEN the dispatcher runs at once on each batch of commits, or gathers them for the chosen window', () => {
+    const windowOf = (props: EventBusProps) => {
+      const stack = new Stack(
+        unbundledApp(),
+        `Window${props.dispatchBatchingWindow?.toSeconds() ?? 'Default'}`,
+      );
+      new EventBus(stack, 'Bus', props);
+      const [mapping] = Object.values(
+        Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping'),
+      );
+      return (mapping as { Properties: { MaximumBatchingWindowInSeconds?: number } }).Properties
+        .MaximumBatchingWindowInSeconds;
+    };
+    expect(windowOf({})).toBe(0);
+    expect(windowOf({ dispatchBatchingWindow: Duration.seconds(2) })).toBe(2);
+  });
+
+  test("fails with a dispatch batching window above Lambda's 300 seconds", () => {
+    const stack = new Stack(unbundledApp(), 'TooLong');
+    expect(() => new EventBus(stack, 'Bus', { dispatchBatchingWindow: Duration.minutes(6) })).toThrow(
+      /dispatchBatchingWindow must be at most 300 seconds, got 360/,
+    );
+  });
+
   test('THEN with AWS_IAM a producer granted publish may invoke the URL, and its role is registered with its topic pattern', () => {
     const stack = new Stack(unbundledApp(), 'Iam');
     const bus = new EventBus(stack, 'Bus', { urlAuthType: lambda.FunctionUrlAuthType.AWS_IAM });
