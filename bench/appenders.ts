@@ -12,19 +12,19 @@
  * side by side). Knobs: BENCH_SECONDS (per scenario, default 10),
  * BENCH_LABEL (default "current"), BENCH_WARMUP_SECONDS (default 8).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createEmulatorClients, startLocalBackends } from '../local/emulators';
-import { provision, tableNames } from '../local/provision';
+import { createEmulatorClients } from '../local/emulators';
 import { Log } from '../shared/log/log';
 import { partitionKey } from '../shared/log/partition-key';
 import type { SegmentRecord } from '../shared/segment/codec';
 import { logTable, segmentBucket } from '../shared/topology';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
+import { withEmulators } from './emulators';
 import { addCounts, emptyCounts, meterRequests } from './request-meter';
 import { ReservedAppender } from './reserved-appender';
 
@@ -311,15 +311,7 @@ function renderSaved(): void {
 async function main(): Promise<void> {
   // `--render`: only rewrite the docs section from the saved runs.
   if (process.argv.includes('--render')) return renderSaved();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-appenders-'));
-  const backends = await startLocalBackends({}, dataDir);
-  try {
-    const env = { ...backends.env } as Record<string, string>;
-    const names = tableNames(PREFIX) as Record<string, string>;
-    const admin = createEmulatorClients(backends);
-    await provision(admin, names);
-    admin.dynamo.destroy();
-    admin.s3.destroy();
+  await withEmulators(PREFIX, async ({ env, names }) => {
     log(`warming DynamoDB Local up for ${WARMUP_MS / 1000} s`);
     await run(
       { name: 'warmup', appenders: 4, layout: 'separate partitions' },
@@ -347,10 +339,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS, `appenders-${LABEL}.json`), `${JSON.stringify(summary, null, 2)}\n`);
     renderSaved();
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  } finally {
-    await backends.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (require.main === module) {

@@ -16,16 +16,15 @@
  * bench/prices.json, each with its source. Prints JSON; writes the "cost"
  * section of docs/benchmarks.md.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createEmulatorClients, startLocalBackends } from '../local/emulators';
-import { provision, tableNames } from '../local/provision';
+import { createEmulatorClients } from '../local/emulators';
 import { Log } from '../shared/log/log';
 import { apiFunction, logTable, segmentBucket } from '../shared/topology';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
+import { withEmulators } from './emulators';
 import {
   type ApiPublishMeasured,
   CPU_SLICES,
@@ -516,15 +515,7 @@ function render(measured: Measured[], brotli: ApiPublishMeasured, eventBytes: nu
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-cost-'));
-  const backends = await startLocalBackends({}, dataDir);
-  try {
-    const env = { ...backends.env } as Record<string, string>;
-    const names = tableNames('benchcost') as Record<string, string>;
-    const admin = createEmulatorClients(backends);
-    await provision(admin, names);
-    admin.dynamo.destroy();
-    admin.s3.destroy();
+  await withEmulators('benchcost', async ({ env, names }) => {
     checkBilledMs();
     const a = table.assumptions;
     const delivererLogBytesPerRun = await measureDelivererLines(
@@ -557,10 +548,7 @@ async function main(): Promise<void> {
       })),
     );
     process.stdout.write(`${JSON.stringify({ prices: table, measured, brotli, costs }, null, 2)}\n`);
-  } finally {
-    await backends.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (require.main === module) {

@@ -13,6 +13,7 @@ import { createBus } from '../shared/bus';
 import { BusMetrics, busMetrics } from '../shared/observability/metrics';
 import { DEFAULT_LIMITS } from '../shared/publish/limits';
 import { orderCorpus } from './corpus';
+import { percentile } from './load';
 
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 /** A Lambda request id and an X-Ray trace header of AWS's lengths: both are written into every line. */
@@ -89,11 +90,6 @@ async function withEnv<T>(vars: Record<string, string>, run: () => Promise<T>): 
 
 const lineBytes = (lines: readonly string[]) =>
   lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /**
  * Publishes corpus events through the API handler in requests of `batch`, as deployed (access log off),
@@ -174,7 +170,7 @@ export async function measureApiPublish(options: {
       batch,
       codec,
       requests: measured.length,
-      cpuMsPerRequest: round(median(slices)),
+      cpuMsPerRequest: round(percentile(Float64Array.from(slices).sort(), 0.5) as number),
       cpuMsRange: [round(Math.min(...slices)), round(Math.max(...slices))],
       accessLogBytes: Math.round(lineBytes(access.filter((line) => !line.includes('"_aws"'))) / 10),
       emfBytesPerRequest: round(lineBytes(emf) / measured.length),

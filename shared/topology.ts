@@ -135,7 +135,7 @@ export const apiFunction: FunctionDefinition = {
   ],
   entry: 'functions/api/handler.ts',
   handler: 'handler',
-  // A single publish is ~6 ms of waiting on DynamoDB and ~2 ms of CPU (measured: bench/prices.json). At 512 MB
+  // A single publish is ~6 ms of waiting on DynamoDB and ~1.4 ms of CPU (measured: bench/prices.json). At 512 MB
   // (0.29 vCPU) the wait is billed at half 1024's rate, the CPU costs the same at any size under 1769 MB,
   // and a batch of 100 still takes about 90 ms.
   memoryMiB: 512,

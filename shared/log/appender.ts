@@ -8,7 +8,7 @@ import { type PartitionTop, readTop } from './head';
 import { writeUnits } from './item-size';
 import { partitionKey } from './partition-key';
 import { EPOCH_MIN_MS, EPOCH_MS, type Reservation, Reservations } from './reservations';
-import type { SegmentItem } from './segment-item';
+import { conflictingItem, type SegmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
 export interface AppenderOptions {
@@ -283,7 +283,7 @@ export class Appender {
         return head;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) {
-          const winner = winnerOf(error);
+          const winner = conflictingItem(error);
           if (winner.id === segmentId) {
             await this.committedAtHead(pk, item.last, winner.opened, lostHere);
             return head;
@@ -327,7 +327,7 @@ export class Appender {
     }
   }
 
-  /** Puts a segment where no item is yet; a conflict returns the item there (`winnerOf`). */
+  /** Puts a segment where no item is yet; a conflict returns the item there (`conflictingItem`). */
   private async putSegment(item: SegmentItem, abortSignal?: AbortSignal): Promise<void> {
     await this.options.dynamo.send(
       new PutCommand({
@@ -412,7 +412,7 @@ export class Appender {
       } catch (error) {
         lastError = error;
         if (error instanceof ConditionalCheckFailedException) {
-          if (winnerOf(error).id === segmentId) return base;
+          if (conflictingItem(error).id === segmentId) return base;
           break;
         }
         if (isPermanent(error)) break;
@@ -603,22 +603,6 @@ function isThrottled(error: unknown): boolean {
   return ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'].includes(
     (error as Error).name,
   );
-}
-
-/**
- * The item that beat us, as DynamoDB returned it (raw attribute values): its
- * segment id in either layout, its last offset, and whether it opened or
- * belongs to a reserved epoch.
- */
-function winnerOf(error: ConditionalCheckFailedException): { id?: string; last?: number; opened: boolean } {
-  const item = error.Item ?? {};
-  const id = (item.id ?? item.segmentId) as { S?: string } | string | undefined;
-  const last = (item.last as { N?: string } | undefined)?.N;
-  return {
-    id: typeof id === 'string' ? id : id?.S,
-    last: last === undefined ? undefined : Number(last),
-    opened: item.rt !== undefined && item.closes === undefined,
-  };
 }
 
 /** Exponential backoff with full jitter, capped: spreads contending writers apart. */

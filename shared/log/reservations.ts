@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { META_SK } from './partition-key';
-import type { SegmentItem } from './segment-item';
+import { conflictingItem, type SegmentItem } from './segment-item';
 
 /**
  * The offset counter of a reserved epoch (docs/adr/0011-reserved-epochs.md),
@@ -183,8 +183,7 @@ export class Reservations {
       return { placed: true };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const id = (error.Item?.id as { S?: string } | undefined)?.S;
-      return { placed: false, id };
+      return { placed: false, id: conflictingItem(error).id };
     }
   }
 

@@ -1,3 +1,5 @@
+import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+
 /**
  * One committed segment in the log table (see ARCHITECTURE.md, Storage), as
  * written since docs/adr/0008-one-write-unit.md: only what readers, the time
@@ -66,4 +68,25 @@ export function segmentIdOf(item: Pick<SegmentItem, 'id' | 'segmentId'>): string
 /** The inline segment bytes, in either layout; undefined when the segment is in S3. */
 export function inlineBytesOf(item: Pick<SegmentItem, 'd' | 'data'>): Uint8Array | undefined {
   return item.d ?? item.data;
+}
+
+/**
+ * The item a conditional put found where it meant to write, as DynamoDB
+ * returned it (`ALL_OLD`, raw attribute values): its segment id in either
+ * layout, its last offset, and whether it opened or belongs to a reserved
+ * epoch (docs/adr/0011).
+ */
+export function conflictingItem(error: ConditionalCheckFailedException): {
+  id?: string;
+  last?: number;
+  opened: boolean;
+} {
+  const item = error.Item ?? {};
+  const id = (item.id ?? item.segmentId) as { S?: string } | string | undefined;
+  const last = (item.last as { N?: string } | undefined)?.N;
+  return {
+    id: typeof id === 'string' ? id : id?.S,
+    last: last === undefined ? undefined : Number(last),
+    opened: item.rt !== undefined && item.closes === undefined,
+  };
 }

@@ -9,6 +9,7 @@ import { readTop } from '../../../shared/log/head';
 import type { Log } from '../../../shared/log/log';
 import { META_SK, partitionKey } from '../../../shared/log/partition-key';
 import { EPOCH_MIN_MS, RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
+import { busMetrics } from '../../../shared/observability/metrics';
 import {
   documentClient,
   expireAllSegments,
@@ -120,8 +121,11 @@ describe('reserved epochs', () => {
 
     // WHEN another writer appends four times with no one else reserving in between, the epoch a second old
     const writer = lateComer();
+    const reserved = jest.spyOn(busMetrics, 'reservedAppend');
     const offsets: number[] = [];
     for (const value of ['b1', 'b2', 'b3', 'b4']) offsets.push(await append(writer, topic, value));
+    expect(reserved).toHaveBeenCalledTimes(3);
+    reserved.mockRestore();
 
     // THEN its first three appends took reserved offsets; the second and third followed its own with no
     // one else's in between, so after the third it closed the epoch with a one-offset gap; its fourth is
@@ -208,8 +212,12 @@ describe('reserved epochs', () => {
     expect((await layout(topic)).map((i) => i.kind)).toEqual(['reserved', 'reserved']);
 
     // WHEN a reader comes after the settling time
+    const counted = jest.spyOn(busMetrics, 'settledOffsets');
     const later = newLog({ now: () => Date.now() + SETTLE_AFTER_MS + 1_000 });
     const settled = await later.read(topic, 0, 1, 10);
+    // (and the dead writer's offset is counted, for the dashboard)
+    expect(counted).toHaveBeenCalledWith(1);
+    counted.mockRestore();
 
     // THEN it has filled the hole with a gap and goes on: every acknowledged event is read once, in order
     expect(settled.records.map((r) => [r.offset, JSON.parse(r.value.toString())])).toEqual([[2, 'b']]);
