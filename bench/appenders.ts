@@ -22,6 +22,7 @@ import { Log } from '../shared/log/log';
 import { partitionKey } from '../shared/log/partition-key';
 import type { SegmentRecord } from '../shared/segment/codec';
 import { logTable, segmentBucket } from '../shared/topology';
+import { CombiningAppender } from './combining-appender';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
 import { withEmulators } from './emulators';
@@ -37,10 +38,15 @@ const PREFIX = 'benchapp';
  * `bus` is the bus's own appender (optimistic while a partition is calm,
  * reserved epochs while it is crowded: docs/adr/0011); `reserve-<k>` the
  * prototype of ranges reserved ahead (bench/reserved-appender.ts), k
- * offsets per reservation. Runs saved before ADR 0011 say `optimistic`:
- * the bus's appender then had no epochs.
+ * offsets per reservation; `combine` the prototype of a combiner
+ * (bench/combining-appender.ts, docs/adr/0012). Runs saved before ADR 0011
+ * say `optimistic`: the bus's appender then had no epochs.
  */
 const MODE = process.env.BENCH_APPEND_MODE ?? 'bus';
+/** Per million units, as in bench/prices.json. */
+const PRICES: Record<string, { usd: number }> = JSON.parse(
+  readFileSync(path.resolve(__dirname, 'prices.json'), 'utf8'),
+).prices;
 
 interface Scenario {
   readonly name: string;
@@ -70,6 +76,12 @@ export interface AppendersResult {
   readonly writeUnitsPerAck: number;
   readonly conditionFailuresPerAck: number;
   readonly queriesPerAck: number;
+  /** Read units per acknowledged event (strongly consistent: one per started 4 KB of the items read). */
+  readonly readUnitsPerAck?: number;
+  /** DynamoDB's bill per million acknowledged events: write and read units at bench/prices.json's prices. */
+  readonly dynamoUsdPerMillion?: number;
+  /** Combiner only: appends whose staged events were passed over and staged again. */
+  readonly restaged?: number;
   readonly meanPutItemBytes: number;
   /** Offsets in the log after the run: dense and equal to the acknowledged events, or not. */
   readonly check: { readonly events: number; readonly dense: boolean };
@@ -79,7 +91,7 @@ function log(message: string): void {
   process.stderr.write(`[appenders] ${message}\n`);
 }
 
-function appender(env: Record<string, string>, names: Record<string, string>) {
+function appender(env: Record<string, string>, names: Record<string, string>, layout: Scenario['layout']) {
   const counts = emptyCounts();
   const { dynamo: raw, s3 } = createEmulatorClients({
     dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
@@ -100,12 +112,19 @@ function appender(env: Record<string, string>, names: Record<string, string>) {
   const reserved = reservedRange
     ? new ReservedAppender(dynamo, config.logTable, Number(reservedRange[1]))
     : undefined;
+  // A combiner is for crowded partitions only: a partition of its own stays with the bus's calm commit.
+  const combining =
+    MODE === 'combine' && layout === 'one partition'
+      ? new CombiningAppender(dynamo, config.logTable)
+      : undefined;
   const append = async (topic: string, partition: number, records: SegmentRecord[]) => {
     if (reserved) await reserved.append(topic, partition, records);
+    else if (combining) await combining.append(topic, partition, records);
     else await log.append(topic, partition, 24, records);
   };
   return {
     append,
+    restaged: () => combining?.restaged ?? 0,
     release: () => reserved?.release(),
     counts,
     close: () => {
@@ -123,7 +142,7 @@ async function run(
   durationMs: number,
 ): Promise<AppendersResult> {
   const corpus = orderCorpus(2_000, 7);
-  const writers = Array.from({ length: scenario.appenders }, () => appender(env, names));
+  const writers = Array.from({ length: scenario.appenders }, () => appender(env, names, scenario.layout));
   const latencies: number[] = [];
   let refused = 0;
   const started = performance.now();
@@ -159,8 +178,10 @@ async function run(
   // Reservations left unused become gap markers: their writes count against this run.
   for (const w of writers) await w.release();
   const total = emptyCounts();
+  let restaged = 0;
   for (const w of writers) {
     addCounts(total, w.counts);
+    restaged += w.restaged();
     w.close();
   }
   const check = await checkLog(
@@ -185,6 +206,14 @@ async function run(
     writeUnitsPerAck: per(total.writeUnits),
     conditionFailuresPerAck: per(total.conditionFailures),
     queriesPerAck: per(total.requests.Query ?? 0),
+    readUnitsPerAck: per(total.readUnits),
+    dynamoUsdPerMillion: round(
+      (total.writeUnits * PRICES['dynamodb.writeRequestUnit'].usd +
+        total.readUnits * PRICES['dynamodb.readRequestUnit'].usd) /
+        Math.max(1, acknowledged),
+      3,
+    ),
+    restaged,
     meanPutItemBytes: Math.round(mean(total.putItemBytes)),
     check: { events: check.events, dense: check.dense && check.events === acknowledged },
   };
@@ -279,10 +308,12 @@ export function renderAppenders(
     'Against the goal — 16 writers on one partition: ≥ 80 % of the separate-partition throughput, ≤ 1.25 write',
     'requests per acknowledged event, no refusal (throughput here is bounded by a shared 2-core machine and one',
     "SQLite file, so the ratio is indicative only; `reserve-*` labels are the benchmark's prototype of ranges",
-    'reserved ahead, not the bus — see docs/adr/0009-contended-appends.md and docs/adr/0011-reserved-epochs.md):',
+    'reserved ahead and `combine` its prototype of a combiner, not the bus — see docs/adr/0009-contended-appends.md,',
+    'docs/adr/0011-reserved-epochs.md and docs/adr/0012-no-combiner.md; DynamoDB $ counts write and read units',
+    "at bench/prices.json's prices, failed conditional writes included):",
     '',
-    '| label | mode | throughput one / separate | write req/ack | refused | met |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| label | mode | throughput one / separate | p50 ms one / separate | write req/ack | write units/ack | read units/ack | DynamoDB $/M events | refused | met |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const [label, saved] of Object.entries(byLabel)) {
     const one = saved.results.find((r) => r.name === 'one-16');
@@ -291,7 +322,7 @@ export function renderAppenders(
     const ratio = one.eventsPerSecond / Math.max(1, separate.eventsPerSecond);
     const met = ratio >= 0.8 && one.writeRequestsPerAck <= 1.25 && one.refused === 0;
     lines.push(
-      `| ${label} | ${saved.mode ?? 'optimistic'} | ${Math.round(ratio * 100)} % | ${one.writeRequestsPerAck} | ${one.refused} of ${one.acknowledged + one.refused} | ${met ? 'yes' : 'no'} |`,
+      `| ${label} | ${saved.mode ?? 'optimistic'} | ${Math.round(ratio * 100)} % | ${one.p50Ms} / ${separate.p50Ms} | ${one.writeRequestsPerAck} | ${one.writeUnitsPerAck} | ${one.readUnitsPerAck ?? '—'} | ${one.dynamoUsdPerMillion === undefined ? '—' : `$${one.dynamoUsdPerMillion.toFixed(2)}`} | ${one.refused} of ${one.acknowledged + one.refused} | ${met ? 'yes' : 'no'} |`,
     );
   }
   return lines.join('\n');
