@@ -8,12 +8,14 @@ import { createDispatcherHandler } from '../../functions/dispatcher/handler';
 import { StreamPoller } from '../../local/stream-poller';
 import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
-import type { Deliverer } from '../../shared/delivery/deliverer';
+import { DeadLetters } from '../../shared/delivery/dead-letters';
+import { Deliverer } from '../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../shared/delivery/delivery-batch';
 import { Dispatcher } from '../../shared/delivery/dispatcher';
+import type { OutgoingBatch } from '../../shared/delivery/targets/target';
 import type { Waker } from '../../shared/delivery/waker';
 import { SubscriptionRegistry } from '../../shared/registry/subscription-registry';
-import { testConfig } from './aws';
+import { testConfig, uniqueTopic } from './aws';
 
 /** A group on `topic` with a Lambda target nobody invokes (tests hand the deliverer their own), from the start. */
 export async function createGroup(
@@ -204,4 +206,38 @@ export async function startWebhookReceiver(secret?: () => string | undefined): P
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   (receiver as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   return receiver;
+}
+
+/** A topic with one partition, a group reading it from the start, and a deliverer that records what it sends. */
+export async function subscribedTopic(retentionHours = 24) {
+  const core = createBusCore({
+    env: { ...process.env, ...DELIVERY_TEST_ENV },
+    waker: { wake: async () => {} },
+  });
+  const topic = uniqueTopic('group');
+  await core.topics.create({ name: topic, partitions: 1, retentionHours });
+  const group = await createGroup(core, topic);
+  const received: DeliveryBatch[] = [];
+  const deliverer = new Deliverer({
+    log: core.log,
+    cursors: core.cursors,
+    subscriptions: core.subscriptions,
+    topics: core.topics,
+    deadLetters: new DeadLetters(core.log, core.topics),
+    targetFor: () => ({
+      deliver: async (batch: OutgoingBatch) => {
+        received.push(JSON.parse(batch.body) as DeliveryBatch);
+        return { status: 'delivered' as const };
+      },
+    }),
+    waker: { wake: async () => {} },
+  });
+  const ref = { cursor: group, partition: 0 };
+  return {
+    topic,
+    received,
+    deliver: () => deliverer.deliver(ref, 30_000),
+    delivered: () => received.flatMap((b) => b.events.map((e) => e.offset)),
+    committed: async () => (await core.cursors.read(ref))?.committed,
+  };
 }

@@ -1,9 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createBusCore } from '../../../shared/bus';
-import { DeadLetters } from '../../../shared/delivery/dead-letters';
-import { Deliverer } from '../../../shared/delivery/deliverer';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
-import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { UnavailableError } from '../../../shared/errors';
 import { readTop } from '../../../shared/log/head';
 import type { Log } from '../../../shared/log/log';
@@ -19,7 +14,7 @@ import {
   testConfig,
   uniqueTopic,
 } from '../../support/aws';
-import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
+import { subscribedTopic } from '../../support/delivery';
 import { faultyDynamo } from '../../support/faults';
 
 /**
@@ -74,40 +69,6 @@ function stalledWriter() {
     { step: 'initialize', name: 'stall' },
   );
   return { dynamo: documentClient(client), release };
-}
-
-/** A topic with one partition, a group reading it from the start, and a deliverer that records what it sends. */
-async function subscribedTopic() {
-  const core = createBusCore({
-    env: { ...process.env, ...DELIVERY_TEST_ENV },
-    waker: { wake: async () => {} },
-  });
-  const topic = uniqueTopic('group');
-  await core.topics.create({ name: topic, partitions: 1, retentionHours: RETENTION });
-  const group = await createGroup(core, topic);
-  const received: DeliveryBatch[] = [];
-  const deliverer = new Deliverer({
-    log: core.log,
-    cursors: core.cursors,
-    subscriptions: core.subscriptions,
-    topics: core.topics,
-    deadLetters: new DeadLetters(core.log, core.topics),
-    targetFor: () => ({
-      deliver: async (batch: OutgoingBatch) => {
-        received.push(JSON.parse(batch.body) as DeliveryBatch);
-        return { status: 'delivered' as const };
-      },
-    }),
-    waker: { wake: async () => {} },
-  });
-  const ref = { cursor: group, partition: 0 };
-  return {
-    topic,
-    received,
-    deliver: () => deliverer.deliver(ref, 30_000),
-    delivered: () => received.flatMap((b) => b.events.map((e) => e.offset)),
-    committed: async () => (await core.cursors.read(ref))?.committed,
-  };
 }
 
 describe('reserved epochs', () => {
