@@ -80,15 +80,15 @@ export class Log {
     return this.reader.offsetForTimestamp(topic, partition, timestamp);
   }
 
-  /** The segment committed with `segmentId` at or above `fromOffset`, if it is among the next `maxSegments`. */
+  /** The segment committed with `segmentId` at or above `fromOffset` by an attempt that could commit only before `committedBefore` (epoch ms). */
   findSegment(
     topic: string,
     partition: number,
     segmentId: string,
     fromOffset: number,
-    maxSegments: number,
+    committedBefore: number,
   ): Promise<{ baseOffset: number; count: number } | undefined> {
-    return this.reader.findSegment(topic, partition, segmentId, fromOffset, maxSegments);
+    return this.reader.findSegment(topic, partition, segmentId, fromOffset, committedBefore);
   }
 
   /** The offset the next event of the partition will get. */

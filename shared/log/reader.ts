@@ -52,6 +52,13 @@ const OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** How many segments a time seek walks back when the time index has not caught up (index lag is sub-second). */
 const TAIL_WALK_SEGMENTS = 1_000;
+/**
+ * How far apart two instances' clocks may be, for the rules that compare
+ * one instance's time with another's (as the settling rule of ADR 11 does).
+ */
+const INSTANCE_CLOCK_SKEW_MS = 60_000;
+/** Items per page when looking for a segment by its id: only keys, ids and times are projected. */
+const FIND_PAGE = 1_000;
 
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;
@@ -223,26 +230,35 @@ export class LogReader {
   }
 
   /**
-   * The segment committed with `segmentId` at or above `fromOffset`, looking
-   * through at most `maxSegments` segments; undefined when it is not there.
+   * The segment committed with `segmentId` at or above `fromOffset` by an
+   * attempt that could commit only before `committedBefore` (epoch ms);
+   * undefined when it is not there.
+   *
+   * The walk ends by time, not by a count of segments, so a crowded
+   * partition cannot push the segment out of its reach. Every item between
+   * `fromOffset` and the segment was committed before it (optimistic
+   * commits) or reserved before it (an epoch), and events are stamped before
+   * their segment is committed or reserved. So no item below the segment
+   * holds events stamped after `committedBefore`, and the first item that
+   * does (allowing for the clocks of two instances) lies above it.
    */
   async findSegment(
     topic: string,
     partition: number,
     segmentId: string,
     fromOffset: number,
-    maxSegments: number,
+    committedBefore: number,
   ): Promise<{ baseOffset: number; count: number } | undefined> {
-    let seen = 0;
     for await (const item of this.walk(partitionKey(topic, partition), {
       from: fromOffset,
       // Both layouts' names: a partition may hold items of each (shared/log/segment-item.ts).
-      projection: 'sk, #count, #id, segmentId',
+      projection: 'sk, #count, #id, segmentId, maxTs',
       names: { '#count': 'count', '#id': SEGMENT_ID_ATTRIBUTE },
-      pageSize: 100,
+      pageSize: FIND_PAGE,
     })) {
       if (segmentIdOf(item) === segmentId) return { baseOffset: item.sk, count: item.count };
-      if (++seen >= maxSegments) return undefined;
+      // Gaps carry no `maxTs`: they say nothing of time, and the walk goes on past them.
+      if (item.maxTs > committedBefore + INSTANCE_CLOCK_SKEW_MS) return undefined;
     }
     return undefined;
   }

@@ -18,9 +18,6 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 export const IDEMPOTENT_APPEND_DEADLINE_MS = 20_000;
 const LOCK_MS = IDEMPOTENT_APPEND_DEADLINE_MS + 10_000;
 
-/** Segments a retry looks through for an earlier attempt's commit. */
-const RECOVERY_SCAN_SEGMENTS = 1_000;
-
 /** The key was first used for another request. */
 export class IdempotencyKeyReusedError extends BusError {
   constructor() {
@@ -143,7 +140,8 @@ export class IdempotentAppends {
         request.partition,
         existing.segmentId,
         existing.fromOffset,
-        RECOVERY_SCAN_SEGMENTS,
+        // The attempt wrote before its deadline, or not at all; its lock outlasts that.
+        existing.lockedUntil,
       );
       if (found) {
         await this.complete(key, existing.owner, found).catch(() => {});
