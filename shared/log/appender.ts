@@ -368,18 +368,18 @@ export class Appender {
       let reservation: Reservation | undefined;
       try {
         reservation = await this.reservations.reserve(pk, segment.count);
+        // No counter: finish the open or close another writer began, then reserve again or commit optimistically.
+        if (!reservation && (await this.recover(pk, commit.expiresAt)) === 'optimistic') return undefined;
       } catch (error) {
         // A lost answer may have reserved a range: a hole no one commits, which readers settle (ADR 0011).
+        // Nothing of this append is committed yet, so any other failure is retried as it is.
         if (isPermanent(error)) throw error;
         if (attempt >= this.options.attempts)
           this.fail('The log could not be written; retry the request.', undefined, error);
         await sleep(backoffMs(attempt));
         continue;
       }
-      if (!reservation) {
-        if ((await this.recover(pk, commit.expiresAt)) === 'reserved') continue;
-        return undefined;
-      }
+      if (!reservation) continue;
       const base = await this.commitAt(commit, reservation);
       busMetrics.reservedAppend();
       // No one else reserved since our last reservation, a few times in a row: the crowd is gone.

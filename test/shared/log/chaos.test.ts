@@ -1,9 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { UnavailableError } from '../../../shared/errors';
+import { toErrorResult } from '../../../functions/api/middleware/error-response';
+import { ConflictError } from '../../../shared/errors';
 import type { Log } from '../../../shared/log/log';
 import { RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
-import { documentClient, newLog, partitionItems, record } from '../../support/aws';
+import { IDEMPOTENT_APPEND_DEADLINE_MS, IdempotentAppends } from '../../../shared/publish/idempotent-appends';
+import { Publisher } from '../../../shared/publish/publisher';
+import { documentClient, newLog, partitionItems, record, testConfig } from '../../support/aws';
 import { subscribedTopic } from '../../support/delivery';
 
 /**
@@ -44,8 +47,20 @@ function prng(seed: number): () => number {
   };
 }
 
-/** One Lambda instance: its own clients and `Log`, and writes that meet faults with probability `rate` each. */
-function instance(random: () => number, rate: number, faults: Record<Fault, number>) {
+/**
+ * How a writer publishes: straight to the log, or as the API does with an
+ * `Idempotency-Key` (docs/adr/0006), where the client's retries carry the key.
+ */
+type Mode = 'plain' | 'idempotent';
+
+/**
+ * One Lambda instance: its own clients, `Log` and publisher, and writes that
+ * meet faults with probability `rate` each. `generation` counts the instances
+ * a writer went through: a replacement's idempotency clock runs a lock's
+ * length further ahead, so it does not wait out the lock of an attempt that
+ * can no longer commit (its instance is dead, or its append has returned).
+ */
+function instance(random: () => number, rate: number, faults: Record<Fault, number>, generation: number) {
   let dead = false;
   const died = () => Object.assign(new Error('instance died'), { name: 'InstanceDied' });
   const client = new DynamoDBClient({});
@@ -70,7 +85,29 @@ function instance(random: () => number, rate: number, faults: Record<Fault, numb
     },
     { step: 'initialize', name: 'chaos' },
   );
-  return { log: newLog({ dynamo: documentClient(client) }), dead: () => dead };
+  const dynamo = documentClient(client);
+  const log = newLog({ dynamo });
+  const lockAhead = () => Date.now() + generation * (IDEMPOTENT_APPEND_DEADLINE_MS + 11_000);
+  const publisher = new Publisher(
+    log,
+    new IdempotentAppends(dynamo, testConfig().registryTable, log, lockAhead),
+  );
+  return {
+    dead: () => dead,
+    /** The event's offset once acknowledged; throws when it was not. */
+    publish: async (mode: Mode, topic: string, writer: number, seq: number): Promise<number> => {
+      const value = { writer, seq };
+      if (mode === 'plain') return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
+      const outcome = await publisher.publish(
+        { name: topic, partitions: 1, retentionHours: RETENTION },
+        [{ key: null, value: Buffer.from(JSON.stringify(value)), json: true, headers: {} }],
+        { idempotencyKey: `${writer}/${seq}`, scope: 'chaos' },
+      );
+      const [result] = outcome.results;
+      if (!outcome.complete || !('offset' in result)) throw outcome.failure ?? new Error('not committed');
+      return result.offset;
+    },
+  };
 }
 
 interface Acked {
@@ -95,7 +132,7 @@ async function follow(log: Log, topic: string, stop: () => boolean) {
   }
 }
 
-async function scenario(seed: number, rate: number) {
+async function scenario(mode: Mode, seed: number, rate: number) {
   const random = prng(seed);
   const faults: Record<Fault, number> = {
     refused: 0,
@@ -119,16 +156,20 @@ async function scenario(seed: number, rate: number) {
   const acked: Acked[] = [];
   await Promise.all(
     Array.from({ length: WRITERS }, async (_, writer) => {
-      let current = instance(random, rate, faults);
+      let generation = 0;
+      let current = instance(random, rate, faults, generation);
       for (let seq = 0; seq < APPENDS; seq++) {
         for (let tries = 1; ; tries++) {
           try {
-            const { baseOffset } = await current.log.append(topic, 0, RETENTION, [record({ writer, seq })]);
-            acked.push({ writer, seq, offset: baseOffset, retried: tries > 1 });
+            const offset = await current.publish(mode, topic, writer, seq);
+            acked.push({ writer, seq, offset, retried: tries > 1 });
             break;
           } catch (error) {
-            if (current.dead()) current = instance(random, rate, faults);
-            else if (!(error instanceof UnavailableError)) throw error;
+            // 409: the key's earlier attempt holds its lock; its append has returned, so it cannot commit.
+            if (current.dead() || error instanceof ConflictError)
+              current = instance(random, rate, faults, ++generation);
+            // Otherwise only what the API answers 503 (retry) is expected.
+            else if (toErrorResult(error).statusCode !== 503) throw error;
             if (tries > 30) throw new Error(`writer ${writer} could not publish ${seq}: ${error}`);
           }
         }
@@ -152,63 +193,71 @@ async function scenario(seed: number, rate: number) {
 }
 
 describe('appends under random faults', () => {
-  test('crowded writers meeting lost answers, refused requests and dying instances lose no acknowledged event, and readers skip none', async () => {
-    const totals: Record<string, number> = {};
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
-        const { faults, acked, during, after, topic, deliveredDuring, delivered } = await scenario(
-          seed,
-          0.06,
-        );
-        for (const [fault, n] of Object.entries(faults)) totals[fault] = (totals[fault] ?? 0) + n;
+  test.each([
+    ['plain', 'an event acknowledged at its first try is there once'],
+    ['idempotent', 'with an Idempotency-Key every event is there once, retried or not'],
+  ] as const)(
+    'crowded writers (%s) meeting lost answers, refused requests and dying instances lose no acknowledged event, readers skip none; %s',
+    async (mode, _expectation) => {
+      const totals: Record<string, number> = {};
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+          const { faults, acked, during, after, topic, deliveredDuring, delivered } = await scenario(
+            mode,
+            seed,
+            0.06,
+          );
+          for (const [fault, n] of Object.entries(faults)) totals[fault] = (totals[fault] ?? 0) + n;
 
-        // Every acknowledged event is read back where it was acknowledged, and each writer's in its order.
-        expect(acked).toHaveLength(WRITERS * APPENDS);
-        const byOffset = new Map(after.seen.map((e) => [e.offset, JSON.parse(e.value)]));
-        for (const { writer, seq, offset } of acked) expect(byOffset.get(offset)).toEqual({ writer, seq });
-        for (let writer = 0; writer < WRITERS; writer++) {
-          const offsets = acked.filter((a) => a.writer === writer).map((a) => a.offset);
-          expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
-        }
-        // An event acknowledged at its first try is there once: a lost answer never makes a duplicate.
-        const copies = new Map<string, number>();
-        for (const e of after.seen) copies.set(e.value, (copies.get(e.value) ?? 0) + 1);
-        for (const { writer, seq } of acked.filter((a) => !a.retried))
-          expect(copies.get(JSON.stringify({ writer, seq }))).toBe(1);
-        // Offsets only increase, one event each.
-        const offsets = after.seen.map((e) => e.offset);
-        expect(offsets.every((o, i) => i === 0 || offsets[i - 1] < o)).toBe(true);
-        // The reader alongside saw, in order, every acknowledged event below where it stopped: it skipped none.
-        const seenDuring = new Map(during.seen.map((e) => [e.offset, e.value]));
-        const below = acked.filter((a) => a.offset < during.nextOffset);
-        for (const { writer, seq, offset } of below)
-          expect(JSON.parse(seenDuring.get(offset) ?? 'null')).toEqual({ writer, seq });
-        const duringOffsets = during.seen.map((e) => e.offset);
-        expect(duringOffsets.every((o, i) => i === 0 || duringOffsets[i - 1] < o)).toBe(true);
-        // The deliverer sent what the reader reads, each event once, in offset order; before the holes
-        // were settled it had skipped none of the acknowledged events below where it stood.
-        expect(delivered).toEqual(after.seen.map((e) => ({ offset: e.offset, value: e.value })));
-        const reached = Math.max(-1, ...deliveredDuring);
-        const sentBefore = new Set(deliveredDuring);
-        expect(acked.filter((a) => a.offset <= reached && !sentBefore.has(a.offset))).toEqual([]);
-        // Below the top, each offset holds one event or lies in a gap.
-        const items = (await partitionItems(topic, 0)).filter((i) => (i.sk as number) >= 0);
-        const covered = items.flatMap((i) =>
-          Array.from({ length: (i.last as number) - (i.sk as number) + 1 }, (_, k) => (i.sk as number) + k),
-        );
-        expect(covered).toEqual(Array.from({ length: covered.length }, (_, k) => k));
-        totals.reserved = (totals.reserved ?? 0) + items.filter((i) => i.rt !== undefined && !i.gap).length;
-        totals.gaps = (totals.gaps ?? 0) + items.filter((i) => i.gap && !i.closes).length;
-        totals.heldUp = (totals.heldUp ?? 0) + (during.nextOffset < after.nextOffset ? 1 : 0);
-        const events = new Set(offsets);
-        expect(items.filter((i) => !i.gap).every((i) => events.has(i.sk as number))).toBe(true);
-      }),
-      { numRuns: 6, endOnFailure: true },
-    );
-    // The runs met every kind of fault, the partition went into epochs, and a dead instance's
-    // reservation held the reader alongside up at a hole, later settled: each window was exercised.
-    for (const fault of FAULTS) expect(totals[fault]).toBeGreaterThan(0);
-    expect(totals.reserved).toBeGreaterThan(0);
-    expect(totals.heldUp).toBeGreaterThan(0);
-  }, 600_000);
+          // Every acknowledged event is read back where it was acknowledged, and each writer's in its order.
+          expect(acked).toHaveLength(WRITERS * APPENDS);
+          const byOffset = new Map(after.seen.map((e) => [e.offset, JSON.parse(e.value)]));
+          for (const { writer, seq, offset } of acked) expect(byOffset.get(offset)).toEqual({ writer, seq });
+          for (let writer = 0; writer < WRITERS; writer++) {
+            const offsets = acked.filter((a) => a.writer === writer).map((a) => a.offset);
+            expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+          }
+          // An event acknowledged at its first try is there once: a lost answer never makes a duplicate.
+          const copies = new Map<string, number>();
+          for (const e of after.seen) copies.set(e.value, (copies.get(e.value) ?? 0) + 1);
+          for (const { writer, seq } of acked.filter((a) => mode === 'idempotent' || !a.retried))
+            expect(copies.get(JSON.stringify({ writer, seq }))).toBe(1);
+          // Offsets only increase, one event each.
+          const offsets = after.seen.map((e) => e.offset);
+          expect(offsets.every((o, i) => i === 0 || offsets[i - 1] < o)).toBe(true);
+          // The reader alongside saw, in order, every acknowledged event below where it stopped: it skipped none.
+          const seenDuring = new Map(during.seen.map((e) => [e.offset, e.value]));
+          const below = acked.filter((a) => a.offset < during.nextOffset);
+          for (const { writer, seq, offset } of below)
+            expect(JSON.parse(seenDuring.get(offset) ?? 'null')).toEqual({ writer, seq });
+          const duringOffsets = during.seen.map((e) => e.offset);
+          expect(duringOffsets.every((o, i) => i === 0 || duringOffsets[i - 1] < o)).toBe(true);
+          // The deliverer sent what the reader reads, each event once, in offset order; before the holes
+          // were settled it had skipped none of the acknowledged events below where it stood.
+          expect(delivered).toEqual(after.seen.map((e) => ({ offset: e.offset, value: e.value })));
+          const reached = Math.max(-1, ...deliveredDuring);
+          const sentBefore = new Set(deliveredDuring);
+          expect(acked.filter((a) => a.offset <= reached && !sentBefore.has(a.offset))).toEqual([]);
+          // Below the top, each offset holds one event or lies in a gap.
+          const items = (await partitionItems(topic, 0)).filter((i) => (i.sk as number) >= 0);
+          const covered = items.flatMap((i) =>
+            Array.from({ length: (i.last as number) - (i.sk as number) + 1 }, (_, k) => (i.sk as number) + k),
+          );
+          expect(covered).toEqual(Array.from({ length: covered.length }, (_, k) => k));
+          totals.reserved = (totals.reserved ?? 0) + items.filter((i) => i.rt !== undefined && !i.gap).length;
+          totals.gaps = (totals.gaps ?? 0) + items.filter((i) => i.gap && !i.closes).length;
+          totals.heldUp = (totals.heldUp ?? 0) + (during.nextOffset < after.nextOffset ? 1 : 0);
+          const events = new Set(offsets);
+          expect(items.filter((i) => !i.gap).every((i) => events.has(i.sk as number))).toBe(true);
+        }),
+        { numRuns: 6, endOnFailure: true },
+      );
+      // The runs met every kind of fault, the partition went into epochs, and a dead instance's
+      // reservation held the reader alongside up at a hole, later settled: each window was exercised.
+      for (const fault of FAULTS) expect(totals[fault]).toBeGreaterThan(0);
+      expect(totals.reserved).toBeGreaterThan(0);
+      expect(totals.heldUp).toBeGreaterThan(0);
+    },
+    600_000,
+  );
 });

@@ -261,7 +261,7 @@ describe('reserved epochs', () => {
     expect(await committed()).toBe(5);
   });
 
-  test('an opener that stops after its commit, before the counter starts: the next writer starts it', async () => {
+  test('an opener that stops after its commit, before the counter starts: the next writer starts it, retrying a refused request', async () => {
     // GIVEN an opener whose commit lands and whose counter start never leaves
     const topic = uniqueTopic('opener');
     const stopping = newLog({
@@ -272,10 +272,19 @@ describe('reserved epochs', () => {
     expect(await append(stopping, topic, 'a')).toBe(0);
     expect(await counter(topic)).toEqual({ next: undefined, end: undefined });
 
-    // WHEN other writers append
-    const offsets = [await append(newLog(), topic, 'b'), await append(newLog(), topic, 'c')];
+    // WHEN other writers append, the first of whom meets a refused request when it starts the counter
+    const starting = newLog({
+      dynamo: faultyDynamo([
+        {
+          when: (command, input) => /^Update/.test(command) && /since/.test(input.UpdateExpression ?? ''),
+          faults: ['crash-before-send'],
+        },
+      ]),
+    });
+    const offsets = [await append(starting, topic, 'b'), await append(newLog(), topic, 'c')];
 
-    // THEN the first of them started the counter after the opener's segment, and offsets go on densely
+    // THEN the first of them started the counter after the opener's segment (retrying what was
+    // refused within its append), and offsets go on densely
     expect(offsets).toEqual([1, 2]);
     expect((await newLog().read(topic, 0, 0, 10)).records.map((r) => r.offset)).toEqual([0, 1, 2]);
   });
