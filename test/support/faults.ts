@@ -41,3 +41,66 @@ export function faultyDynamo(rules: readonly FaultRule[]): DynamoDBDocumentClien
 
 /** Any PutItem. */
 export const isPut = (command: string) => /^Put/.test(command);
+
+/** Faults that hit a write at random: refused before it leaves, its answer lost, or its instance dying. */
+export type RandomFault = 'refused' | 'lost answer' | 'dies before send' | 'dies after write';
+export const RANDOM_FAULTS: readonly RandomFault[] = [
+  'refused',
+  'lost answer',
+  'dies before send',
+  'dies after write',
+];
+export type FaultCounts = Record<RandomFault, number>;
+
+export function noFaults(): FaultCounts {
+  return { refused: 0, 'lost answer': 0, 'dies before send': 0, 'dies after write': 0 };
+}
+
+/** mulberry32: the same seed, the same faults. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * One instance's DynamoDB client whose writes (PutItem, UpdateItem) each meet
+ * one of RANDOM_FAULTS with probability `rate`, counted in `counts`. Once the
+ * instance has died, nothing it sends leaves, not even its clean-up.
+ */
+export function chaosDynamo(
+  random: () => number,
+  rate: number,
+  counts: FaultCounts,
+): { dynamo: DynamoDBDocumentClient; dead: () => boolean } {
+  let dead = false;
+  const died = () => Object.assign(new Error('instance died'), { name: 'InstanceDied' });
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (dead) throw died();
+      if (!/^(Put|Update)/.test(context.commandName ?? '') || random() >= rate) return next(args);
+      const fault = RANDOM_FAULTS[Math.floor(random() * RANDOM_FAULTS.length)];
+      counts[fault]++;
+      if (fault === 'refused')
+        throw Object.assign(new Error('connect ECONNRESET'), { name: 'NetworkingError' });
+      if (fault === 'dies before send') {
+        dead = true;
+        throw died();
+      }
+      await next(args);
+      if (fault === 'dies after write') {
+        dead = true;
+        throw died();
+      }
+      throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+    },
+    { step: 'initialize', name: 'chaos' },
+  );
+  return { dynamo: documentClient(client), dead: () => dead };
+}

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { toErrorResult } from '../../../functions/api/middleware/error-response';
 import { ConflictError } from '../../../shared/errors';
@@ -6,8 +5,9 @@ import type { Log } from '../../../shared/log/log';
 import { RESERVATION_COMMIT_MS, SETTLE_AFTER_MS } from '../../../shared/log/reservations';
 import { IDEMPOTENT_APPEND_DEADLINE_MS, IdempotentAppends } from '../../../shared/publish/idempotent-appends';
 import { Publisher } from '../../../shared/publish/publisher';
-import { documentClient, newLog, partitionItems, record, testConfig } from '../../support/aws';
+import { newLog, partitionItems, record, testConfig } from '../../support/aws';
 import { subscribedTopic } from '../../support/delivery';
+import { chaosDynamo, type FaultCounts, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
 
 /**
  * Writers crowd one partition, so it goes in and out of reserved epochs
@@ -32,21 +32,6 @@ const RETENTION = 24;
 const WRITERS = 6;
 const APPENDS = 12;
 
-type Fault = 'refused' | 'lost answer' | 'dies before send' | 'dies after write';
-const FAULTS: Fault[] = ['refused', 'lost answer', 'dies before send', 'dies after write'];
-
-/** mulberry32: the same seed, the same faults. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * How a writer publishes: straight to the log, or as the API does with an
  * `Idempotency-Key` (docs/adr/0006), where the client's retries carry the key.
@@ -60,32 +45,8 @@ type Mode = 'plain' | 'idempotent';
  * length further ahead, so it does not wait out the lock of an attempt that
  * can no longer commit (its instance is dead, or its append has returned).
  */
-function instance(random: () => number, rate: number, faults: Record<Fault, number>, generation: number) {
-  let dead = false;
-  const died = () => Object.assign(new Error('instance died'), { name: 'InstanceDied' });
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (dead) throw died();
-      if (!/^(Put|Update)/.test(context.commandName ?? '') || random() >= rate) return next(args);
-      const fault = FAULTS[Math.floor(random() * FAULTS.length)];
-      faults[fault]++;
-      if (fault === 'refused')
-        throw Object.assign(new Error('connect ECONNRESET'), { name: 'NetworkingError' });
-      if (fault === 'dies before send') {
-        dead = true;
-        throw died();
-      }
-      await next(args);
-      if (fault === 'dies after write') {
-        dead = true;
-        throw died();
-      }
-      throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-    },
-    { step: 'initialize', name: 'chaos' },
-  );
-  const dynamo = documentClient(client);
+function instance(random: () => number, rate: number, faults: FaultCounts, generation: number) {
+  const { dynamo, dead } = chaosDynamo(random, rate, faults);
   const log = newLog({ dynamo });
   const lockAhead = () => Date.now() + generation * (IDEMPOTENT_APPEND_DEADLINE_MS + 11_000);
   const publisher = new Publisher(
@@ -93,7 +54,7 @@ function instance(random: () => number, rate: number, faults: Record<Fault, numb
     new IdempotentAppends(dynamo, testConfig().registryTable, log, lockAhead),
   );
   return {
-    dead: () => dead,
+    dead,
     /** The event's offset once acknowledged; throws when it was not. */
     publish: async (mode: Mode, topic: string, writer: number, seq: number): Promise<number> => {
       const value = { writer, seq };
@@ -134,12 +95,7 @@ async function follow(log: Log, topic: string, stop: () => boolean) {
 
 async function scenario(mode: Mode, seed: number, rate: number) {
   const random = prng(seed);
-  const faults: Record<Fault, number> = {
-    refused: 0,
-    'lost answer': 0,
-    'dies before send': 0,
-    'dies after write': 0,
-  };
+  const faults = noFaults();
   // A group reading the topic from the start, its deliverer recording what it sends.
   const group = await subscribedTopic(RETENTION);
   const { topic } = group;
@@ -254,7 +210,7 @@ describe('appends under random faults', () => {
       );
       // The runs met every kind of fault, the partition went into epochs, and a dead instance's
       // reservation held the reader alongside up at a hole, later settled: each window was exercised.
-      for (const fault of FAULTS) expect(totals[fault]).toBeGreaterThan(0);
+      for (const fault of RANDOM_FAULTS) expect(totals[fault]).toBeGreaterThan(0);
       expect(totals.reserved).toBeGreaterThan(0);
       expect(totals.heldUp).toBeGreaterThan(0);
     },
