@@ -114,7 +114,7 @@ const CARRIERS = ['ups', 'dhl', 'fedex', 'usps', 'royal_mail', 'yamato'];
 const PROMOS = ['WELCOME10', 'SPRING24', 'FREESHIP', 'VIP-2026', 'BUNDLE3'];
 
 /** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -2,6 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from './aws';
 
+/** The same seed, the same faults (the corpus's PRNG). */
+export { prng } from '../../bench/corpus';
+
 /**
  * How a write fails the way a process or a network does: before the request
  * leaves, or after DynamoDB applied it but before the answer arrives.
@@ -54,18 +57,6 @@ export type FaultCounts = Record<RandomFault, number>;
 
 export function noFaults(): FaultCounts {
   return { refused: 0, 'lost answer': 0, 'dies before send': 0, 'dies after write': 0 };
-}
-
-/** mulberry32: the same seed, the same faults. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
@@ -8,7 +7,7 @@ import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import { deadLetterTopic } from '../../../shared/delivery/subscription';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { newLog, record, testConfig, uniqueTopic } from '../../support/aws';
-import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
 import { chaosDynamo, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
 
 /**
@@ -52,17 +51,7 @@ async function scenario(seed: number, rate: number) {
       24,
       Array.from({ length: 5 }, (_, i) => record({ n: n + i })),
     );
-  const group = `dchaos-${randomUUID().slice(0, 8)}`;
-  await core.subscriptions.create({
-    group,
-    topic,
-    target: { type: 'lambda', function: 'unused' },
-    batchSize: 6,
-    maxAttempts: 3,
-    startFrom: 'earliest',
-    delivery: 'at-least-once',
-    timeoutSeconds: 5,
-  });
+  const group = await createGroup(core, topic, { prefix: 'dchaos', batchSize: 6, maxAttempts: 3 });
   const ref = { cursor: group, partition: 0 };
 
   let skew = 0;
