@@ -45,24 +45,34 @@ export function faultyDynamo(rules: readonly FaultRule[]): DynamoDBDocumentClien
 /** Any PutItem. */
 export const isPut = (command: string) => /^Put/.test(command);
 
-/** Faults that hit a write at random: refused before it leaves, its answer lost, or its instance dying. */
-export type RandomFault = 'refused' | 'lost answer' | 'dies before send' | 'dies after write';
-export const RANDOM_FAULTS: readonly RandomFault[] = [
+/**
+ * Faults that hit a request at random: a write refused before it leaves, its
+ * answer lost, or its instance dying; a read refused.
+ */
+export type RandomFault =
+  | 'refused'
+  | 'lost answer'
+  | 'dies before send'
+  | 'dies after write'
+  | 'read refused';
+const WRITE_FAULTS: readonly RandomFault[] = [
   'refused',
   'lost answer',
   'dies before send',
   'dies after write',
 ];
+export const RANDOM_FAULTS: readonly RandomFault[] = [...WRITE_FAULTS, 'read refused'];
 export type FaultCounts = Record<RandomFault, number>;
 
 export function noFaults(): FaultCounts {
-  return { refused: 0, 'lost answer': 0, 'dies before send': 0, 'dies after write': 0 };
+  return { refused: 0, 'lost answer': 0, 'dies before send': 0, 'dies after write': 0, 'read refused': 0 };
 }
 
 /**
  * One instance's DynamoDB client whose writes (PutItem, UpdateItem) each meet
- * one of RANDOM_FAULTS with probability `rate`, counted in `counts`. Once the
- * instance has died, nothing it sends leaves, not even its clean-up.
+ * one of the write faults with probability `rate`, and whose reads are
+ * refused with half that, counted in `counts`. Once the instance has died,
+ * nothing it sends leaves, not even its clean-up.
  */
 export function chaosDynamo(
   random: () => number,
@@ -75,10 +85,11 @@ export function chaosDynamo(
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (dead) throw died();
-      if (!/^(Put|Update)/.test(context.commandName ?? '') || random() >= rate) return next(args);
-      const fault = RANDOM_FAULTS[Math.floor(random() * RANDOM_FAULTS.length)];
+      const write = /^(Put|Update)/.test(context.commandName ?? '');
+      if (random() >= (write ? rate : rate / 2)) return next(args);
+      const fault = write ? WRITE_FAULTS[Math.floor(random() * WRITE_FAULTS.length)] : 'read refused';
       counts[fault]++;
-      if (fault === 'refused')
+      if (fault === 'refused' || fault === 'read refused')
         throw Object.assign(new Error('connect ECONNRESET'), { name: 'NetworkingError' });
       if (fault === 'dies before send') {
         dead = true;

@@ -13,7 +13,8 @@ import { chaosDynamo, noFaults, prng, RANDOM_FAULTS } from '../../support/faults
 /**
  * Deliverer invocations, two at a time as Lambda may run them, deliver one
  * group-partition while faults hit their writes at random (the lease, the
- * commits, the dead letters: refused, answer lost, the invocation dying)
+ * commits, the dead letters: refused, answer lost, the invocation dying;
+ * its reads of the cursor refused now and then)
  * and the subscriber answers at random (success, failure, a partial failure;
  * two events fail always). Time is one injected clock, moved on past leases
  * and retry delays, so a run takes seconds. The conditions and the reads run

@@ -14,7 +14,8 @@ import { chaosDynamo, type FaultCounts, noFaults, prng, RANDOM_FAULTS } from '..
  * (docs/adr/0011), while faults hit their writes at random: a request that
  * never leaves, an answer lost after DynamoDB applied the write, and an
  * instance that dies, before a write leaves or right after it landed, after
- * which nothing it sends lands (not even its clean-up). A dead instance is
+ * which nothing it sends lands (not even its clean-up); and reads are
+ * refused now and then. A dead instance is
  * replaced by a fresh one, and the client publishes the unacknowledged event
  * again, as a client of the API would after an error. The conditions, the
  * counter and the reads run in DynamoDB Local; only the faults are injected.
