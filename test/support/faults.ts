@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from './aws';
+import { documentClient, s3Client } from './aws';
 
 /** The same seed, the same faults (the corpus's PRNG). */
 export { prng } from '../../bench/corpus';
@@ -69,40 +70,41 @@ export function noFaults(): FaultCounts {
 }
 
 /**
- * One instance's DynamoDB client whose writes (PutItem, UpdateItem) each meet
- * one of the write faults with probability `rate`, and whose reads are
- * refused with half that, counted in `counts`. Once the instance has died,
- * nothing it sends leaves, not even its clean-up.
+ * One instance's clients (DynamoDB, S3) whose writes (PutItem, UpdateItem,
+ * PutObject) each meet one of the write faults with probability `rate`, and
+ * whose reads are refused with half that, counted in `counts`. Once the
+ * instance has died, nothing it sends leaves, not even its clean-up.
  */
-export function chaosDynamo(
+export function chaosClients(
   random: () => number,
   rate: number,
   counts: FaultCounts,
-): { dynamo: DynamoDBDocumentClient; dead: () => boolean } {
+): { dynamo: DynamoDBDocumentClient; s3: S3Client; dead: () => boolean } {
   let dead = false;
   const died = () => Object.assign(new Error('instance died'), { name: 'InstanceDied' });
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (dead) throw died();
-      const write = /^(Put|Update)/.test(context.commandName ?? '');
-      if (random() >= (write ? rate : rate / 2)) return next(args);
-      const fault = write ? WRITE_FAULTS[Math.floor(random() * WRITE_FAULTS.length)] : 'read refused';
-      counts[fault]++;
-      if (fault === 'refused' || fault === 'read refused')
-        throw Object.assign(new Error('connect ECONNRESET'), { name: 'NetworkingError' });
-      if (fault === 'dies before send') {
-        dead = true;
-        throw died();
-      }
-      await next(args);
-      if (fault === 'dies after write') {
-        dead = true;
-        throw died();
-      }
-      throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-    },
-    { step: 'initialize', name: 'chaos' },
-  );
-  return { dynamo: documentClient(client), dead: () => dead };
+  // One middleware for both clients' stacks, whose types differ only in their commands.
+  const chaos = (next: any, context: { commandName?: string }) => async (args: any) => {
+    if (dead) throw died();
+    const write = /^(Put|Update)/.test(context.commandName ?? '');
+    if (random() >= (write ? rate : rate / 2)) return next(args);
+    const fault = write ? WRITE_FAULTS[Math.floor(random() * WRITE_FAULTS.length)] : 'read refused';
+    counts[fault]++;
+    if (fault === 'refused' || fault === 'read refused')
+      throw Object.assign(new Error('connect ECONNRESET'), { name: 'NetworkingError' });
+    if (fault === 'dies before send') {
+      dead = true;
+      throw died();
+    }
+    await next(args);
+    if (fault === 'dies after write') {
+      dead = true;
+      throw died();
+    }
+    throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+  };
+  const dynamo = new DynamoDBClient({});
+  dynamo.middlewareStack.add(chaos, { step: 'initialize', name: 'chaos' });
+  const s3 = s3Client();
+  s3.middlewareStack.add(chaos, { step: 'initialize', name: 'chaos' });
+  return { dynamo: documentClient(dynamo), s3, dead: () => dead };
 }

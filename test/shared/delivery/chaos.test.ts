@@ -8,7 +8,7 @@ import { deadLetterTopic } from '../../../shared/delivery/subscription';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { newLog, record, testConfig, uniqueTopic } from '../../support/aws';
 import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
-import { chaosDynamo, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
+import { chaosClients, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
 
 /**
  * Deliverer invocations, two at a time as Lambda may run them, deliver one
@@ -73,7 +73,7 @@ async function scenario(seed: number, rate: number) {
   };
 
   const invocation = () => {
-    const { dynamo } = chaosDynamo(random, rate, faults);
+    const { dynamo } = chaosClients(random, rate, faults);
     return new Deliverer({
       log: core.log,
       cursors: new CursorStore(dynamo, testConfig().groupsTable),

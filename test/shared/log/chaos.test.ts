@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { toErrorResult } from '../../../functions/api/middleware/error-response';
 import { ConflictError } from '../../../shared/errors';
@@ -7,7 +8,7 @@ import { IDEMPOTENT_APPEND_DEADLINE_MS, IdempotentAppends } from '../../../share
 import { Publisher } from '../../../shared/publish/publisher';
 import { newLog, partitionItems, record, testConfig } from '../../support/aws';
 import { subscribedTopic } from '../../support/delivery';
-import { chaosDynamo, type FaultCounts, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
+import { chaosClients, type FaultCounts, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
 
 /**
  * Writers crowd one partition, so it goes in and out of reserved epochs
@@ -35,9 +36,11 @@ const APPENDS = 12;
 
 /**
  * How a writer publishes: straight to the log, or as the API does with an
- * `Idempotency-Key` (docs/adr/0006), where the client's retries carry the key.
+ * `Idempotency-Key` (docs/adr/0006), where the client's retries carry the key;
+ * or straight to the log with events too large to store inline, whose
+ * segments go to S3 first (where faults hit the uploads too).
  */
-type Mode = 'plain' | 'idempotent';
+type Mode = 'plain' | 'idempotent' | 'large';
 
 /**
  * One Lambda instance: its own clients, `Log` and publisher, and writes that
@@ -47,8 +50,8 @@ type Mode = 'plain' | 'idempotent';
  * can no longer commit (its instance is dead, or its append has returned).
  */
 function instance(random: () => number, rate: number, faults: FaultCounts, generation: number) {
-  const { dynamo, dead } = chaosDynamo(random, rate, faults);
-  const log = newLog({ dynamo });
+  const { dynamo, s3, dead } = chaosClients(random, rate, faults);
+  const log = newLog({ dynamo, s3 });
   const lockAhead = () => Date.now() + generation * (IDEMPOTENT_APPEND_DEADLINE_MS + 11_000);
   const publisher = new Publisher(
     log,
@@ -58,8 +61,12 @@ function instance(random: () => number, rate: number, faults: FaultCounts, gener
     dead,
     /** The event's offset once acknowledged; throws when it was not. */
     publish: async (mode: Mode, topic: string, writer: number, seq: number): Promise<number> => {
-      const value = { writer, seq };
-      if (mode === 'plain') return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
+      const value = {
+        writer,
+        seq,
+        ...(mode === 'large' ? { pad: randomBytes(16_000).toString('base64') } : {}),
+      };
+      if (mode !== 'idempotent') return (await log.append(topic, 0, RETENTION, [record(value)])).baseOffset;
       const outcome = await publisher.publish(
         { name: topic, partitions: 1, retentionHours: RETENTION },
         [{ key: null, value: Buffer.from(JSON.stringify(value)), json: true, headers: {} }],
@@ -70,6 +77,12 @@ function instance(random: () => number, rate: number, faults: FaultCounts, gener
       return result.offset;
     },
   };
+}
+
+/** Which event a stored value is: its writer and sequence number. */
+function idOf(json: string): { writer: number; seq: number } | null {
+  const value = JSON.parse(json);
+  return value === null ? null : { writer: value.writer, seq: value.seq };
 }
 
 interface Acked {
@@ -153,6 +166,7 @@ describe('appends under random faults', () => {
   test.each([
     ['plain', 'an event acknowledged at its first try is there once'],
     ['idempotent', 'with an Idempotency-Key every event is there once, retried or not'],
+    ['large', 'segments in S3 read back whole'],
   ] as const)(
     'crowded writers (%s) meeting lost answers, refused requests and dying instances lose no acknowledged event, readers skip none; %s',
     async (mode, _expectation) => {
@@ -168,7 +182,7 @@ describe('appends under random faults', () => {
 
           // Every acknowledged event is read back where it was acknowledged, and each writer's in its order.
           expect(acked).toHaveLength(WRITERS * APPENDS);
-          const byOffset = new Map(after.seen.map((e) => [e.offset, JSON.parse(e.value)]));
+          const byOffset = new Map(after.seen.map((e) => [e.offset, idOf(e.value)]));
           for (const { writer, seq, offset } of acked) expect(byOffset.get(offset)).toEqual({ writer, seq });
           for (let writer = 0; writer < WRITERS; writer++) {
             const offsets = acked.filter((a) => a.writer === writer).map((a) => a.offset);
@@ -176,7 +190,10 @@ describe('appends under random faults', () => {
           }
           // An event acknowledged at its first try is there once: a lost answer never makes a duplicate.
           const copies = new Map<string, number>();
-          for (const e of after.seen) copies.set(e.value, (copies.get(e.value) ?? 0) + 1);
+          for (const e of after.seen) {
+            const id = JSON.stringify(idOf(e.value));
+            copies.set(id, (copies.get(id) ?? 0) + 1);
+          }
           for (const { writer, seq } of acked.filter((a) => mode === 'idempotent' || !a.retried))
             expect(copies.get(JSON.stringify({ writer, seq }))).toBe(1);
           // Offsets only increase, one event each.
@@ -186,7 +203,7 @@ describe('appends under random faults', () => {
           const seenDuring = new Map(during.seen.map((e) => [e.offset, e.value]));
           const below = acked.filter((a) => a.offset < during.nextOffset);
           for (const { writer, seq, offset } of below)
-            expect(JSON.parse(seenDuring.get(offset) ?? 'null')).toEqual({ writer, seq });
+            expect(idOf(seenDuring.get(offset) ?? 'null')).toEqual({ writer, seq });
           const duringOffsets = during.seen.map((e) => e.offset);
           expect(duringOffsets.every((o, i) => i === 0 || duringOffsets[i - 1] < o)).toBe(true);
           // The deliverer sent what the reader reads, each event once, in offset order; before the holes
@@ -202,6 +219,7 @@ describe('appends under random faults', () => {
           );
           expect(covered).toEqual(Array.from({ length: covered.length }, (_, k) => k));
           totals.reserved = (totals.reserved ?? 0) + items.filter((i) => i.rt !== undefined && !i.gap).length;
+          totals.inS3 = (totals.inS3 ?? 0) + items.filter((i) => i.s3Key !== undefined).length;
           totals.gaps = (totals.gaps ?? 0) + items.filter((i) => i.gap && !i.closes).length;
           totals.heldUp = (totals.heldUp ?? 0) + (during.nextOffset < after.nextOffset ? 1 : 0);
           const events = new Set(offsets);
@@ -213,6 +231,7 @@ describe('appends under random faults', () => {
       // reservation held the reader alongside up at a hole, later settled: each window was exercised.
       for (const fault of RANDOM_FAULTS) expect(totals[fault]).toBeGreaterThan(0);
       expect(totals.reserved).toBeGreaterThan(0);
+      if (mode === 'large') expect(totals.inS3).toBeGreaterThan(0);
       expect(totals.heldUp).toBeGreaterThan(0);
     },
     600_000,
