@@ -21,7 +21,9 @@ import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createEmulatorClients } from '../local/emulators';
 import { Log } from '../shared/log/log';
-import { apiFunction, logTable, segmentBucket } from '../shared/topology';
+import { IdempotentAppends } from '../shared/publish/idempotent-appends';
+import { Publisher } from '../shared/publish/publisher';
+import { apiFunction, logTable, registryTable, segmentBucket } from '../shared/topology';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
 import { withEmulators } from './emulators';
@@ -204,6 +206,78 @@ async function measure(
   };
 }
 
+/** What an `Idempotency-Key` adds to a publish request of `batch` events: DynamoDB write and read units. */
+interface IdempotencyMeasured {
+  readonly batch: number;
+  readonly requests: number;
+  /** Extra per request, over the same request without a key (measured alike). */
+  readonly extraWriteUnitsPerRequest: number;
+  readonly extraWriteRequestsPerRequest: number;
+  readonly extraReadUnitsPerRequest: number;
+}
+
+/**
+ * Publishes the same events through the bus's `Publisher` with and without
+ * an `Idempotency-Key` (a new key per request, as the client's `Producer`
+ * sends one per batch), on metered clients: the difference is what the
+ * key's binding, claim and completion cost (docs/adr/0006).
+ */
+async function measureIdempotency(
+  env: Record<string, string>,
+  names: Record<string, string>,
+  batch: number,
+): Promise<IdempotencyMeasured> {
+  const requests = Math.max(20, Math.round(400 / batch));
+  const corpus = orderCorpus(requests * batch, 43);
+  const run = async (keyed: boolean) => {
+    const counts = emptyCounts();
+    const { dynamo: raw, s3 } = createEmulatorClients({
+      dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+      s3Endpoint: env.AWS_ENDPOINT_URL_S3,
+    });
+    meterRequests(raw, counts);
+    const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    const config = {
+      logTable: names[logTable.envVar],
+      bucket: names[segmentBucket.envVar],
+      inlineThresholdBytes: 8 * 1024,
+      headCacheMs: 5_000,
+      appendAttempts: 8,
+      segmentCodec: 'none' as const,
+    };
+    const log = new Log({ dynamo, s3, config });
+    const publisher = new Publisher(log, new IdempotentAppends(dynamo, names[registryTable.envVar], log));
+    const topic = { name: `cost-idem-${keyed ? 'k' : 'n'}${batch}`, partitions: 1, retentionHours: 24 };
+    for (let r = 0; r < requests; r++) {
+      const events = corpus.slice(r * batch, (r + 1) * batch).map((e) => ({
+        key: e.key,
+        value: e.value,
+        json: true,
+        headers: {},
+      }));
+      const outcome = await publisher.publish(
+        topic,
+        events,
+        keyed ? { idempotencyKey: `k-${r}`, scope: 'bench' } : {},
+      );
+      if (!outcome.complete) throw new Error('an idempotent publish of the cost bench failed');
+    }
+    raw.destroy();
+    s3.destroy();
+    return counts;
+  };
+  const plain = await run(false);
+  const keyed = await run(true);
+  const extra = (n: (c: typeof plain) => number) => round((n(keyed) - n(plain)) / requests, 3);
+  return {
+    batch,
+    requests,
+    extraWriteUnitsPerRequest: extra((c) => c.writeUnits),
+    extraWriteRequestsPerRequest: extra((c) => c.writeRequests),
+    extraReadUnitsPerRequest: extra((c) => c.readUnits),
+  };
+}
+
 /** USD per byte ingested by CloudWatch Logs. */
 const logByte = () => price('cloudwatch.logsIngestGb') / GB;
 
@@ -308,7 +382,12 @@ function checkBilledMs(): void {
   }
 }
 
-function render(measured: Measured[], brotli: ApiPublishMeasured, eventBytes: number): string {
+function render(
+  measured: Measured[],
+  brotli: ApiPublishMeasured,
+  eventBytes: number,
+  idempotency: IdempotencyMeasured[],
+): string {
   const a = table.assumptions;
   const rows: string[] = [];
   const publishShare = (lines: Record<string, number>) =>
@@ -486,6 +565,11 @@ function render(measured: Measured[], brotli: ApiPublishMeasured, eventBytes: nu
     `  These figures are for a calm partition. On a crowded one (many instances publishing to it at once, a reserved`,
     `  epoch: docs/adr/0011) each publish also updates the offset counter, one more write unit: ${usd(price('dynamodb.writeRequestUnit') * M)} per`,
     '  million publishes more (bench/appenders.ts measures about 2 write requests per event there).',
+    ...idempotency.map(
+      (m) =>
+        `  With an \`Idempotency-Key\` (docs/adr/0006), a request of ${m.batch} event${m.batch === 1 ? '' : 's'} also writes ${m.extraWriteRequestsPerRequest} items (${m.extraWriteUnitsPerRequest} write units: the key's binding, the claim, its completion) and reads ${m.extraReadUnitsPerRequest} units more (measured over ${m.requests} requests): ${usd(((m.extraWriteUnitsPerRequest * price('dynamodb.writeRequestUnit') + m.extraReadUnitsPerRequest * price('dynamodb.readRequestUnit')) * M) / m.batch)} per million events more.`,
+    ),
+    "  The client's `Producer` sends one key per batch, so batching spreads it.",
     `- Batches of 100, published and delivered to one group: **${usd(hundredTotal)} per million** (goal ≤ $0.08):`,
     `  ${hundredTotal <= 0.08 ? 'met' : 'NOT met'}. The S3 PUT alone is ${usd(hundred['publish: S3 PUT'])}: the design is`,
     `  ${usd(hundredTotal - hundred['publish: S3 PUT'])} above that floor. Biggest drivers: ${top(hundred)}.`,
@@ -536,9 +620,10 @@ async function main(): Promise<void> {
     }
     // Batches of 100 with every segment compressed: the most CPU a publish of that size asks for.
     const brotli = await measureApiPublish({ ...apiOptions(100), codec: 'brotli' });
+    const idempotency = [await measureIdempotency(env, names, 1), await measureIdempotency(env, names, 100)];
     const corpus = orderCorpus(EVENTS, 42);
     const eventBytes = Math.round(corpus.reduce((s, e) => s + e.value.length, 0) / corpus.length);
-    writeSection('cost', render(measured, brotli, eventBytes));
+    writeSection('cost', render(measured, brotli, eventBytes, idempotency));
     const costs = measured.flatMap((m) =>
       GROUPS.map((g) => ({
         batch: m.batch,
@@ -547,7 +632,9 @@ async function main(): Promise<void> {
         alternatives: alternatives(m.batch, g, eventBytes),
       })),
     );
-    process.stdout.write(`${JSON.stringify({ prices: table, measured, brotli, costs }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ prices: table, measured, brotli, idempotency, costs }, null, 2)}\n`,
+    );
   });
 }
 

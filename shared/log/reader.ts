@@ -57,8 +57,8 @@ const TAIL_WALK_SEGMENTS = 1_000;
  * one instance's time with another's (as the settling rule of ADR 11 does).
  */
 const INSTANCE_CLOCK_SKEW_MS = 60_000;
-/** Items per page when looking for a segment by its id: only keys, ids and times are projected. */
-const FIND_PAGE = 1_000;
+/** Items per page when looking for a segment by its id: a read unit per 4 KB of the items read, projected or not, and the segment is usually near the start. */
+const FIND_PAGE = 100;
 
 /** Segments fetched per Query page while reading forward. */
 const PAGE = 25;

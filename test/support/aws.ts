@@ -80,9 +80,9 @@ export async function expireAllSegments(topic: string, partition: number): Promi
   return segments.length;
 }
 
-export async function segmentObjects(topic: string): Promise<string[]> {
+export async function segmentObjects(topic: string, bucket = testConfig().bucket): Promise<string[]> {
   const result = await s3Client().send(
-    new ListObjectsV2Command({ Bucket: testConfig().bucket, Prefix: `segments/${topic}/` }),
+    new ListObjectsV2Command({ Bucket: bucket, Prefix: `segments/${topic}/` }),
   );
   return (result.Contents ?? []).map((o) => o.Key as string);
 }

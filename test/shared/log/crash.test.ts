@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { COMMIT_DEADLINE_MS } from '../../../shared/log/appender';
 import { sweepOrphanSegments } from '../../../shared/log/orphan-sweeper';
 import { SegmentStore } from '../../../shared/log/segment-store';
@@ -18,56 +19,76 @@ import { faultyDynamo, isPut } from '../../support/faults';
 /** Random text: no compression brings it under the 8 KiB inline threshold, so it goes to S3. */
 const large = () => [record(randomBytes(10_000).toString('base64'))];
 
+/**
+ * The sweeper's tests keep their segments in a bucket of their own. A sweep
+ * looks at every object of its bucket, and these run with the clock hours
+ * ahead: in the shared bucket they would take other files' uploads still
+ * being committed for orphans, and other files' orphans for theirs.
+ */
+const SWEPT_BUCKET = `${testConfig().bucket}-swept-${randomBytes(3).toString('hex')}`;
+const sweptLog = (options: Parameters<typeof newLog>[0] = {}) =>
+  newLog({ ...options, config: { ...options.config, bucket: SWEPT_BUCKET } });
+
+beforeAll(async () => {
+  await s3Client().send(new CreateBucketCommand({ Bucket: SWEPT_BUCKET }));
+});
+
 describe('a crash at any step loses no acknowledged event', () => {
   test('a crash after the S3 upload and before the commit acknowledges nothing, reuses no offset, and the sweeper removes the orphan', async () => {
     // GIVEN a partition with one committed event
     const topic = uniqueTopic('crash');
-    await newLog().append(topic, 0, 24, large());
+    await sweptLog().append(topic, 0, 24, large());
 
     // WHEN an appender uploads its segment and dies before the commit
-    const dying = newLog({
+    const dying = sweptLog({
       dynamo: faultyDynamo([{ when: isPut, faults: ['crash-before-send'] }]),
       config: { appendAttempts: 1 },
     });
     await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
-    expect(await segmentObjects(topic)).toHaveLength(2);
+    expect(await segmentObjects(topic, SWEPT_BUCKET)).toHaveLength(2);
 
     // THEN the next append continues at offset 1, and reading shows exactly the acknowledged events
-    const { baseOffset } = await newLog().append(topic, 0, 24, [record('after')]);
+    const { baseOffset } = await sweptLog().append(topic, 0, 24, [record('after')]);
     expect(baseOffset).toBe(1);
-    const { records } = await newLog().read(topic, 0, 0, 10);
+    const { records } = await sweptLog().read(topic, 0, 0, 10);
     expect(records.map((r) => r.offset)).toEqual([0, 1]);
 
     // AND the sweeper, once the grace period is over, removes only the orphaned object
     const committedKey = (await partitionItems(topic, 0)).find((i) => i.s3Key)?.s3Key;
-    const { bucket, logTable } = testConfig();
+    const { logTable } = testConfig();
     const s3 = s3Client();
     const result = await sweepOrphanSegments({
       dynamo: documentClient(),
       s3,
-      segments: new SegmentStore(s3, bucket),
+      segments: new SegmentStore(s3, SWEPT_BUCKET),
       table: logTable,
-      bucket,
+      bucket: SWEPT_BUCKET,
       now: () => Date.now() + 2 * 60 * 60 * 1000,
     });
     expect(result.removed).toHaveLength(1);
     expect(result.removed[0]).toMatch(new RegExp(`^segments/${topic}/0/`));
-    expect(await segmentObjects(topic)).toEqual([committedKey]);
-    expect((await newLog().read(topic, 0, 0, 10)).records).toHaveLength(2);
+    expect(await segmentObjects(topic, SWEPT_BUCKET)).toEqual([committedKey]);
+    expect((await sweptLog().read(topic, 0, 0, 10)).records).toHaveLength(2);
   });
 
   test('the sweeper leaves young objects alone: their append may still commit', async () => {
     const topic = uniqueTopic('young');
-    const dying = newLog({
+    const dying = sweptLog({
       dynamo: faultyDynamo([{ when: isPut, faults: ['crash-before-send'] }]),
       config: { appendAttempts: 1 },
     });
     await expect(dying.append(topic, 0, 24, large())).rejects.toThrow();
-    const { bucket, logTable } = testConfig();
+    const { logTable } = testConfig();
     const s3 = s3Client();
-    const segments = new SegmentStore(s3, bucket);
-    await sweepOrphanSegments({ dynamo: documentClient(), s3, segments, table: logTable, bucket });
-    expect(await segmentObjects(topic)).toHaveLength(1);
+    const segments = new SegmentStore(s3, SWEPT_BUCKET);
+    await sweepOrphanSegments({
+      dynamo: documentClient(),
+      s3,
+      segments,
+      table: logTable,
+      bucket: SWEPT_BUCKET,
+    });
+    expect(await segmentObjects(topic, SWEPT_BUCKET)).toHaveLength(1);
   });
 
   test('a commit whose answer is lost is recognised on retry: acknowledged once, no duplicate, no gap', async () => {
