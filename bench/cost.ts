@@ -123,40 +123,43 @@ export interface Measured {
 const ITEM_OVERHEAD = 100;
 const INDEX_ITEM_BYTES = 100 + 2 + 10 + 2 + 8 + 5 + 8;
 
+/** A `Log` on clients of its own whose DynamoDB and S3 requests are counted, as one Lambda instance would count them. */
+function meteredLog(env: Record<string, string>, names: Record<string, string>) {
+  const counts = emptyCounts();
+  const s3Requests: Record<string, number> = {};
+  const { dynamo: raw, s3 } = createEmulatorClients({
+    dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3,
+  });
+  meterRequests(raw, counts);
+  meterS3(s3, s3Requests);
+  const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const log = new Log({
+    dynamo,
+    s3,
+    config: {
+      logTable: names[logTable.envVar],
+      bucket: names[segmentBucket.envVar],
+      inlineThresholdBytes: 8 * 1024,
+      headCacheMs: 5_000,
+      appendAttempts: 8,
+      segmentCodec: 'none',
+    },
+  });
+  const close = () => {
+    raw.destroy();
+    s3.destroy();
+  };
+  return { log, dynamo, counts, s3Requests, close };
+}
+
 async function measure(
   env: Record<string, string>,
   names: Record<string, string>,
   batch: number,
 ): Promise<Omit<Measured, 'api' | 'delivererLogBytesPerRun'>> {
   const corpus = orderCorpus(EVENTS, 42);
-  const clients = () => {
-    const counts = emptyCounts();
-    const s3Requests: Record<string, number> = {};
-    const { dynamo: raw, s3 } = createEmulatorClients({
-      dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-      s3Endpoint: env.AWS_ENDPOINT_URL_S3,
-    });
-    meterRequests(raw, counts);
-    meterS3(s3, s3Requests);
-    const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-    const log = new Log({
-      dynamo,
-      s3,
-      config: {
-        logTable: names[logTable.envVar],
-        bucket: names[segmentBucket.envVar],
-        inlineThresholdBytes: 8 * 1024,
-        headCacheMs: 5_000,
-        appendAttempts: 8,
-        segmentCodec: 'none',
-      },
-    });
-    const close = () => {
-      raw.destroy();
-      s3.destroy();
-    };
-    return { log, counts, s3Requests, close };
-  };
+  const clients = () => meteredLog(env, names);
   const topic = `cost-b${batch}`;
   const writer = clients();
   for (let i = 0; i < corpus.length; i += batch) {
@@ -230,22 +233,7 @@ async function measureIdempotency(
   const requests = Math.max(20, Math.round(400 / batch));
   const corpus = orderCorpus(requests * batch, 43);
   const run = async (keyed: boolean) => {
-    const counts = emptyCounts();
-    const { dynamo: raw, s3 } = createEmulatorClients({
-      dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-      s3Endpoint: env.AWS_ENDPOINT_URL_S3,
-    });
-    meterRequests(raw, counts);
-    const dynamo = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-    const config = {
-      logTable: names[logTable.envVar],
-      bucket: names[segmentBucket.envVar],
-      inlineThresholdBytes: 8 * 1024,
-      headCacheMs: 5_000,
-      appendAttempts: 8,
-      segmentCodec: 'none' as const,
-    };
-    const log = new Log({ dynamo, s3, config });
+    const { log, dynamo, counts, close } = meteredLog(env, names);
     const publisher = new Publisher(log, new IdempotentAppends(dynamo, names[registryTable.envVar], log));
     const topic = { name: `cost-idem-${keyed ? 'k' : 'n'}${batch}`, partitions: 1, retentionHours: 24 };
     for (let r = 0; r < requests; r++) {
@@ -262,8 +250,7 @@ async function measureIdempotency(
       );
       if (!outcome.complete) throw new Error('an idempotent publish of the cost bench failed');
     }
-    raw.destroy();
-    s3.destroy();
+    close();
     return counts;
   };
   const plain = await run(false);
