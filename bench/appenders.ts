@@ -27,6 +27,7 @@ import { CombiningAppender } from './combining-appender';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
 import { withEmulators } from './emulators';
+import { price } from './prices';
 import { addCounts, emptyCounts, meterRequests } from './request-meter';
 import { ReservedAppender } from './reserved-appender';
 
@@ -46,10 +47,6 @@ const PREFIX = 'benchapp';
 const MODE = process.env.BENCH_APPEND_MODE ?? 'bus';
 /** Events per append: 1 is single-event publishes; more is a producer that batches (the client's `Producer`). */
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
-/** Per million units, as in bench/prices.json. */
-const PRICES: Record<string, { usd: number }> = JSON.parse(
-  readFileSync(path.resolve(__dirname, 'prices.json'), 'utf8'),
-).prices;
 
 interface Scenario {
   readonly name: string;
@@ -216,8 +213,9 @@ async function run(
     queriesPerAck: per(total.requests.Query ?? 0),
     readUnitsPerAck: per(total.readUnits),
     dynamoUsdPerMillion: round(
-      (total.writeUnits * PRICES['dynamodb.writeRequestUnit'].usd +
-        total.readUnits * PRICES['dynamodb.readRequestUnit'].usd) /
+      ((total.writeUnits * price('dynamodb.writeRequestUnit') +
+        total.readUnits * price('dynamodb.readRequestUnit')) *
+        1_000_000) /
         Math.max(1, acknowledged),
       3,
     ),

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type DynamoDBDocumentClient,
@@ -7,7 +7,11 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { partitionKey } from '../shared/log/partition-key';
+import { segmentItem } from '../shared/log/segment-item';
 import { decodeSegment, encodeSegment, type SegmentRecord } from '../shared/segment/codec';
+
+/** TTL of the prototype's items: a day, as the benchmark's topics keep. */
+const ttlInADay = () => Math.ceil(Date.now() / 1000) + 24 * 3600;
 
 /** How far behind its own clock a sequencer cuts, so a staged put still in flight is not passed over (ms). */
 const CUT_LAG_MS = 4;
@@ -130,16 +134,10 @@ export class CombiningAppender {
         new PutCommand({
           TableName: this.table,
           Item: {
-            pk,
-            sk: base,
-            last: base + segment.count - 1,
-            count: segment.count,
-            maxTs: segment.maxTimestamp,
-            expiresAt: Math.ceil(Date.now() / 1000) + 24 * 3600,
+            ...segmentItem(pk, base, segment, randomBytes(12).toString('base64url'), ttlInADay(), {}),
             cut: taken[taken.length - 1].sk,
             st: taken.map((s) => s.sk),
             n: taken.map((s) => s.n),
-            d: segment.bytes,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),

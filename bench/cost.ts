@@ -16,8 +16,6 @@
  * bench/prices.json, each with its source. Prints JSON; writes the "cost"
  * section of docs/benchmarks.md.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createEmulatorClients } from '../local/emulators';
 import { Log } from '../shared/log/log';
@@ -33,6 +31,7 @@ import {
   measureApiPublish,
   measureDelivererLines,
 } from './lambda-meter';
+import { price, priceTable as table } from './prices';
 import { emptyCounts, meterRequests, meterS3 } from './request-meter';
 
 const EVENTS = Number(process.env.BENCH_COST_EVENTS ?? 2_000);
@@ -49,47 +48,6 @@ const API_REQUESTS: Record<number, { requests: number; warmUp: number }> = {
   1: { requests: 1_500, warmUp: 4_000 },
   10: { requests: 300, warmUp: 800 },
   100: { requests: 60, warmUp: 150 },
-};
-
-interface Price {
-  readonly usd: number;
-  readonly per: number;
-  readonly source: string;
-}
-interface PriceTable {
-  readonly region: string;
-  readonly asOf: string;
-  readonly prices: Record<string, Price>;
-  readonly assumptions: Record<string, unknown> & {
-    apiMemoryGb: number;
-    apiBilledMsByBatch: Record<string, number>;
-    apiRoundTripMsByBatch: Record<string, number>;
-    apiCpuMsByBatch: Record<string, number>;
-    apiRequestsPerMetricsFlush: number;
-    platformLogBytesPerInvocation: number;
-    platformLogBytesPerInvocationText: number;
-    xraySampledPerSecond: number;
-    xraySampledShare: number;
-    dispatcherMemoryGb: number;
-    dispatcherBilledMs: number;
-    streamRecordsPerDispatcherInvocation: number;
-    delivererMemoryGb: number;
-    delivererBilledMsPerBatch: number;
-    deliveredBatchesPerDelivererInvocation: number;
-    deliveryBatchEvents: number;
-    deliveryCommitWritesPerBatch: number;
-    kinesisStreamHoursPerMonth: number;
-    kinesisMonthlyEvents: number;
-    sqsRequestsPerEventConsumed: number;
-  };
-}
-
-const table = JSON.parse(readFileSync(path.join(__dirname, 'prices.json'), 'utf8')) as PriceTable;
-/** USD per one unit of `name`. */
-const price = (name: string) => {
-  const p = table.prices[name];
-  if (!p) throw new Error(`bench/prices.json has no price "${name}"`);
-  return p.usd / p.per;
 };
 
 /** What publishing and reading back one batch size cost in requests, per event. */

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../shared/errors';
 import { META_SK, partitionKey } from '../shared/log/partition-key';
+import { segmentItem } from '../shared/log/segment-item';
 import { encodeSegment, type SegmentRecord } from '../shared/segment/codec';
+
+/** TTL of the prototype's items: a day, as the benchmark's topics keep. */
+const ttlInADay = () => Math.ceil(Date.now() / 1000) + 24 * 3600;
 
 /**
  * A PROTOTYPE of reserved commits, for measuring only (docs/adr/0009): not
@@ -54,16 +58,7 @@ export class ReservedAppender {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.table,
-          Item: {
-            pk,
-            sk: base,
-            last: base + segment.count - 1,
-            count: segment.count,
-            maxTs: segment.maxTimestamp,
-            expiresAt: Math.ceil(Date.now() / 1000) + 24 * 3600,
-            id: randomBytes(12).toString('base64url'),
-            d: segment.bytes,
-          },
+          Item: segmentItem(pk, base, segment, randomBytes(12).toString('base64url'), ttlInADay(), {}),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

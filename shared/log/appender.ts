@@ -8,7 +8,7 @@ import { type PartitionTop, readTop } from './head';
 import { writeUnits } from './item-size';
 import { partitionKey } from './partition-key';
 import { EPOCH_MIN_MS, EPOCH_MS, type Reservation, Reservations } from './reservations';
-import { conflictingItem, type SegmentItem } from './segment-item';
+import { conflictingItem, type SegmentItem, segmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
 export interface AppenderOptions {
@@ -564,32 +564,6 @@ const WIDEST_OFFSET = Number.MAX_SAFE_INTEGER - 2 ** 32;
  */
 function newSegmentId(): string {
   return randomBytes(12).toString('base64url');
-}
-
-/**
- * The log item of a segment at base offset `head`, in the current layout
- * (shared/log/segment-item.ts): inline bytes under `d`, or the S3 key; `rt`
- * when committed in a reserved epoch.
- */
-function segmentItem(
-  pk: string,
-  head: number,
-  segment: EncodedSegment,
-  segmentId: string,
-  expiresAt: number,
-  where: { s3Key?: string; rt?: number },
-): SegmentItem {
-  return {
-    pk,
-    sk: head,
-    last: head + segment.count - 1,
-    count: segment.count,
-    maxTs: segment.maxTimestamp,
-    expiresAt,
-    id: segmentId,
-    ...(where.s3Key === undefined ? { d: segment.bytes } : { s3Key: where.s3Key }),
-    ...(where.rt === undefined ? {} : { rt: where.rt }),
-  };
 }
 
 /** A client error the SDK would not retry (validation, access denied): no retry can help. */

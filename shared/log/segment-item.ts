@@ -1,4 +1,5 @@
 import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { EncodedSegment } from '../segment/codec';
 
 /**
  * One committed segment in the log table (see ARCHITECTURE.md, Storage), as
@@ -46,6 +47,32 @@ export interface SegmentItem {
   readonly gap?: boolean;
   /** The gap that ends a reserved epoch: optimistic commits go on after it. */
   readonly closes?: boolean;
+}
+
+/**
+ * The log item of a segment at base offset `head`, in the current layout
+ * (shared/log/segment-item.ts): inline bytes under `d`, or the S3 key; `rt`
+ * when committed in a reserved epoch.
+ */
+export function segmentItem(
+  pk: string,
+  head: number,
+  segment: EncodedSegment,
+  segmentId: string,
+  expiresAt: number,
+  where: { s3Key?: string; rt?: number },
+): SegmentItem {
+  return {
+    pk,
+    sk: head,
+    last: head + segment.count - 1,
+    count: segment.count,
+    maxTs: segment.maxTimestamp,
+    expiresAt,
+    id: segmentId,
+    ...(where.s3Key === undefined ? { d: segment.bytes } : { s3Key: where.s3Key }),
+    ...(where.rt === undefined ? {} : { rt: where.rt }),
+  };
 }
 
 /** The segment id's attribute name in the current layout, for projections. */

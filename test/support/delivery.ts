@@ -9,10 +9,10 @@ import { StreamPoller } from '../../local/stream-poller';
 import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import { DeadLetters } from '../../shared/delivery/dead-letters';
-import { Deliverer } from '../../shared/delivery/deliverer';
+import { Deliverer, type DelivererOptions } from '../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../shared/delivery/delivery-batch';
 import { Dispatcher } from '../../shared/delivery/dispatcher';
-import type { OutgoingBatch } from '../../shared/delivery/targets/target';
+import type { DeliveryTargetClient, OutgoingBatch } from '../../shared/delivery/targets/target';
 import type { Waker } from '../../shared/delivery/waker';
 import { SubscriptionRegistry } from '../../shared/registry/subscription-registry';
 import { testConfig, uniqueTopic } from './aws';
@@ -218,19 +218,11 @@ export async function subscribedTopic(retentionHours = 24) {
   await core.topics.create({ name: topic, partitions: 1, retentionHours });
   const group = await createGroup(core, topic);
   const received: DeliveryBatch[] = [];
-  const deliverer = new Deliverer({
-    log: core.log,
-    cursors: core.cursors,
-    subscriptions: core.subscriptions,
-    topics: core.topics,
-    deadLetters: new DeadLetters(core.log, core.topics),
-    targetFor: () => ({
-      deliver: async (batch: OutgoingBatch) => {
-        received.push(JSON.parse(batch.body) as DeliveryBatch);
-        return { status: 'delivered' as const };
-      },
-    }),
-    waker: { wake: async () => {} },
+  const deliverer = testDeliverer(core, {
+    deliver: async (batch: OutgoingBatch) => {
+      received.push(JSON.parse(batch.body) as DeliveryBatch);
+      return { status: 'delivered' as const };
+    },
   });
   const ref = { cursor: group, partition: 0 };
   return {
@@ -240,4 +232,25 @@ export async function subscribedTopic(retentionHours = 24) {
     delivered: () => received.flatMap((b) => b.events.map((e) => e.offset)),
     committed: async () => (await core.cursors.read(ref))?.committed,
   };
+}
+
+/**
+ * A deliverer as one invocation has it, on `core`'s log and registries, delivering to `target`, with a
+ * waker that hands nothing on; `options` replace any part (the cursors' client, the clock, …).
+ */
+export function testDeliverer(
+  core: BusCore,
+  target: DeliveryTargetClient,
+  options: Partial<DelivererOptions> = {},
+): Deliverer {
+  return new Deliverer({
+    log: core.log,
+    cursors: core.cursors,
+    subscriptions: core.subscriptions,
+    topics: core.topics,
+    deadLetters: new DeadLetters(core.log, core.topics),
+    targetFor: () => target,
+    waker: { wake: async () => {} },
+    ...options,
+  });
 }

@@ -2,12 +2,11 @@ import fc from 'fast-check';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
 import { DEAD_LETTER_HEADERS, DeadLetters } from '../../../shared/delivery/dead-letters';
-import { Deliverer } from '../../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import { deadLetterTopic } from '../../../shared/delivery/subscription';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { newLog, record, testConfig, uniqueTopic } from '../../support/aws';
-import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
+import { createGroup, DELIVERY_TEST_ENV, testDeliverer } from '../../support/delivery';
 import { chaosClients, noFaults, prng, RANDOM_FAULTS } from '../../support/faults';
 
 /**
@@ -74,16 +73,12 @@ async function scenario(seed: number, rate: number) {
 
   const invocation = () => {
     const { dynamo } = chaosClients(random, rate, faults);
-    return new Deliverer({
-      log: core.log,
+    const target = {
+      deliver: async (outgoing: OutgoingBatch) => answer(JSON.parse(outgoing.body) as DeliveryBatch),
+    };
+    return testDeliverer(core, target, {
       cursors: new CursorStore(dynamo, testConfig().groupsTable),
-      subscriptions: core.subscriptions,
-      topics: core.topics,
       deadLetters: new DeadLetters(newLog({ dynamo }), core.topics, now),
-      targetFor: () => ({
-        deliver: async (outgoing: OutgoingBatch) => answer(JSON.parse(outgoing.body) as DeliveryBatch),
-      }),
-      waker: { wake: async () => {} },
       backoff: { baseMs: 50, maxMs: 1_000 },
       now,
       // A retry delay passes on the shared clock, not in real time.

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
-import { DeadLetters } from '../../../shared/delivery/dead-letters';
-import { Deliverer } from '../../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { record, testConfig, uniqueTopic } from '../../support/aws';
-import { DELIVERY_TEST_ENV } from '../../support/delivery';
+import { DELIVERY_TEST_ENV, testDeliverer } from '../../support/delivery';
 import { type Fault, faultyDynamo } from '../../support/faults';
 
 /** A subscriber that records what it got and answers as told. */
@@ -42,14 +40,8 @@ function clock() {
 }
 
 function deliverer(target: RecordingTarget, options: { cursors?: CursorStore; now?: () => number } = {}) {
-  return new Deliverer({
-    log: core.log,
+  return testDeliverer(core, target, {
     cursors: options.cursors ?? core.cursors,
-    subscriptions: core.subscriptions,
-    topics: core.topics,
-    deadLetters: new DeadLetters(core.log, core.topics),
-    targetFor: () => target,
-    waker: { wake: async () => {} },
     backoff: { baseMs: 50, maxMs: 1_000 },
     now: options.now,
   });

@@ -93,7 +93,7 @@ interface Acked {
   readonly retried: boolean;
 }
 
-/** Reads from `from` on until `stop()` and the end meets it; what it got, in order. */
+/** Reads the partition from offset 0 until `stop()` holds and the end is reached: what it got, in order, and where it stopped. */
 async function follow(log: Log, topic: string, stop: () => boolean) {
   const seen: { offset: number; value: string }[] = [];
   let offset = 0;

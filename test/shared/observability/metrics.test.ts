@@ -1,12 +1,10 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createBusCore } from '../../../shared/bus';
-import { DeadLetters } from '../../../shared/delivery/dead-letters';
-import { Deliverer } from '../../../shared/delivery/deliverer';
 import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { BUS_METRICS, BusMetrics } from '../../../shared/observability/metrics';
 import { record, uniqueTopic } from '../../support/aws';
-import { createGroup, DELIVERY_TEST_ENV } from '../../support/delivery';
+import { createGroup, DELIVERY_TEST_ENV, testDeliverer } from '../../support/delivery';
 
 // What CloudWatch would receive: the embedded-metric-format lines Powertools writes to stdout.
 interface EmfLine {
@@ -62,16 +60,7 @@ describe('the bus metrics a delivery run emits', () => {
         return poison ? { status: 'failed' as const, error: 'poison' } : { status: 'delivered' as const };
       },
     };
-    const deliverer = new Deliverer({
-      log: core.log,
-      cursors: core.cursors,
-      subscriptions: core.subscriptions,
-      topics: core.topics,
-      deadLetters: new DeadLetters(core.log, core.topics),
-      targetFor: () => target,
-      waker: { wake: async () => {} },
-      observer: metrics,
-    });
+    const deliverer = testDeliverer(core, target, { observer: metrics });
     const emf = captureEmf();
     try {
       // WHEN one run delivers the group-partition and the function flushes its metrics
