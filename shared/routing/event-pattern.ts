@@ -21,9 +21,6 @@
  *   `{"exists": false}`; `anything-but` needs the field to be there.
  */
 
-/** A pattern as written: JSON. */
-export type EventPattern = { readonly [field: string]: unknown };
-
 /** Where a pattern is wrong: `pointer` is the JSON Pointer of the offending part (`/value/total/0`). */
 export class EventPatternError extends Error {
   readonly code = 'INVALID_REQUEST';
