@@ -39,6 +39,11 @@ export class LinearRegExp {
     return Object.assign(groups, { index: matcher.start(), input }) as unknown as RegExpExecArray;
   }
 
+  /** As a RegExp prints itself: Ajv keys its compiled patterns by this text. */
+  toString(): string {
+    return `/${this.source}/${this.flags}`;
+  }
+
   test(input: string): boolean {
     this.lastIndex = 0;
     return this.re2.matcher(input).find(0);

@@ -1,3 +1,5 @@
+import { InvalidRequestError } from '../errors';
+
 /**
  * EventBridge event patterns (docs/api.md, Routing), compiled once per
  * subscription into a matcher that runs per event without re-reading the
@@ -22,14 +24,12 @@
  */
 
 /** Where a pattern is wrong: `pointer` is the JSON Pointer of the offending part (`/value/total/0`). */
-export class EventPatternError extends Error {
-  readonly code = 'INVALID_REQUEST';
+export class EventPatternError extends InvalidRequestError {
   constructor(
     readonly pointer: string,
     problem: string,
   ) {
     super(`filter${pointer}: ${problem}`);
-    this.name = 'EventPatternError';
   }
 }
 

@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { InvalidRequestError } from '../errors';
 import { LinearRegExp } from '../json/linear-regexp';
 
 /** What a transform sees of one event (docs/api.md, Routing). */
@@ -18,14 +19,12 @@ export type TransformOutcome =
   | { readonly ok: false; readonly error: string };
 
 /** An expression that does not compile, refused when the subscription is declared. */
-export class TransformError extends Error {
-  readonly code = 'INVALID_REQUEST';
+export class TransformError extends InvalidRequestError {
   constructor(
     message: string,
     readonly position?: number,
   ) {
     super(message);
-    this.name = 'TransformError';
   }
 }
 

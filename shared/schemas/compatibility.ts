@@ -30,7 +30,7 @@ export interface Incompatibility {
   readonly reason: string;
 }
 
-type Schema = boolean | { readonly [keyword: string]: unknown };
+export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
 
 /**
  * The reasons a new schema breaks `mode` against the earlier versions (oldest
@@ -42,8 +42,8 @@ type Schema = boolean | { readonly [keyword: string]: unknown };
  * // [{ pointer: '/required', reason: 'new requires "a", which old values may lack' }]
  */
 export function checkCompatibility(
-  schema: Schema,
-  earlier: readonly Schema[],
+  schema: JsonSchema,
+  earlier: readonly JsonSchema[],
   mode: CompatibilityMode,
 ): Incompatibility[] {
   if (mode === 'NONE' || earlier.length === 0) return [];
@@ -120,7 +120,7 @@ const DECIDED = new Set([
  * Why `narrower` may accept a value that `wider` refuses, as pointers into
  * `wider`; an empty list means every value `narrower` accepts, `wider` does too.
  */
-export function accepts(wider: Schema, narrower: Schema, pointer = ''): Incompatibility[] {
+export function accepts(wider: JsonSchema, narrower: JsonSchema, pointer = ''): Incompatibility[] {
   if (wider === true || narrower === false || isEqual(wider, narrower)) return [];
   if (isEmptySchema(wider)) return [];
   if (wider === false) return [{ pointer, reason: 'accepts nothing here where values were accepted' }];
@@ -161,11 +161,11 @@ export function accepts(wider: Schema, narrower: Schema, pointer = ''): Incompat
   // Combinators on the wider side.
   if (Array.isArray(w.allOf)) {
     w.allOf.forEach((branch, i) => {
-      reasons.push(...accepts(branch as Schema, n, `${pointer}/allOf/${i}`));
+      reasons.push(...accepts(branch as JsonSchema, n, `${pointer}/allOf/${i}`));
     });
   }
   if (Array.isArray(w.anyOf)) {
-    const fits = w.anyOf.some((branch) => accepts(branch as Schema, n).length === 0);
+    const fits = w.anyOf.some((branch) => accepts(branch as JsonSchema, n).length === 0);
     if (!fits)
       reasons.push({
         pointer: `${pointer}/anyOf`,
@@ -300,8 +300,8 @@ function objectBounds(
       });
     }
   }
-  const wProps = (w.properties ?? {}) as Record<string, Schema>;
-  const nProps = (n.properties ?? {}) as Record<string, Schema>;
+  const wProps = (w.properties ?? {}) as Record<string, JsonSchema>;
+  const nProps = (n.properties ?? {}) as Record<string, JsonSchema>;
   const wAdditional = schemaOr(w.additionalProperties);
   // Beside patternProperties, additionalProperties covers only the other names: take the narrower side as unconstrained.
   const nAdditional = n.patternProperties === undefined ? schemaOr(n.additionalProperties) : true;
@@ -382,12 +382,12 @@ function listedValues(s: Record<string, unknown>): unknown[] | undefined {
   return undefined;
 }
 
-function isEmptySchema(s: Schema): boolean {
+function isEmptySchema(s: JsonSchema): boolean {
   return typeof s === 'object' && Object.keys(s).every((k) => ANNOTATIONS.has(k));
 }
 
-function schemaOr(value: unknown): Schema {
-  return value === undefined ? true : (value as Schema);
+function schemaOr(value: unknown): JsonSchema {
+  return value === undefined ? true : (value as JsonSchema);
 }
 
 function without(s: Record<string, unknown>, keyword: string): Record<string, unknown> {
@@ -396,7 +396,7 @@ function without(s: Record<string, unknown>, keyword: string): Record<string, un
 }
 
 /** A branch with its parent's sibling keywords, which also hold for the values it accepts. */
-function mergeInto(siblings: Record<string, unknown>, branch: unknown): Schema {
+function mergeInto(siblings: Record<string, unknown>, branch: unknown): JsonSchema {
   if (branch === false) return false;
   if (branch === true) return siblings;
   const merged: Record<string, unknown> = { ...siblings };

@@ -95,5 +95,7 @@ describe('linear regular expressions', () => {
     expect(re.exec(text)).toEqual(Object.assign(['b2', '2'], { index: 4, input: text }));
     expect(re.exec(text)).toBeNull();
     expect(new LinearRegExp('B', 'i').test('abc')).toBe(true);
+    // Ajv keys compiled patterns by their text: two patterns must not print alike.
+    expect(String(new LinearRegExp('^a$', 'u'))).not.toBe(String(new LinearRegExp('^b$', 'u')));
   });
 });

@@ -160,20 +160,18 @@ describe('schema compatibility', () => {
 type S = Record<string, unknown>;
 const propNames = fc.constantFrom('a', 'b', 'c');
 const leafSchema: fc.Arbitrary<S> = fc.oneof(
-  fc
-    .record({ type: fc.constantFrom('integer', 'number') }, { requiredKeys: ['type'] })
-    .chain((s) =>
-      fc
-        .record(
-          {
-            minimum: fc.integer({ min: -5, max: 5 }),
-            maximum: fc.integer({ min: 5, max: 20 }),
-            multipleOf: fc.constantFrom(1, 2, 3),
-          },
-          { requiredKeys: [] },
-        )
-        .map((b) => ({ ...s, ...b })),
-    ),
+  fc.record({ type: fc.constantFrom('integer', 'number') }, { requiredKeys: ['type'] }).chain((s) =>
+    fc
+      .record(
+        {
+          minimum: fc.integer({ min: -5, max: 5 }),
+          maximum: fc.integer({ min: 5, max: 20 }),
+          multipleOf: fc.constantFrom(1, 2, 3),
+        },
+        { requiredKeys: [] },
+      )
+      .map((b) => ({ ...s, ...b })),
+  ),
   fc
     .record(
       { minLength: fc.integer({ min: 0, max: 3 }), maxLength: fc.integer({ min: 3, max: 8 }) },
