@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { partitionForKey } from '../shared/partitioner';
+import { type EventPosition, type EventToPublish, type PublishResult, partitionForKey } from '../protocol';
 import { type EventBusError, InvalidRequestError, ProducerClosedError } from './errors';
 import type { EventBusClient } from './event-bus-client';
 import type { RetryOptions } from './retry';
-import type { EventPosition, EventToPublish, PublishResult } from './types';
 
 export interface ProducerOptions {
   /**
@@ -98,7 +96,7 @@ const BODY_OVERHEAD = 13;
  * fails the events of that request.
  *
  * @example
- * import { EventBusClient, Producer } from 'eventbus/client';
+ * import { EventBusClient, Producer } from '@eventbus/client';
  *
  * const producer = new Producer(new EventBusClient({ url, key }), { lingerMs: 10 });
  * const { partition, offset } = await producer.send('orders', { key: 'order-1', value: { total: 42 } });
@@ -114,7 +112,7 @@ export class Producer {
   private readonly retry: RetryOptions;
   private readonly topics = new Map<string, TopicState>();
   /** Prefix of this producer's idempotency keys: unique per producer, with a sequence number per request. */
-  private readonly id = randomUUID();
+  private readonly id = globalThis.crypto.randomUUID();
   private sequence = 0;
   private inFlight = 0;
   private unsettled = 0;
@@ -243,7 +241,7 @@ export class Producer {
     let partition: number;
     let json: string;
     let sticky = false;
-    if (event.partition !== undefined) {
+    if (event.partition !== undefined && event.partition !== null) {
       if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition >= partitions) {
         // Refused here: sent, it would fail the whole request and the other events in it.
         this.fail(
