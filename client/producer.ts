@@ -71,7 +71,7 @@ interface TopicState {
   readonly queues: Map<number, PartitionQueue>;
   /** Where keyless events go now (Kafka's sticky partitioner): moves on each time its batch leaves. */
   sticky: number;
-  timer?: NodeJS.Timeout;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** `{"events":[` and `]}` around the events and their commas. */
@@ -267,7 +267,7 @@ export class Producer {
       const rest = JSON.stringify(event).slice(1);
       json = rest === '}' ? `{"partition":${partition}}` : `{"partition":${partition},${rest}`;
     }
-    const bytes = Buffer.byteLength(json) + 1;
+    const bytes = utf8Length(json) + 1;
     pending.json = json;
     pending.bytes = bytes;
     let queue = state.queues.get(partition);
@@ -395,4 +395,18 @@ function positive(name: string, value: number): number {
 function nonNegative(name: string, value: number): number {
   if (!(value >= 0)) throw new RangeError(`${name} must be 0 or more, got ${value}.`);
   return value;
+}
+
+/** The UTF-8 length of `text` without encoding it: `Buffer.byteLength`, which browsers lack. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    bytes += unit < 0x800 ? 1 : 2;
+    // A surrogate pair is 4 bytes for its 2 units: the low half adds nothing more.
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+  }
+  return bytes;
 }
