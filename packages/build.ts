@@ -61,7 +61,8 @@ async function buildPackage(name: string): Promise<void> {
       // `neutral` resolves no `main` fields by default; the client has no dependencies to resolve.
       mainFields: spec.platform === 'neutral' ? ['module', 'main'] : undefined,
       external: [...spec.external],
-      sourcemap: true,
+      // The construct's own code runs at synthesis only: its map would double the package for little.
+      sourcemap: !spec.functions,
       logLevel: 'warning',
     });
   }
