@@ -5,26 +5,15 @@
  * later, `retryAfterMs` when.
  */
 
-/** The API's stable error codes, plus the client's own `NETWORK_ERROR` and `PRODUCER_CLOSED`. */
-export type ErrorCode =
-  | 'INVALID_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'TOPIC_NOT_FOUND'
-  | 'SUBSCRIPTION_NOT_FOUND'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'CONFLICT'
-  | 'OFFSET_OUT_OF_RANGE'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'IDEMPOTENCY_KEY_REUSED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL_ERROR'
-  | 'NETWORK_ERROR'
-  | 'PRODUCER_CLOSED'
-  // A code this client does not know yet (the API adds codes, never changes them).
-  | (string & {});
+import { type ErrorCode, isErrorCode } from '../protocol';
+
+/**
+ * What an {@link EventBusError}'s `code` can be: one of the API's codes
+ * (`ERROR_CODES`), the client's own `NETWORK_ERROR` and `PRODUCER_CLOSED`,
+ * or a code this client does not know yet (the API adds codes, never
+ * changes them).
+ */
+export type EventBusErrorCode = ErrorCode | 'NETWORK_ERROR' | 'PRODUCER_CLOSED' | (string & {});
 
 export interface EventBusErrorOptions {
   readonly cause?: unknown;
@@ -48,7 +37,7 @@ export interface EventBusErrorOptions {
  * }
  */
 export class EventBusError extends Error {
-  readonly code: ErrorCode;
+  readonly code: EventBusErrorCode;
   /** The HTTP status; 0 when no answer came (`NETWORK_ERROR`). */
   readonly status: number;
   /** Whether sending the same request again may succeed. */
@@ -57,7 +46,7 @@ export class EventBusError extends Error {
   readonly retryAfterMs?: number;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(status: number, code: ErrorCode, message: string, options: EventBusErrorOptions = {}) {
+  constructor(status: number, code: EventBusErrorCode, message: string, options: EventBusErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
@@ -112,7 +101,7 @@ export class ProducerClosedError extends EventBusError {
   }
 }
 
-const BY_CODE: Record<string, typeof EventBusError> = {
+const BY_CODE: Partial<Record<ErrorCode, typeof EventBusError>> = {
   INVALID_REQUEST: InvalidRequestError,
   UNAUTHORIZED: UnauthorizedError,
   FORBIDDEN: ForbiddenError,
@@ -156,7 +145,7 @@ export function errorFromAnswer(status: number, body: unknown, retryAfter: strin
   const details = results === undefined ? rest : { ...rest, results };
   const retryAfterMs = parseRetryAfter(retryAfter);
   const Class =
-    BY_CODE[code] ??
+    (isErrorCode(code) ? BY_CODE[code] : undefined) ??
     (status === 429 || status === 503 ? UnavailableError : status === 404 ? NotFoundError : EventBusError);
   return new Class(status, code, message, { retryAfterMs, details });
 }

@@ -1,23 +1,38 @@
-import { randomUUID } from 'node:crypto';
-import { type EventBusError, errorFromAnswer, NetworkError, OffsetOutOfRangeError } from './errors';
-import { backoffDelay, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
 import type {
-  ConsumedEvent,
   CreatedKey,
+  CreatedSubscription,
   EventPage,
   EventPosition,
   EventToPublish,
+  EventView,
+  KeyList,
   KeyView,
   NewKey,
-  OffsetReset,
+  PublishAnswer,
   PublishResult,
+  RedriveAnswer,
+  ResetAnswer,
   Subscription,
   SubscriptionConfig,
   SubscriptionDescription,
+  SubscriptionList,
   TopicConfig,
   TopicDescription,
+  TopicList,
   TopicSummary,
-} from './types';
+} from '../protocol';
+import { type EventBusError, errorFromAnswer, NetworkError, OffsetOutOfRangeError } from './errors';
+import { backoffDelay, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
+
+/** An event read back from a partition. */
+export type ConsumedEvent = EventView;
+
+/** Where `resetOffsets` moves a group: the API's `to`, with a `Date` allowed for a timestamp. */
+export type OffsetReset =
+  | 'earliest'
+  | 'latest'
+  | { readonly timestamp: string | Date }
+  | { readonly offsets: Readonly<Record<number, number>> };
 
 export interface EventBusClientOptions {
   /** The bus's URL: `http://127.0.0.1:4000` locally, the Function URL on AWS. */
@@ -108,7 +123,7 @@ interface Answer<T> {
  * {@link EventBusError}s typed by the API's `code`.
  *
  * @example
- * import { EventBusClient } from 'eventbus/client';
+ * import { EventBusClient } from '@eventbus/client';
  *
  * const bus = new EventBusClient({ url: 'http://127.0.0.1:4000', key: process.env.EVENTBUS_KEY });
  * await bus.createTopic('orders', { partitions: 3, retentionHours: 168 });
@@ -177,7 +192,7 @@ export class EventBusClient {
    * for (const { name, partitions } of await bus.listTopics()) console.log(name, partitions);
    */
   async listTopics(options: CallOptions = {}): Promise<TopicSummary[]> {
-    const { body } = await this.call<{ topics: TopicSummary[] }>(
+    const { body } = await this.call<TopicList>(
       { method: 'GET', path: '/topics', idempotent: true },
       options,
     );
@@ -216,12 +231,12 @@ export class EventBusClient {
     events: readonly EventToPublish[],
     options: PublishOptions = {},
   ): Promise<EventPosition[]> {
-    const { body } = await this.call<{ results: PublishResult[] }>(
+    const { body } = await this.call<PublishAnswer>(
       {
         method: 'POST',
         path: `/topics/${segment(topic)}/events`,
         body: { events },
-        headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
+        headers: { 'idempotency-key': options.idempotencyKey ?? globalThis.crypto.randomUUID() },
         idempotent: true,
       },
       options,
@@ -239,7 +254,7 @@ export class EventBusClient {
     body: string,
     options: PublishOptions & { idempotencyKey: string },
   ): Promise<PublishResult[]> {
-    const answer = await this.call<{ results: PublishResult[] }>(
+    const answer = await this.call<PublishAnswer>(
       {
         method: 'POST',
         path: `/topics/${segment(topic)}/events`,
@@ -342,8 +357,8 @@ export class EventBusClient {
     group: string,
     config: SubscriptionConfig,
     options: CallOptions = {},
-  ): Promise<{ created: boolean; subscription: Subscription }> {
-    const { status, body } = await this.call<Subscription>(
+  ): Promise<{ created: boolean; subscription: CreatedSubscription }> {
+    const { status, body } = await this.call<CreatedSubscription>(
       { method: 'PUT', path: `/subscriptions/${segment(group)}`, body: config, idempotent: true },
       options,
     );
@@ -373,7 +388,7 @@ export class EventBusClient {
    * const groups = (await bus.listSubscriptions()).map((s) => s.group);
    */
   async listSubscriptions(options: CallOptions = {}): Promise<Subscription[]> {
-    const { body } = await this.call<{ subscriptions: Subscription[] }>(
+    const { body } = await this.call<SubscriptionList>(
       { method: 'GET', path: '/subscriptions', idempotent: true },
       options,
     );
@@ -395,7 +410,7 @@ export class EventBusClient {
     options: CallOptions = {},
   ): Promise<{ partition: number; committedOffset: number }[]> {
     const wire = typeof to === 'object' && 'timestamp' in to ? { timestamp: isoTime(to.timestamp) } : to;
-    const { body } = await this.call<{ partitions: { partition: number; committedOffset: number }[] }>(
+    const { body } = await this.call<ResetAnswer>(
       {
         method: 'POST',
         path: `/subscriptions/${segment(group)}/offsets`,
@@ -416,7 +431,7 @@ export class EventBusClient {
    * const { deadLetters } = await bus.redrive('billing');
    */
   async redrive(group: string, options: CallOptions = {}): Promise<{ deadLetters: number }> {
-    const { body } = await this.call<{ deadLetters: number }>(
+    const { body } = await this.call<RedriveAnswer>(
       { method: 'POST', path: `/subscriptions/${segment(group)}/redrive`, idempotent: false },
       options,
     );
@@ -459,10 +474,7 @@ export class EventBusClient {
    * const ids = (await bus.listKeys()).map((k) => k.id);
    */
   async listKeys(options: CallOptions = {}): Promise<KeyView[]> {
-    const { body } = await this.call<{ keys: KeyView[] }>(
-      { method: 'GET', path: '/keys', idempotent: true },
-      options,
-    );
+    const { body } = await this.call<KeyList>({ method: 'GET', path: '/keys', idempotent: true }, options);
     return body.keys;
   }
 

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { partitionForKey } from '../shared/partitioner';
+import { type EventPosition, type EventToPublish, type PublishResult, partitionForKey } from '../protocol';
 import { type EventBusError, InvalidRequestError, ProducerClosedError } from './errors';
 import type { EventBusClient } from './event-bus-client';
 import type { RetryOptions } from './retry';
-import type { EventPosition, EventToPublish, PublishResult } from './types';
 
 export interface ProducerOptions {
   /**
@@ -73,7 +71,7 @@ interface TopicState {
   readonly queues: Map<number, PartitionQueue>;
   /** Where keyless events go now (Kafka's sticky partitioner): moves on each time its batch leaves. */
   sticky: number;
-  timer?: NodeJS.Timeout;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** `{"events":[` and `]}` around the events and their commas. */
@@ -98,7 +96,7 @@ const BODY_OVERHEAD = 13;
  * fails the events of that request.
  *
  * @example
- * import { EventBusClient, Producer } from 'eventbus/client';
+ * import { EventBusClient, Producer } from '@eventbus/client';
  *
  * const producer = new Producer(new EventBusClient({ url, key }), { lingerMs: 10 });
  * const { partition, offset } = await producer.send('orders', { key: 'order-1', value: { total: 42 } });
@@ -114,7 +112,7 @@ export class Producer {
   private readonly retry: RetryOptions;
   private readonly topics = new Map<string, TopicState>();
   /** Prefix of this producer's idempotency keys: unique per producer, with a sequence number per request. */
-  private readonly id = randomUUID();
+  private readonly id = globalThis.crypto.randomUUID();
   private sequence = 0;
   private inFlight = 0;
   private unsettled = 0;
@@ -243,7 +241,7 @@ export class Producer {
     let partition: number;
     let json: string;
     let sticky = false;
-    if (event.partition !== undefined) {
+    if (event.partition !== undefined && event.partition !== null) {
       if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition >= partitions) {
         // Refused here: sent, it would fail the whole request and the other events in it.
         this.fail(
@@ -269,7 +267,7 @@ export class Producer {
       const rest = JSON.stringify(event).slice(1);
       json = rest === '}' ? `{"partition":${partition}}` : `{"partition":${partition},${rest}`;
     }
-    const bytes = Buffer.byteLength(json) + 1;
+    const bytes = utf8Length(json) + 1;
     pending.json = json;
     pending.bytes = bytes;
     let queue = state.queues.get(partition);
@@ -397,4 +395,18 @@ function positive(name: string, value: number): number {
 function nonNegative(name: string, value: number): number {
   if (!(value >= 0)) throw new RangeError(`${name} must be 0 or more, got ${value}.`);
   return value;
+}
+
+/** The UTF-8 length of `text` without encoding it: `Buffer.byteLength`, which browsers lack. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    bytes += unit < 0x800 ? 1 : 2;
+    // A surrogate pair is 4 bytes for its 2 units: the low half adds nothing more.
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+  }
+  return bytes;
 }

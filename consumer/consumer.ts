@@ -3,12 +3,10 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { DEAD_LETTER_HEADERS } from '../shared/delivery/dead-letters';
-import type { DeliveryBatch, DeliveryResponse } from '../shared/delivery/delivery-batch';
-import type { EventView } from '../shared/events/event-view';
+import { DEAD_LETTER_HEADERS, type DeliveryBatch, type DeliveryResponse, type EventView } from '../protocol';
 
 /** One delivered event, with where it comes from. */
-export interface ConsumedEvent extends EventView {
+export interface ConsumedEvent extends EventView<unknown> {
   readonly group: string;
   readonly topic: string;
   readonly partition: number;
@@ -47,7 +45,7 @@ export interface ConsumerOptions<R = unknown> {
  */
 export function eventIdOf(
   batch: Pick<DeliveryBatch, 'group' | 'topic' | 'partition'>,
-  event: EventView,
+  event: EventView<unknown>,
 ): string {
   const { headers } = event;
   if (headers.ce_id && headers.ce_source) return `ce:${headers.ce_source}:${headers.ce_id}`;

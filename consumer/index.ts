@@ -1,10 +1,10 @@
 /**
  * For subscriber authors: a middy middleware that turns a delivery batch into
  * per-event processing, reports failed events back to the bus, and can skip
- * events already processed. Import it as `eventbus/consumer`.
+ * events already processed. Import it from `@eventbus/consumer`.
  */
 
-export type { DeliveryBatch, DeliveryResponse } from '../shared/delivery/delivery-batch';
+export { DEAD_LETTER_HEADERS, type DeliveryBatch, type DeliveryResponse } from '../protocol';
 export {
   type ConsumedEvent,
   type ConsumerOptions,

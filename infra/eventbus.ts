@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type CfnElement,
@@ -188,11 +189,11 @@ export class EventBus extends Construct {
   public readonly groupsTable: dynamodb.TableV2;
   public readonly registryTable: dynamodb.TableV2;
   public readonly bucket: s3.Bucket;
-  public readonly apiFunction: NodejsFunction;
-  public readonly dispatcherFunction: NodejsFunction;
+  public readonly apiFunction: lambda.Function;
+  public readonly dispatcherFunction: lambda.Function;
   /** Delivers to subscribers; `subscribe` grants it invocation of Lambda targets (or `grantDeliveryTo`). */
-  public readonly delivererFunction: NodejsFunction;
-  public readonly sweeperFunction: NodejsFunction;
+  public readonly delivererFunction: lambda.Function;
+  public readonly sweeperFunction: lambda.Function;
   /**
    * Where stream batches the dispatcher gave up on are recorded (their position in the stream, not
    * their data): nothing is lost by skipping one, since the schedules catch up floors and deliveries.
@@ -210,7 +211,7 @@ export class EventBus extends Construct {
   private readonly topics = new Map<string, BusTopic>();
   private readonly declarations = new Map<string, CustomResource>();
   private registrar?: cr.Provider;
-  private registrarFunction?: NodejsFunction;
+  private registrarFunction?: lambda.Function;
 
   constructor(scope: Construct, id: string, props: EventBusProps = {}) {
     super(scope, id);
@@ -598,14 +599,12 @@ export class EventBus extends Construct {
     def: FunctionDefinition,
     resolved: ResolvedProps,
     tracing: lambda.Tracing,
-  ): NodejsFunction {
+  ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
       removalPolicy: resolved.removalPolicy,
     });
-    return new NodejsFunction(this, def.id, {
-      entry: path.join(__dirname, '..', def.entry),
-      handler: def.handler,
+    const props = {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: def.memoryMiB,
@@ -622,17 +621,39 @@ export class EventBus extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       tracing,
+    };
+    // The @eventbus/cdk package ships each function bundled beside the construct (packages/build.ts);
+    // in this repository the construct bundles them from source.
+    const prebuilt = path.join(__dirname, 'functions', def.id);
+    if (existsSync(prebuilt)) {
+      return new lambda.Function(this, def.id, {
+        ...props,
+        code: lambda.Code.fromAsset(prebuilt),
+        handler: `index.${def.handler}`,
+      });
+    }
+    return new NodejsFunction(this, def.id, {
+      ...props,
+      entry: path.join(__dirname, '..', def.entry),
+      handler: def.handler,
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
+        ...FUNCTION_BUNDLING,
         format: OutputFormat.CJS,
-        // The runtime ships SDK v3 and its Smithy dependencies; bundling either half alone risks a mismatch.
-        externalModules: ['@aws-sdk/*', '@smithy/*'],
+        externalModules: [...FUNCTION_BUNDLING.externalModules],
       },
     });
   }
 }
+
+/** How each function is bundled: by NodejsFunction here, by esbuild into the @eventbus/cdk package. */
+export const FUNCTION_BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  target: 'node24',
+  format: 'cjs',
+  // The runtime ships SDK v3 and its Smithy dependencies; bundling either half alone risks a mismatch.
+  externalModules: ['@aws-sdk/*', '@smithy/*'],
+} as const;
 
 const ATTRIBUTE_TYPES: Record<AttributeType, dynamodb.AttributeType> = {
   S: dynamodb.AttributeType.STRING,

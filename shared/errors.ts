@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../protocol';
+
 /**
  * The bus's errors. Each carries the API's stable `code`, the HTTP status a
  * handler answers with, and whether retrying the same request can help.
@@ -5,7 +7,7 @@
  * messages are logged, never shown.
  */
 export class BusError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   /** Set when the same request may succeed later: the answer's `Retry-After`. */
   readonly retryAfterSeconds?: number;
@@ -14,7 +16,7 @@ export class BusError extends Error {
 
   constructor(
     status: number,
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { cause?: unknown; retryAfterSeconds?: number; details?: Record<string, unknown> } = {},
   ) {
@@ -62,7 +64,7 @@ export class TopicNotFoundError extends BusError {
 }
 
 export class NotFoundError extends BusError {
-  constructor(message: string, code = 'NOT_FOUND') {
+  constructor(message: string, code: ErrorCode = 'NOT_FOUND') {
     super(404, code, message);
   }
 }
@@ -107,7 +109,7 @@ export class UnavailableError extends BusError {
   constructor(
     message: string,
     retryAfterSeconds = 1,
-    options: { cause?: unknown; status?: 429 | 503; code?: string } = {},
+    options: { cause?: unknown; status?: 429 | 503; code?: ErrorCode } = {},
   ) {
     super(options.status ?? 503, options.code ?? 'UNAVAILABLE', message, {
       cause: options.cause,

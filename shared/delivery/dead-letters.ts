@@ -1,17 +1,8 @@
+import { DEAD_LETTER_HEADERS } from '../../protocol';
 import type { Log } from '../log/log';
 import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
 import { deadLetterTopic } from './subscription';
-
-/** Headers a dead letter carries besides its own: where it came from and why it failed. */
-export const DEAD_LETTER_HEADERS = {
-  topic: 'eventbus-dlq-topic',
-  partition: 'eventbus-dlq-partition',
-  offset: 'eventbus-dlq-offset',
-  error: 'eventbus-dlq-error',
-  attempts: 'eventbus-dlq-attempts',
-  time: 'eventbus-dlq-time',
-} as const;
 
 /** Dead letters are kept at least a week (if the deployment keeps anything that long), whatever the origin topic keeps. */
 export const MIN_DEAD_LETTER_RETENTION_HOURS = 7 * 24;

@@ -1,17 +1,6 @@
 import { isJsonText } from '../json/json-text';
 import type { LogRecord } from '../segment/codec';
 
-/** An event as the API shows it to readers and delivery targets (docs/api.md, Read), once parsed by a client. */
-export interface EventView {
-  readonly offset: number;
-  readonly timestamp: string;
-  readonly key: string | null;
-  readonly value: unknown;
-  readonly headers: Record<string, string>;
-  /** Present when the value is not JSON or text and is shown as base64. */
-  readonly valueEncoding?: 'base64';
-}
-
 /** `application/json`, `application/cloudevents+json`, `text/json` and the like. */
 export function isJsonMediaType(contentType: string): boolean {
   const type = contentType.split(';')[0].trim().toLowerCase();
@@ -24,7 +13,7 @@ export const MAX_EVENTS_RESPONSE_BYTES = 5_500_000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * One stored record as the JSON text of an `EventView`. The value is the
+ * One stored record as the JSON text of an `EventView` (protocol/event-view.ts). The value is the
  * producer's own bytes whenever JSON can carry them: JSON values are spliced
  * in as the text that was published (never parsed and re-serialized, so
  * numbers keep their digits and no depth of nesting can fail a read), `text/*`

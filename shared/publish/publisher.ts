@@ -1,8 +1,8 @@
+import { type PublishResult, partitionForKey } from '../../protocol';
 import { BusError, ConflictError, InvalidRequestError } from '../errors';
 import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { busMetrics } from '../observability/metrics';
-import { partitionForKey } from '../partitioner';
 import type { TopicConfig } from '../registry/topic-registry';
 import type { SegmentRecord } from '../segment/codec';
 import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
@@ -17,10 +17,6 @@ export interface OutgoingEvent {
   /** An explicit partition; otherwise the key decides, or the bus spreads keyless events. */
   readonly partition?: number;
 }
-
-export type PublishResult =
-  | { readonly partition: number; readonly offset: number }
-  | { readonly partition: number; readonly error: { readonly code: string; readonly message: string } };
 
 export interface PublishOptions {
   /** The client's `Idempotency-Key`: a repeat within 24 h returns the first answer and appends nothing. */

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { partitionForKey } from '../../shared/partitioner';
+import { partitionForKey } from '../../protocol';
 import { freePort } from '../client/fetch-wrappers';
 import { type RunningBus, startBus, stopBus } from '../support/local-bus';
 import { runCli } from './run-cli';

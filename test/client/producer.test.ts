@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type ConsumedEvent, EventBusClient, type EventPosition, Producer } from '../../client';
-import { partitionForKey } from '../../shared/partitioner';
+import { partitionForKey } from '../../protocol';
 import { type RunningBus, startBus, stopBus } from '../support/local-bus';
 import { countingFetch, faultyFetch, freePort } from './fetch-wrappers';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { type ConsumedEvent, createConsumer } from '../../consumer';
-import type { DeliveryBatch } from '../../shared/delivery/delivery-batch';
+import type { DeliveryBatch } from '../../protocol';
 
 const context = { getRemainingTimeInMillis: () => 30_000, awsRequestId: 'r' } as unknown as Context;
 let tableName: string;

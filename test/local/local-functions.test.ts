@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
-import { DEAD_LETTER_HEADERS } from '../../shared/delivery/dead-letters';
+import { DEAD_LETTER_HEADERS } from '../../protocol';
 import { call, type RunningBus, startBus, stopBus } from '../support/local-bus';
 
 // The README's path, end to end: `npm start` with a user's function declared, subscribed as a Lambda target.

@@ -1,4 +1,4 @@
-import type { DeliveryResponse } from '../delivery-batch';
+import type { DeliveryResponse } from '../../../protocol';
 
 /** What one delivery of a batch came to. */
 export type DeliveryOutcome =

@@ -1,5 +1,5 @@
 import { CloudEvent, HTTP, type Message } from 'cloudevents';
-import type { EventView } from '../../../shared/events/event-view';
+import type { EventView } from '../../../protocol';
 import { ADMIN_KEY, startTestApi, type TestApi } from '../../support/api';
 import { uniqueTopic } from '../../support/aws';
 

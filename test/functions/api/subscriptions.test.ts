@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DEAD_LETTER_HEADERS } from '../../../shared/delivery/dead-letters';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
+import { DEAD_LETTER_HEADERS, type DeliveryBatch } from '../../../protocol';
 import { startTestApi, type TestApi } from '../../support/api';
 import { uniqueTopic } from '../../support/aws';
 import {

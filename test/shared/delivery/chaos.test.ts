@@ -1,8 +1,9 @@
 import fc from 'fast-check';
+import type { DeliveryBatch } from '../../../protocol';
+import { DEAD_LETTER_HEADERS } from '../../../protocol';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
-import { DEAD_LETTER_HEADERS, DeadLetters } from '../../../shared/delivery/dead-letters';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
+import { DeadLetters } from '../../../shared/delivery/dead-letters';
 import { deadLetterTopic } from '../../../shared/delivery/subscription';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { newLog, record, testConfig, uniqueTopic } from '../../support/aws';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { DeliveryBatch } from '../../../protocol';
 import { type BusCore, createBusCore } from '../../../shared/bus';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { record, testConfig, uniqueTopic } from '../../support/aws';
 import { DELIVERY_TEST_ENV, testDeliverer } from '../../support/delivery';

@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DeliveryBatch } from '../../../protocol';
 import { createBusCore } from '../../../shared/bus';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
 import type { OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { BUS_METRICS, BusMetrics } from '../../../shared/observability/metrics';
 import { record, uniqueTopic } from '../../support/aws';

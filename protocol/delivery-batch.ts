@@ -1,4 +1,4 @@
-import type { EventView } from '../events/event-view';
+import type { EventView } from './event-view';
 
 /**
  * What a subscription's target receives (docs/api.md, Delivery to a target): a
@@ -9,7 +9,8 @@ export interface DeliveryBatch {
   readonly group: string;
   readonly topic: string;
   readonly partition: number;
-  readonly events: readonly EventView[];
+  /** Values as the target decodes them: JSON as published, a string for text, else base64. */
+  readonly events: readonly EventView<unknown>[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { murmur2, partitionForKey, toPositive } from '../../shared/partitioner';
+import { murmur2, partitionForKey, toPositive } from '../../protocol';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

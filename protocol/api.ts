@@ -1,0 +1,224 @@
+/**
+ * The HTTP API's request and answer bodies (docs/api.md), as the wire carries
+ * them (answers' lists are mutable: the caller owns them). The server's schemas (functions/api/contract/schemas.ts) validate
+ * and document the same shapes; test/protocol/contract.test.ts fails the
+ * type check when the two disagree.
+ */
+
+import type { ErrorCode } from './error-codes';
+import type { EventView } from './event-view';
+import type { JsonValue } from './json-value';
+
+export type Permission = 'publish' | 'read' | 'admin';
+
+/** One ACL entry of an API key: topic (or group) name patterns and what the key may do on them. */
+export interface AclEntry {
+  /** A name pattern, `*` matching any run of characters: `orders*`. */
+  readonly topics: string;
+  readonly permissions: readonly Permission[];
+}
+
+/** An error answer: `{"error": {"code", "message"}}`; some codes add members (`startOffset`). */
+export interface ErrorAnswer {
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly [detail: string]: unknown;
+  };
+}
+
+// ---------------------------------------------------------------- topics
+
+/** `PUT /topics/{topic}`'s body. */
+export interface TopicConfig {
+  readonly partitions: number;
+  readonly retentionHours: number;
+}
+
+export interface TopicSummary extends TopicConfig {
+  readonly name: string;
+}
+
+/** `GET /topics`'s answer. */
+export interface TopicList {
+  readonly topics: TopicSummary[];
+}
+
+export interface PartitionRange {
+  readonly partition: number;
+  /** The oldest retained offset. */
+  readonly startOffset: number;
+  /** The offset the next event will get. */
+  readonly endOffset: number;
+}
+
+/** `GET /topics/{topic}`'s answer. */
+export interface TopicDescription {
+  readonly name: string;
+  readonly partitions: readonly PartitionRange[];
+  readonly retentionHours: number;
+}
+
+// ---------------------------------------------------------------- publish
+
+/** What a producer sends: a value, and optionally a key (which picks the partition), headers or a partition. */
+export interface EventToPublish {
+  readonly key?: string | null;
+  readonly value: JsonValue;
+  readonly headers?: Readonly<Record<string, string>> | null;
+  /** An explicit partition; otherwise the key decides, or the bus (or the Producer) picks one. */
+  readonly partition?: number | null;
+}
+
+/** `POST /topics/{topic}/events`'s JSON body. */
+export interface PublishRequest {
+  readonly events: readonly EventToPublish[];
+}
+
+/** Where a published event landed. */
+export interface EventPosition {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** One entry of a publish answer: where the event landed, or why its partition could not be written. */
+export type PublishResult =
+  | EventPosition
+  | { readonly partition: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
+
+/** `POST /topics/{topic}/events`'s answer: one result per event, in request order. */
+export interface PublishAnswer {
+  readonly results: PublishResult[];
+}
+
+// ---------------------------------------------------------------- read
+
+/** One page of a partition, as `GET …/partitions/{p}/events` answers it. */
+export interface EventPage {
+  readonly events: readonly EventView[];
+  /** Where the next read starts. */
+  readonly nextOffset: number;
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+export type SubscriptionTarget =
+  | { readonly type: 'lambda'; readonly function: string }
+  | { readonly type: 'webhook'; readonly url: string };
+
+/** `PUT /subscriptions/{group}`'s body. */
+export interface SubscriptionConfig {
+  readonly topic: string;
+  readonly target: SubscriptionTarget;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** @default 5 */
+  readonly maxAttempts?: number;
+  readonly maxAgeSeconds?: number;
+  /** @default 'latest' */
+  readonly startFrom?: 'latest' | 'earliest';
+  /** @default 'at-least-once' */
+  readonly delivery?: 'at-least-once' | 'at-most-once';
+  /** @default 10 for a webhook, 60 for a Lambda function */
+  readonly timeoutSeconds?: number;
+  /** Webhooks only: the signing secret (`whsec_…`) to use instead of a new one. */
+  readonly secret?: string;
+}
+
+/** A subscription as the bus answers it, defaults filled in. */
+export interface Subscription {
+  readonly group: string;
+  readonly topic: string;
+  readonly target: SubscriptionTarget;
+  readonly batchSize: number;
+  readonly maxAttempts: number;
+  readonly maxAgeSeconds?: number;
+  readonly startFrom: 'latest' | 'earliest';
+  readonly delivery: 'at-least-once' | 'at-most-once';
+  readonly timeoutSeconds: number;
+}
+
+/** `PUT /subscriptions/{group}`'s answer. */
+export interface CreatedSubscription extends Subscription {
+  /** A webhook subscription's signing secret (`whsec_…`): only in the answer that created it. */
+  readonly secret?: string;
+}
+
+/** `GET /subscriptions`'s answer. */
+export interface SubscriptionList {
+  readonly subscriptions: Subscription[];
+}
+
+/** Where a group stands on one partition. */
+export interface SubscriptionPartition {
+  readonly partition: number;
+  readonly committedOffset: number;
+  readonly endOffset: number;
+  readonly lag: number;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly retryAt?: string;
+  /** Age of the oldest undelivered event. */
+  readonly oldestEventAgeMs: number;
+}
+
+/** `GET /subscriptions/{group}`'s answer. */
+export interface SubscriptionDescription extends Subscription {
+  readonly partitions: readonly SubscriptionPartition[];
+}
+
+/** `POST /subscriptions/{group}/offsets`'s body: where to move the group. */
+export interface ResetRequest {
+  readonly to:
+    | 'earliest'
+    | 'latest'
+    | { readonly timestamp: string }
+    | { readonly offsets: Readonly<Record<string, number>> };
+}
+
+/** `POST /subscriptions/{group}/offsets`'s answer. */
+export interface ResetAnswer {
+  readonly partitions: { readonly partition: number; readonly committedOffset: number }[];
+}
+
+/** `POST /subscriptions/{group}/redrive`'s answer. */
+export interface RedriveAnswer {
+  /** Dead letters this redrive delivers again. */
+  readonly deadLetters: number;
+}
+
+// ---------------------------------------------------------------- keys
+
+/** `POST /keys`'s body. */
+export interface NewKey {
+  readonly acl: readonly AclEntry[];
+  readonly description?: string;
+}
+
+/** `POST /keys`'s answer. */
+export interface CreatedKey {
+  readonly id: string;
+  /** The key itself: shown only in this answer. */
+  readonly key: string;
+}
+
+export interface KeyView {
+  readonly id: string;
+  readonly acl: readonly AclEntry[];
+  readonly description: string | null;
+  readonly createdAt: string;
+}
+
+/** `GET /keys`'s answer. */
+export interface KeyList {
+  readonly keys: KeyView[];
+}
+
+// ---------------------------------------------------------------- health
+
+/** `GET /health`'s answer (200 or 503). */
+export interface HealthAnswer {
+  readonly status: 'ok' | 'down';
+  readonly dependencies: { readonly dynamodb: 'ok' | 'down'; readonly s3: 'ok' | 'down' };
+  readonly error?: ErrorAnswer['error'];
+}
