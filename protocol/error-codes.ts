@@ -5,6 +5,8 @@
  */
 export const ERROR_CODES = [
   'INVALID_REQUEST',
+  // A published value that its topic's schema refuses (with index, pointer and rule).
+  'SCHEMA_VIOLATION',
   'UNAUTHORIZED',
   'FORBIDDEN',
   'TOPIC_NOT_FOUND',
@@ -12,6 +14,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'CONFLICT',
+  // A new schema version that breaks the topic's compatibility mode (with the reasons).
+  'SCHEMA_INCOMPATIBLE',
   'OFFSET_OUT_OF_RANGE',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
