@@ -1,13 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients';
 import { configFromEnv } from '../../shared/config';
 import { FloorKeeper } from '../../shared/log/floor-keeper';
 import { sweepOrphanSegments } from '../../shared/log/orphan-sweeper';
 import { partitionKey } from '../../shared/log/partition-key';
 import { SegmentStore } from '../../shared/log/segment-store';
+import { createLogger } from '../../shared/observability/logger';
 import { TopicRegistry } from '../../shared/registry/topic-registry';
 
-const logger = new Logger({ serviceName: 'eventbus' });
+const logger = createLogger();
 
 export interface SweepResult {
   /** Partitions whose floor was behind their head and was raised. */
