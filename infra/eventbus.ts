@@ -31,6 +31,7 @@ import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publ
 import type { Declaration } from '../shared/registry/declarations';
 import {
   type AttributeType,
+  accessTables,
   apiFunction,
   delivererFunction,
   deliverySweepSchedule,
@@ -523,11 +524,12 @@ export class EventBus extends Construct {
    */
   private grantAccess(def: FunctionDefinition, fn: NodejsFunction): void {
     const { access } = def;
-    const tablesByName = { log: this.logTable, groups: this.groupsTable, registry: this.registryTable };
-    for (const name of ['log', 'groups', 'registry'] as const) {
-      const table = tablesByName[name];
-      if (access[name] === 'rw') table.grantReadWriteData(fn);
-      else if (access[name] === 'r') table.grantReadData(fn);
+    for (const [name, def] of Object.entries(accessTables) as [
+      keyof typeof accessTables,
+      TableDefinition,
+    ][]) {
+      if (access[name] === 'rw') this.tableFor(def).grantReadWriteData(fn);
+      else if (access[name] === 'r') this.tableFor(def).grantReadData(fn);
     }
     if (access.segments === 'rw') this.bucket.grantReadWrite(fn);
     else if (access.segments === 'r') this.bucket.grantRead(fn);
@@ -574,13 +576,17 @@ export class EventBus extends Construct {
     });
   }
 
+  /** The table built from a topology definition. */
+  private tableFor(def: TableDefinition): dynamodb.TableV2 {
+    return {
+      [logTable.id]: this.logTable,
+      [groupsTable.id]: this.groupsTable,
+      [registryTable.id]: this.registryTable,
+    }[def.id] as dynamodb.TableV2;
+  }
+
   /** The tables' names and the settings the definition names, and nothing else, reach the function. */
   private environmentOf(def: FunctionDefinition, resolved: ResolvedProps): Record<string, string> {
-    const tablesByDef = new Map<TableDefinition, dynamodb.TableV2>([
-      [logTable, this.logTable],
-      [groupsTable, this.groupsTable],
-      [registryTable, this.registryTable],
-    ]);
     const values: { [K in SettingName]?: string | number } = {
       inlineThresholdBytes: resolved.inlineThresholdBytes,
       // Topics may keep events as long as the bucket's lifecycle keeps their segments.
@@ -590,9 +596,7 @@ export class EventBus extends Construct {
       ...limitSettings(resolved.publishLimits),
     };
     return {
-      ...Object.fromEntries(
-        tablesOf(def).map((table) => [table.envVar, (tablesByDef.get(table) as dynamodb.TableV2).tableName]),
-      ),
+      ...Object.fromEntries(tablesOf(def).map((table) => [table.envVar, this.tableFor(table).tableName])),
       ...(def.access.segments ? { [segmentBucket.envVar]: this.bucket.bucketName } : {}),
       ...settingsEnvironment(def.settings, values),
       NODE_OPTIONS: '--enable-source-maps',
