@@ -44,7 +44,9 @@ describe('npm start on a terminal', () => {
       EVENTBUS_ACCESS_LOG: 'true',
     });
     // WHEN a topic is created and an event published
-    expect((await call(bus, 'PUT', '/topics/terminal', { partitions: 1, retentionHours: 24 })).status).toBeLessThan(300);
+    expect(
+      (await call(bus, 'PUT', '/topics/terminal', { partitions: 1, retentionHours: 24 })).status,
+    ).toBeLessThan(300);
     expect((await call(bus, 'POST', '/topics/terminal/events', { events: [{ value: 1 }] })).status).toBe(200);
     await untilOutput(bus, /INFO\s+request .*\/topics\/terminal\/events/);
     // THEN the request is logged as time, level, message and its fields on one line
