@@ -2,6 +2,8 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Metrics are CloudWatch's embedded format on stdout; tests that look at them turn them on themselves.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Test output shows tests: the bus's log lines stay off it (a test that reads them sets its own level).
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 
 /** Tests run TypeScript through swc (type checking is `npm run typecheck`). */
 module.exports = {

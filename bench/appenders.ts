@@ -11,7 +11,7 @@
  * and the "appenders" section of docs/benchmarks.md (every label's results
  * side by side). Knobs: BENCH_SECONDS (per scenario, default 10),
  * BENCH_LABEL (default "current"), BENCH_WARMUP_SECONDS (default 8),
- * BENCH_APPEND_MODE (below), BENCH_BATCH (events per append, default 1).
+ * BENCH_BATCH (events per append, default 1).
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,13 +23,11 @@ import { Log } from '../shared/log/log';
 import { partitionKey } from '../shared/log/partition-key';
 import type { SegmentRecord } from '../shared/segment/codec';
 import { logTable, segmentBucket } from '../shared/topology';
-import { CombiningAppender } from './combining-appender';
 import { orderCorpus } from './corpus';
 import { writeSection } from './doc-sections';
 import { withEmulators } from './emulators';
 import { price } from './prices';
 import { addCounts, emptyCounts, meterRequests } from './request-meter';
-import { ReservedAppender } from './reserved-appender';
 
 const SCENARIO_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 8) * 1000;
@@ -37,14 +35,12 @@ const LABEL = process.env.BENCH_LABEL ?? 'current';
 const RESULTS = path.resolve(__dirname, 'results');
 const PREFIX = 'benchapp';
 /**
- * `bus` is the bus's own appender (optimistic while a partition is calm,
- * reserved epochs while it is crowded: docs/adr/0011); `reserve-<k>` the
- * prototype of ranges reserved ahead (bench/reserved-appender.ts), k
- * offsets per reservation; `combine` the prototype of a combiner
- * (bench/combining-appender.ts, docs/adr/0012). Runs saved before ADR 0011
- * say `optimistic`: the bus's appender then had no epochs.
+ * Runs measure the bus's own appender (`bus`: optimistic while a partition is calm, reserved epochs
+ * while it is crowded: docs/adr/0011). Runs saved before ADR 0011 say `optimistic`: the appender then
+ * had no epochs. Saved runs labelled `reserve-<k>` and `combine` measured the rejected prototypes of
+ * docs/adr/0009 and docs/adr/0012, whose code those ADRs point to.
  */
-const MODE = process.env.BENCH_APPEND_MODE ?? 'bus';
+const MODE = 'bus';
 /** Events per append: 1 is single-event publishes; more is a producer that batches (the client's `Producer`). */
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
 
@@ -80,7 +76,7 @@ export interface AppendersResult {
   readonly readUnitsPerAck?: number;
   /** DynamoDB's bill per million acknowledged events: write and read units at bench/prices.json's prices. */
   readonly dynamoUsdPerMillion?: number;
-  /** Combiner only: appends whose staged events were passed over and staged again. */
+  /** Saved combiner runs only (docs/adr/0012): appends whose staged events were passed over and staged again. */
   readonly restaged?: number;
   readonly meanPutItemBytes: number;
   /** Offsets in the log after the run: dense and equal to the acknowledged events, or not. */
@@ -91,7 +87,7 @@ function log(message: string): void {
   process.stderr.write(`[appenders] ${message}\n`);
 }
 
-function appender(env: Record<string, string>, names: Record<string, string>, layout: Scenario['layout']) {
+function appender(env: Record<string, string>, names: Record<string, string>) {
   const counts = emptyCounts();
   const { dynamo: raw, s3 } = createEmulatorClients({
     dynamoEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
@@ -108,24 +104,11 @@ function appender(env: Record<string, string>, names: Record<string, string>, la
     segmentCodec: 'none' as const,
   };
   const log = new Log({ dynamo, s3, config });
-  const reservedRange = /^reserve-(\d+)$/.exec(MODE);
-  const reserved = reservedRange
-    ? new ReservedAppender(dynamo, config.logTable, Number(reservedRange[1]))
-    : undefined;
-  // A combiner is for crowded partitions only: a partition of its own stays with the bus's calm commit.
-  const combining =
-    MODE === 'combine' && layout === 'one partition'
-      ? new CombiningAppender(dynamo, config.logTable)
-      : undefined;
   const append = async (topic: string, partition: number, records: SegmentRecord[]) => {
-    if (reserved) await reserved.append(topic, partition, records);
-    else if (combining) await combining.append(topic, partition, records);
-    else await log.append(topic, partition, 24, records);
+    await log.append(topic, partition, 24, records);
   };
   return {
     append,
-    restaged: () => combining?.restaged ?? 0,
-    release: () => reserved?.release(),
     counts,
     close: () => {
       raw.destroy();
@@ -142,7 +125,7 @@ async function run(
   durationMs: number,
 ): Promise<AppendersResult> {
   const corpus = orderCorpus(2_000, 7);
-  const writers = Array.from({ length: scenario.appenders }, () => appender(env, names, scenario.layout));
+  const writers = Array.from({ length: scenario.appenders }, () => appender(env, names));
   // Per append (request); the per-event figures divide by the events acknowledged.
   const latencies: number[] = [];
   let acknowledgedEvents = 0;
@@ -180,13 +163,9 @@ async function run(
       }
     }),
   );
-  // Reservations left unused become gap markers: their writes count against this run.
-  for (const w of writers) await w.release();
   const total = emptyCounts();
-  let restaged = 0;
   for (const w of writers) {
     addCounts(total, w.counts);
-    restaged += w.restaged();
     w.close();
   }
   const check = await checkLog(
@@ -219,7 +198,6 @@ async function run(
         Math.max(1, acknowledged),
       3,
     ),
-    restaged,
     meanPutItemBytes: Math.round(mean(total.putItemBytes)),
     check: { events: check.events, dense: check.dense && check.events === acknowledged },
   };

@@ -23,9 +23,10 @@ const CLOCK_TICKS = clockTicksPerSecond();
 const OUTPUT_TAIL_LINES = 40;
 
 /**
- * The bus as a user runs it: `npm start`'s command without npm's own process
- * in between, so `pid` is the bus's own Node process and its RSS and CPU are
- * the bus's; DynamoDB Local (Java) and s3rver are child processes of their own.
+ * The bus as a user runs it: `npm start`'s code (bench/metered-bus.ts adds only
+ * its request counter) without npm's own process in between, so `pid` is the
+ * bus's own Node process and its RSS and CPU are the bus's; DynamoDB Local
+ * (Java) and s3rver are child processes of their own.
  */
 export class BusProcess {
   readonly url: string;
@@ -68,14 +69,14 @@ export class BusProcess {
   static async start(options: BusProcessOptions): Promise<BusProcess> {
     const port = await freePort();
     const flags = options.nodeFlags ?? [];
-    const child = spawn(process.execPath, [...LOCAL_NODE_ARGS, ...flags, 'local/start.ts'], {
+    const child = spawn(process.execPath, [...LOCAL_NODE_ARGS, ...flags, 'bench/metered-bus.ts'], {
       cwd: options.root,
       env: {
         ...process.env,
         EVENTBUS_DATA_DIR: options.dataDir,
         EVENTBUS_PORT: String(port),
         EVENTBUS_ADMIN_KEY: options.adminKey,
-        EVENTBUS_REQUEST_STATS: options.statsFile,
+        BENCH_REQUEST_STATS: options.statsFile,
         POWERTOOLS_LOG_LEVEL: 'WARN',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { adminKeyFile, localDataDir, localPort } from '../local/defaults';
 
 /** Where the CLI talks to, and how it found out (shown when a request fails). */
 export interface Connection {
@@ -14,7 +14,7 @@ export interface Connection {
  * else local mode's, found as `npm start` sets them (local/start.ts):
  * `http://127.0.0.1:${EVENTBUS_PORT ?? 4000}`, and the admin key from
  * `EVENTBUS_ADMIN_KEY` or `admin-key` in the data directory
- * (`EVENTBUS_DATA_DIR`, default `.eventbus` in the current directory).
+ * (`EVENTBUS_DATA_DIR`, default `.eventbus` in the current directory: the defaults of local/defaults.ts).
  *
  * @example
  * resolveConnection({}, { EVENTBUS_DATA_DIR: '/tmp/bus' }, '/repo'); // key from /tmp/bus/admin-key
@@ -24,11 +24,11 @@ export function resolveConnection(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): Connection {
-  const url = flags.url ?? env.EVENTBUS_URL ?? `http://127.0.0.1:${env.EVENTBUS_PORT || 4000}`;
+  const url = flags.url ?? env.EVENTBUS_URL ?? `http://127.0.0.1:${localPort(env)}`;
   if (flags.key) return { url, key: flags.key, keySource: '--key' };
   if (env.EVENTBUS_KEY) return { url, key: env.EVENTBUS_KEY, keySource: 'EVENTBUS_KEY' };
   if (env.EVENTBUS_ADMIN_KEY) return { url, key: env.EVENTBUS_ADMIN_KEY, keySource: 'EVENTBUS_ADMIN_KEY' };
-  const file = path.resolve(cwd, env.EVENTBUS_DATA_DIR ?? '.eventbus', 'admin-key');
+  const file = adminKeyFile(localDataDir(env, cwd));
   try {
     const key = readFileSync(file, 'utf8').trim();
     if (key) return { url, key, keySource: file };

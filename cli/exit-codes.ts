@@ -1,4 +1,5 @@
 import { EventBusError } from '../client';
+import { DEFAULT_DATA_DIR } from '../local/defaults';
 
 /**
  * The CLI's exit codes: scripts branch on them, so they are stable and
@@ -72,7 +73,7 @@ export function hintFor(error: unknown, where: { url: string; keySource: string 
     case 'NETWORK_ERROR':
       return `Start the bus (npm start) or point the CLI at it with --url or EVENTBUS_URL (now ${where.url}).`;
     case 'UNAUTHORIZED':
-      return `Pass a key with --key or EVENTBUS_KEY (now: ${where.keySource}); in local mode the admin key is in .eventbus/admin-key under EVENTBUS_DATA_DIR or the current directory.`;
+      return `Pass a key with --key or EVENTBUS_KEY (now: ${where.keySource}); in local mode the admin key is in ${DEFAULT_DATA_DIR}/admin-key under EVENTBUS_DATA_DIR or the current directory.`;
     case 'FORBIDDEN':
       return "This key's ACL does not allow it; use a key that does (eventbus keys list shows the ACLs).";
     case 'TOPIC_NOT_FOUND':

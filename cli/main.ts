@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EventBusError } from '../client';
+import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../local/defaults';
 import { registerConsume } from './commands/consume';
 import { registerKeys } from './commands/keys';
 import { registerPublish } from './commands/publish';
@@ -12,9 +13,9 @@ const { version } = require('../package.json') as { version: string };
 
 const CONNECTION_HELP = `
 Connection:
-  --url, else EVENTBUS_URL, else local mode's http://127.0.0.1:<EVENTBUS_PORT or 4000>.
+  --url, else EVENTBUS_URL, else local mode's http://127.0.0.1:<EVENTBUS_PORT or ${DEFAULT_PORT}>.
   --key, else EVENTBUS_KEY, else local mode's admin key: EVENTBUS_ADMIN_KEY, or the file admin-key in the
-  data directory (EVENTBUS_DATA_DIR, default .eventbus in the current directory), as npm start keeps it.
+  data directory (EVENTBUS_DATA_DIR, default ${DEFAULT_DATA_DIR} in the current directory), as npm start keeps it.
 
 Examples:
   eventbus topics create orders --partitions 3

@@ -32,6 +32,7 @@ import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publ
 import type { Declaration } from '../shared/registry/declarations';
 import {
   type AttributeType,
+  accessTables,
   apiFunction,
   delivererFunction,
   deliverySweepSchedule,
@@ -47,6 +48,7 @@ import {
   sweeperFunction,
   sweeperSchedule,
   type TableDefinition,
+  tablesOf,
 } from '../shared/topology';
 import {
   type BusSubscription,
@@ -267,44 +269,14 @@ export class EventBus extends Construct {
     // A wake-up that fails is retried twice, then dropped: the sweep finds the lagging cursor within a minute.
     this.delivererFunction.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
 
-    for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
-      table.grantReadWriteData(this.apiFunction);
+    for (const [def, fn] of [
+      [apiFunction, this.apiFunction],
+      [dispatcherFunction, this.dispatcherFunction],
+      [delivererFunction, this.delivererFunction],
+      [sweeperFunction, this.sweeperFunction],
+    ] as const) {
+      this.grantAccess(def, fn);
     }
-    this.bucket.grantReadWrite(this.apiFunction);
-    this.adminKeySecret.grantRead(this.apiFunction);
-    // The dispatcher raises each partition's floor in the meta item, and wakes deliverers for the
-    // subscriptions of the partitions touched (docs/adr/0005): it reads subscriptions and cursors.
-    this.logTable.grantReadWriteData(this.dispatcherFunction);
-    this.registryTable.grantReadData(this.dispatcherFunction);
-    this.groupsTable.grantReadData(this.dispatcherFunction);
-    // The deliverer reads the log (segments in S3 too), moves cursors, and appends dead letters
-    // (creating a group's dead-letter topic on first use).
-    for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
-      table.grantReadWriteData(this.delivererFunction);
-    }
-    this.bucket.grantReadWrite(this.delivererFunction);
-    // Whoever wakes deliverers learns the deliverer's name; the deliverer itself reads its own from
-    // AWS_LAMBDA_FUNCTION_NAME (its own ARN in its environment would be a circular reference).
-    for (const fn of [this.apiFunction, this.dispatcherFunction]) {
-      fn.addEnvironment(SETTINGS.delivererFunction.env, this.delivererFunction.functionName);
-      this.delivererFunction.grantInvoke(fn);
-    }
-    // The deliverer hands work it has no time for to a fresh invocation of itself. A separate policy:
-    // on its own role's default policy, its own ARN would make the function depend on itself.
-    new iam.Policy(this, 'DelivererHandOff', {
-      roles: [this.delivererFunction.role as iam.IRole],
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['lambda:InvokeFunction'],
-          resources: [this.delivererFunction.functionArn],
-        }),
-      ],
-    });
-    // The sweeper raises floors the stream left behind (it lists topics for that), and deletes orphaned objects.
-    this.logTable.grantReadWriteData(this.sweeperFunction);
-    this.registryTable.grantReadData(this.sweeperFunction);
-    this.bucket.grantRead(this.sweeperFunction);
-    this.bucket.grantDelete(this.sweeperFunction);
 
     // With NONE the bus checks bearer keys itself, so the URL is public at the IAM level.
     this.urlAuthType = props.urlAuthType ?? lambda.FunctionUrlAuthType.NONE;
@@ -520,9 +492,7 @@ export class EventBus extends Construct {
   ): CustomResource {
     if (!this.registrar) {
       this.registrarFunction = this.function(registrarFunction, this.resolved, lambda.Tracing.DISABLED);
-      for (const table of [this.logTable, this.groupsTable, this.registryTable]) {
-        table.grantReadWriteData(this.registrarFunction);
-      }
+      this.grantAccess(registrarFunction, this.registrarFunction);
       Validations.of(this).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${this.arnOf(this.registrarFunction)}:*]`,
         reason: "The custom resource framework's invoke grant covers the registrar's versions.",
@@ -549,6 +519,45 @@ export class EventBus extends Construct {
     return resource;
   }
 
+  /**
+   * Grants `fn` what its definition's `access` says, and nothing more (the topology is the one
+   * description of it; test/infra checks the role against it).
+   */
+  private grantAccess(def: FunctionDefinition, fn: NodejsFunction): void {
+    const { access } = def;
+    for (const [name, def] of Object.entries(accessTables) as [
+      keyof typeof accessTables,
+      TableDefinition,
+    ][]) {
+      if (access[name] === 'rw') this.tableFor(def).grantReadWriteData(fn);
+      else if (access[name] === 'r') this.tableFor(def).grantReadData(fn);
+    }
+    if (access.segments === 'rw') this.bucket.grantReadWrite(fn);
+    else if (access.segments === 'r') this.bucket.grantRead(fn);
+    else if (access.segments === 'rd') {
+      this.bucket.grantRead(fn);
+      this.bucket.grantDelete(fn);
+    }
+    if (access.adminKey === 'r') this.adminKeySecret.grantRead(fn);
+    if (access.deliverer === 'invoke') {
+      if (fn === this.delivererFunction) {
+        // The deliverer hands work it has no time for to a fresh invocation of itself. A separate policy:
+        // on its own role's default policy, its own ARN would make the function depend on itself.
+        new iam.Policy(this, 'DelivererHandOff', {
+          roles: [fn.role as iam.IRole],
+          statements: [
+            new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+          ],
+        });
+      } else {
+        // Whoever wakes deliverers learns the deliverer's name; the deliverer itself reads its own from
+        // AWS_LAMBDA_FUNCTION_NAME (its own ARN in its environment would be a circular reference).
+        fn.addEnvironment(SETTINGS.delivererFunction.env, this.delivererFunction.functionName);
+        this.delivererFunction.grantInvoke(fn);
+      }
+    }
+  }
+
   private table(def: TableDefinition, resolved: ResolvedProps): dynamodb.TableV2 {
     return new dynamodb.TableV2(this, def.id, {
       partitionKey: attribute(def.partitionKey),
@@ -568,13 +577,17 @@ export class EventBus extends Construct {
     });
   }
 
+  /** The table built from a topology definition. */
+  private tableFor(def: TableDefinition): dynamodb.TableV2 {
+    return {
+      [logTable.id]: this.logTable,
+      [groupsTable.id]: this.groupsTable,
+      [registryTable.id]: this.registryTable,
+    }[def.id] as dynamodb.TableV2;
+  }
+
   /** The tables' names and the settings the definition names, and nothing else, reach the function. */
   private environmentOf(def: FunctionDefinition, resolved: ResolvedProps): Record<string, string> {
-    const tablesByDef = new Map<TableDefinition, dynamodb.TableV2>([
-      [logTable, this.logTable],
-      [groupsTable, this.groupsTable],
-      [registryTable, this.registryTable],
-    ]);
     const values: { [K in SettingName]?: string | number } = {
       inlineThresholdBytes: resolved.inlineThresholdBytes,
       // Topics may keep events as long as the bucket's lifecycle keeps their segments.
@@ -584,10 +597,8 @@ export class EventBus extends Construct {
       ...limitSettings(resolved.publishLimits),
     };
     return {
-      ...Object.fromEntries(
-        def.tables.map((table) => [table.envVar, (tablesByDef.get(table) as dynamodb.TableV2).tableName]),
-      ),
-      ...(def.bucket ? { [segmentBucket.envVar]: this.bucket.bucketName } : {}),
+      ...Object.fromEntries(tablesOf(def).map((table) => [table.envVar, this.tableFor(table).tableName])),
+      ...(def.access.segments ? { [segmentBucket.envVar]: this.bucket.bucketName } : {}),
       ...settingsEnvironment(def.settings, values),
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'eventbus',

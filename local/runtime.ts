@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -9,6 +8,7 @@ import { createApiHandler, screenRequest } from '../functions/api/handler';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
+import { type AwsClients, createAwsClients } from '../shared/aws/clients';
 import { createBus, createBusCore, createDelivery } from '../shared/bus';
 import { SETTINGS, settingFromEnv } from '../shared/config';
 import { limitsFromEnv } from '../shared/publish/limits';
@@ -23,7 +23,9 @@ import {
   sweeperSchedule,
 } from '../shared/topology';
 import { assertPortFree, lockDataDir } from './data-dir';
+import { adminKeyFile } from './defaults';
 import { startLocalBackends } from './emulators';
+import { functionEnvironment } from './function-environment';
 import { drainFunctionUrl, serveFunctionUrl, serverUrl } from './function-url';
 import { invokeEndpoint, LocalFunctions, type LocalHandler } from './local-functions';
 import { provision, tableNames } from './provision';
@@ -39,6 +41,12 @@ export interface LocalBusOptions {
   readonly log?: (line: string) => void;
   /** Called when the bus can no longer work (an emulator died): the caller stops it. */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Makes the SDK clients of each function from its environment: the benchmark adds its request
+   * counter here.
+   * @default createAwsClients
+   */
+  readonly clients?: (env: NodeJS.ProcessEnv) => AwsClients;
 }
 
 /** How local mode runs one of the bus's functions: the stand-in for its trigger on AWS. */
@@ -119,9 +127,12 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       await functions.idle(2_000);
     });
     env.AWS_ENDPOINT_URL_LAMBDA ??= invokeEndpoint(invokeServer);
-    const bus = createBus({ adminKey, env });
-    const api = createApiHandler(bus, limitsFromEnv(env), undefined, {
-      accessLog: settingFromEnv('accessLog', env),
+    // Each function learns what its topology definition names, as its deployment does.
+    const apiEnv = functionEnvironment([apiFunction], env);
+    const clientsFor = options.clients ?? createAwsClients;
+    const bus = createBus({ adminKey, env: apiEnv, clients: clientsFor(apiEnv) });
+    const api = createApiHandler(bus, limitsFromEnv(apiEnv), undefined, {
+      accessLog: settingFromEnv('accessLog', apiEnv),
     });
     const server: Server = await serveFunctionUrl(api as never, options.port, host, {
       screen: screenRequest(bus),
@@ -129,7 +140,9 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     const triggers: LocalTrigger[] = [{ function: apiFunction.id, trigger: 'url' }];
     stops.push(() => drainFunctionUrl(server, SHUTDOWN_GRACE_MS));
 
-    const core = createBusCore({ env });
+    // The deliverer and the dispatcher share one process here, and so one environment.
+    const deliveryEnv = functionEnvironment([delivererFunction, dispatcherFunction], env);
+    const core = createBusCore({ env: deliveryEnv, clients: clientsFor(deliveryEnv) });
     const delivery = createDelivery(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
     });
@@ -172,7 +185,8 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     triggers.push({ function: dispatcherFunction.id, trigger: 'schedule' });
     stops.push(async () => clearInterval(deliverySweep));
 
-    const sweep = createSweeperHandler(env);
+    const sweeperEnv = functionEnvironment([sweeperFunction], env);
+    const sweep = createSweeperHandler(sweeperEnv, clientsFor(sweeperEnv));
     const timer = setInterval(() => {
       sweep().catch((error) => log(`sweeper: ${(error as Error).message}`));
     }, sweeperSchedule.localEverySeconds * 1000);
@@ -208,7 +222,7 @@ async function adminKeyFor(
   dataDir: string,
 ): Promise<{ key: string; generated: boolean }> {
   if (env.EVENTBUS_ADMIN_KEY) return { key: env.EVENTBUS_ADMIN_KEY, generated: false };
-  const file = path.join(dataDir, 'admin-key');
+  const file = adminKeyFile(dataDir);
   try {
     return { key: (await readFile(file, 'utf8')).trim(), generated: false };
   } catch {

@@ -103,12 +103,42 @@ export const PUBLISH_LIMIT_SETTINGS = [
   'maxHeaderBytes',
 ] as const satisfies readonly SettingName[];
 
+/** A table a function reads (`r`: get, query, scan) or reads and writes (`rw`). */
+export type TableAccess = 'r' | 'rw';
+
+/** The segment bucket: read, read and write, or read and delete (the orphan sweeper: it never writes). */
+export type BucketAccess = 'r' | 'rw' | 'rd';
+
+/**
+ * What a function may touch, and so what it learns: each table and the bucket it names reach its
+ * environment, and its IAM role is granted exactly this (`infra/eventbus.ts`); anything left out is
+ * neither granted nor named. Local mode gives each function the same environment (`local/`).
+ */
+export interface FunctionAccess {
+  readonly log?: TableAccess;
+  readonly groups?: TableAccess;
+  readonly registry?: TableAccess;
+  readonly segments?: BucketAccess;
+  /** Reads the admin key's secret (its ARN is the `adminKeySecretArn` setting). */
+  readonly adminKey?: 'r';
+  /** Wakes deliverers: it learns the deliverer's name (`delivererFunction`), or, the deliverer itself, hands off to itself. */
+  readonly deliverer?: 'invoke';
+}
+
+/** The tables a function's access names, keyed as in `FunctionAccess`. */
+export const accessTables = { log: logTable, groups: groupsTable, registry: registryTable } as const;
+
+/** The tables a function uses, in the order of `tables`: it learns their names through their `envVar`. */
+export function tablesOf(def: FunctionDefinition): TableDefinition[] {
+  return (Object.keys(accessTables) as (keyof typeof accessTables)[])
+    .filter((name) => def.access[name] !== undefined)
+    .map((name) => accessTables[name]);
+}
+
 export interface FunctionDefinition {
   readonly id: string;
-  /** The tables it uses: it learns their names, and nothing else, through their `envVar`. */
-  readonly tables: readonly TableDefinition[];
-  /** Whether it reads or writes segment objects. */
-  readonly bucket: boolean;
+  /** The tables, bucket, secret and function it may use: the one source of its grants and its environment. */
+  readonly access: FunctionAccess;
   /** The settings it reads (shared/config.ts): only these reach its environment. */
   readonly settings: readonly SettingName[];
   /** Source file, relative to the repository root. */
@@ -121,8 +151,7 @@ export interface FunctionDefinition {
 /** The HTTP API behind the Function URL: publish, read, topics, keys. */
 export const apiFunction: FunctionDefinition = {
   id: 'Api',
-  tables: [logTable, groupsTable, registryTable],
-  bucket: true,
+  access: { log: 'rw', groups: 'rw', registry: 'rw', segments: 'rw', adminKey: 'r', deliverer: 'invoke' },
   settings: [
     ...APPEND_SETTINGS,
     'webhookAllow',
@@ -150,8 +179,9 @@ export const apiFunction: FunctionDefinition = {
  */
 export const dispatcherFunction: FunctionDefinition = {
   id: 'Dispatcher',
-  tables: [logTable, groupsTable, registryTable],
-  bucket: false,
+  // It raises each partition's floor in the log's meta item, reads subscriptions and cursors, and wakes
+  // deliverers for the partitions touched (docs/adr/0005).
+  access: { log: 'rw', groups: 'r', registry: 'r', deliverer: 'invoke' },
   settings: ['delivererFunction'],
   entry: 'functions/dispatcher/handler.ts',
   handler: 'handler',
@@ -162,8 +192,9 @@ export const dispatcherFunction: FunctionDefinition = {
 /** Delivers one cursor (group-partition) until caught up or out of time, then hands off (docs/adr/0005). */
 export const delivererFunction: FunctionDefinition = {
   id: 'Deliverer',
-  tables: [logTable, groupsTable, registryTable],
-  bucket: true,
+  // It reads the log (segments too), moves cursors, appends dead letters (creating a group's dead-letter
+  // topic on first use), and hands work it has no time for to a fresh invocation of itself.
+  access: { log: 'rw', groups: 'rw', registry: 'rw', segments: 'rw', deliverer: 'invoke' },
   // Dead letters are appended like any event; its own name it learns from Lambda.
   settings: [...APPEND_SETTINGS, 'webhookAllow', 'retryBaseMs', 'maxRetentionHours'],
   entry: 'functions/deliverer/handler.ts',
@@ -188,8 +219,8 @@ export const dispatcherTrigger = {
 /** Periodic housekeeping: removes S3 objects of segments that were uploaded but never committed. */
 export const sweeperFunction: FunctionDefinition = {
   id: 'Sweeper',
-  tables: [logTable, registryTable],
-  bucket: true,
+  // It raises floors the stream left behind (listing topics for that), and deletes orphaned objects.
+  access: { log: 'rw', registry: 'r', segments: 'rd' },
   settings: ['maxRetentionHours'],
   entry: 'functions/sweeper/handler.ts',
   handler: 'handler',
@@ -207,8 +238,7 @@ export const sweeperSchedule = { awsRateMinutes: 60, localEverySeconds: 60 } as 
 export const registrarFunction: FunctionDefinition = {
   id: 'Registrar',
   // It checks a subscription's topic and starts its cursors where `startFrom` says.
-  tables: [logTable, groupsTable, registryTable],
-  bucket: false,
+  access: { log: 'rw', groups: 'rw', registry: 'rw' },
   settings: ['maxRetentionHours', 'webhookAllow'],
   entry: 'functions/registrar/handler.ts',
   handler: 'handler',

@@ -1,9 +1,10 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import httpRouter from '@middy/http-router';
 import { adminKeySource } from '../../shared/auth/admin-key';
 import { type Bus, createBus } from '../../shared/bus';
 import { settingFromEnv } from '../../shared/config';
+import { createLogger } from '../../shared/observability/logger';
 import { busMetrics } from '../../shared/observability/metrics';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
 import { serveRoute } from './contract/serve-route';
@@ -21,7 +22,7 @@ import { API_ROUTES } from './routes';
 export function createApiHandler(
   bus: Bus,
   limits: PublishLimits,
-  logger = new Logger({ serviceName: 'eventbus' }),
+  logger: Logger = createLogger(),
   { accessLog: everyRequest = settingFromEnv('accessLog') }: { accessLog?: boolean } = {},
 ) {
   const routes = API_ROUTES.map((route) => ({

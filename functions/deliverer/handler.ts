@@ -1,11 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import { SETTINGS } from '../../shared/config';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
+import { createLogger } from '../../shared/observability/logger';
 import { busMetrics } from '../../shared/observability/metrics';
 
-const logger = new Logger({ serviceName: 'eventbus' });
+const logger = createLogger();
 
 /** The part of Lambda's context a run needs: how long it may take. */
 export interface DelivererContext {

@@ -1,12 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import { FloorKeeper } from '../../shared/log/floor-keeper';
+import { createLogger } from '../../shared/observability/logger';
 
-const logger = new Logger({ serviceName: 'eventbus' });
+const logger = createLogger();
 
 /** The schedule's event: EventBridge's on AWS, the local runtime's timer locally. */
 export type SweepEvent = Pick<ScheduledEvent, 'detail-type'>;

@@ -1,7 +1,7 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { type BusCore, createBusCore } from '../../shared/bus';
+import { createLogger } from '../../shared/observability/logger';
 import {
   applyDeclaration,
   type Declaration,
@@ -9,7 +9,7 @@ import {
   removeDeclaration,
 } from '../../shared/registry/declarations';
 
-const logger = new Logger({ serviceName: 'eventbus' });
+const logger = createLogger();
 
 /** What the construct puts in a declaration's custom resource (CloudFormation passes properties as text). */
 export interface DeclarationProperties {

@@ -1,13 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { createAwsClients } from '../../shared/aws/clients';
+import { type AwsClients, createAwsClients } from '../../shared/aws/clients';
 import { configFromEnv } from '../../shared/config';
 import { FloorKeeper } from '../../shared/log/floor-keeper';
 import { sweepOrphanSegments } from '../../shared/log/orphan-sweeper';
 import { partitionKey } from '../../shared/log/partition-key';
 import { SegmentStore } from '../../shared/log/segment-store';
+import { createLogger } from '../../shared/observability/logger';
 import { TopicRegistry } from '../../shared/registry/topic-registry';
 
-const logger = new Logger({ serviceName: 'eventbus' });
+const logger = createLogger();
 
 export interface SweepResult {
   /** Partitions whose floor was behind their head and was raised. */
@@ -21,9 +21,11 @@ export interface SweepResult {
  * (the part the stream left for it, docs/adr/0002), and removes segment
  * objects whose commit never happened.
  */
-export function createSweeperHandler(env: NodeJS.ProcessEnv = process.env) {
+export function createSweeperHandler(
+  env: NodeJS.ProcessEnv = process.env,
+  { dynamo, s3 }: Pick<AwsClients, 'dynamo' | 's3'> = createAwsClients(env),
+) {
   const config = configFromEnv(env);
-  const { dynamo, s3 } = createAwsClients(env);
   const segments = new SegmentStore(s3, config.bucket);
   const topics = new TopicRegistry(dynamo, config.registryTable, config.maxRetentionHours);
   const floors = new FloorKeeper({ dynamo, table: config.logTable });

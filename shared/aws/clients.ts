@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { requestCounter } from './request-counter';
 
 export interface AwsClients {
   readonly dynamo: DynamoDBDocumentClient;
@@ -16,7 +15,8 @@ export interface AwsClients {
  * variables (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
  * `AWS_ENDPOINT_URL`), so the same code talks to AWS, LocalStack or the local
  * emulators. A non-AWS S3 endpoint gets path-style addressing, which
- * S3-compatible servers need.
+ * S3-compatible servers need. Whoever measures the bus's requests adds its SDK
+ * middleware to the clients made here (local mode's `clients` option).
  */
 export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
   const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
@@ -24,24 +24,8 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
     marshallOptions: { removeUndefinedValues: true },
   });
   const s3 = new S3Client({ forcePathStyle: s3Endpoint !== undefined });
-  if (env.EVENTBUS_REQUEST_STATS) {
-    dynamo.middlewareStack.add(requestCounter.middleware('DynamoDB') as never, {
-      step: 'initialize',
-      name: 'countRequests',
-    });
-    s3.middlewareStack.add(requestCounter.middleware('S3') as never, {
-      step: 'initialize',
-      name: 'countRequests',
-    });
-  }
   // Read from `env` rather than left to the SDK: local mode sets the endpoint of its own Invoke API there.
   const lambdaEndpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
   const lambda = new LambdaClient(lambdaEndpoint ? { endpoint: lambdaEndpoint } : {});
-  if (env.EVENTBUS_REQUEST_STATS) {
-    lambda.middlewareStack.add(requestCounter.middleware('Lambda') as never, {
-      step: 'initialize',
-      name: 'countRequests',
-    });
-  }
   return { dynamo, s3, lambda };
 }

@@ -14,11 +14,13 @@ import {
   functions,
   groupsTable,
   logTable,
+  registrarFunction,
   registryTable,
   segmentBucket,
   sweeperSchedule,
   type TableDefinition,
   tables,
+  tablesOf,
 } from '../../shared/topology';
 
 // The default stack is bundled with esbuild once for the whole file.
@@ -59,18 +61,20 @@ class Synthesized {
     return Template.fromJSON({ Resources: { [id]: this.resources[id] } });
   }
 
-  /** Whether the function's role may perform `action` on a resource referring to `target`. */
-  allows(fn: { role?: IConstruct }, action: string, target: IConstruct | string): boolean {
+  /** The statements of every policy attached to the function's role. */
+  statements(fn: { role?: IConstruct }): Statement[] {
     if (!fn.role) throw new Error('function has no role');
     const roleId = this.logicalId(fn.role);
-    const needle = typeof target === 'string' ? target : `"${this.logicalId(target)}"`;
     const policies = this.template.findResources('AWS::IAM::Policy', {
       Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
     });
-    const statements: Statement[] = Object.values(policies).flatMap(
-      (policy) => policy.Properties.PolicyDocument.Statement,
-    );
-    return statements.some(
+    return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+  }
+
+  /** Whether the function's role may perform `action` on a resource referring to `target`. */
+  allows(fn: { role?: IConstruct }, action: string, target: IConstruct | string): boolean {
+    const needle = typeof target === 'string' ? target : `"${this.logicalId(target)}"`;
+    return this.statements(fn).some(
       (statement) =>
         statement.Effect === 'Allow' &&
         [statement.Action].flat().some((pattern) => actionMatches(pattern, action)) &&
@@ -86,6 +90,51 @@ function actionMatches(pattern: string, action: string): boolean {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const TABLE_READS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'];
+const TABLE_WRITES = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+
+/**
+ * What the function's role may do, read back from the template in the topology's terms (`FunctionAccess`):
+ * a level only when every action of it is allowed and none beyond it, else `partial`, so a grant wider or
+ * narrower than the topology's shows.
+ */
+function observedAccess(synthesized: Synthesized, bus: EventBus, fn: { role?: IConstruct }) {
+  const all = (actions: string[], target: IConstruct) =>
+    actions.every((action) => synthesized.allows(fn, action, target));
+  const any = (actions: string[], target: IConstruct) =>
+    actions.some((action) => synthesized.allows(fn, action, target));
+  const table = (target: IConstruct) => {
+    if (!any([...TABLE_READS, ...TABLE_WRITES], target)) return undefined;
+    if (all([...TABLE_READS, ...TABLE_WRITES], target)) return 'rw';
+    return all(TABLE_READS, target) && !any(TABLE_WRITES, target) ? 'r' : 'partial';
+  };
+  const read = ['s3:GetObject', 's3:ListBucket'];
+  const bucket = () => {
+    const [reads, writes, deletes] = [read, ['s3:PutObject'], ['s3:DeleteObject']].map((actions) =>
+      all(actions, bus.bucket),
+    );
+    if (!any([...read, 's3:PutObject', 's3:DeleteObject'], bus.bucket)) return undefined;
+    if (reads && writes && deletes) return 'rw';
+    if (reads && deletes && !any(['s3:PutObject'], bus.bucket)) return 'rd';
+    if (reads && !any(['s3:PutObject', 's3:DeleteObject'], bus.bucket)) return 'r';
+    return 'partial';
+  };
+  const access: Record<string, string | undefined> = {
+    log: table(bus.logTable),
+    groups: table(bus.groupsTable),
+    registry: table(bus.registryTable),
+    segments: bucket(),
+    adminKey: any(['secretsmanager:GetSecretValue'], bus.adminKeySecret) ? 'r' : undefined,
+    deliverer: any(['lambda:InvokeFunction'], bus.delivererFunction) ? 'invoke' : undefined,
+  };
+  return Object.fromEntries(Object.entries(access).filter(([, level]) => level !== undefined));
 }
 
 const MINUTES_PER_UNIT: Record<string, number> = { minute: 1, hour: 60, day: 1440 };
@@ -285,15 +334,15 @@ describe('EventBusStack with default props', () => {
       const variables = template.toJSON().Resources[synthesized.logicalId(fn)].Properties.Environment
         .Variables as Record<string, unknown>;
       const tableRefs = Object.fromEntries(
-        def.tables.map((table) => [table.envVar, { Ref: synthesized.logicalId(busTable(table)) }]),
+        tablesOf(def).map((table) => [table.envVar, { Ref: synthesized.logicalId(busTable(table)) }]),
       );
       expect(variables).toMatchObject(tableRefs);
-      if (def.bucket)
+      if (def.access.segments)
         expect(variables[segmentBucket.envVar]).toEqual({ Ref: synthesized.logicalId(bus.bucket) });
       // Every variable is a table, the bucket, a setting the definition names, or the runtime's own.
       const allowed = new Set([
-        ...def.tables.map((table) => table.envVar),
-        ...(def.bucket ? [segmentBucket.envVar] : []),
+        ...tablesOf(def).map((table) => table.envVar),
+        ...(def.access.segments ? [segmentBucket.envVar] : []),
         ...def.settings.map((name) => SETTINGS[name].env),
         'NODE_OPTIONS',
         'POWERTOOLS_SERVICE_NAME',
@@ -391,6 +440,38 @@ describe('EventBusStack with default props', () => {
       FunctionName: { 'Fn::GetAtt': [synthesized.logicalId(bus.sweeperFunction), 'Arn'] },
     });
   });
+
+  test.each(functions.map((def) => [def.id, def] as const))(
+    "THEN the %s function's role grants exactly the access its topology declares, on nothing else of the bus",
+    (_id, def) => {
+      const fn = {
+        Api: bus.apiFunction,
+        Dispatcher: bus.dispatcherFunction,
+        Deliverer: bus.delivererFunction,
+        Sweeper: bus.sweeperFunction,
+      }[def.id] as NodejsFunction;
+      expect(observedAccess(synthesized, bus, fn)).toEqual(def.access);
+      // Besides the bus's own resources, a role names only X-Ray ("*") and its trigger's stream and queue.
+      const known = [
+        bus.logTable,
+        bus.groupsTable,
+        bus.registryTable,
+        bus.bucket,
+        bus.adminKeySecret,
+        bus.delivererFunction,
+        bus.dispatchFailures,
+      ].map((construct) => `"${synthesized.logicalId(construct)}"`);
+      for (const statement of synthesized.statements(fn)) {
+        for (const resource of [statement.Resource].flat()) {
+          const text = JSON.stringify(resource);
+          expect({ resource, known: text === '"*"' || known.some((id) => text.includes(id)) }).toEqual({
+            resource,
+            known: true,
+          });
+        }
+      }
+    },
+  );
 
   test('THEN the api may read and write all three tables and the bucket, and read the admin key', () => {
     for (const table of [bus.logTable, bus.groupsTable, bus.registryTable]) {
@@ -604,5 +685,19 @@ describe('EventBus props validation', () => {
   test('GIVEN the boundary values WHEN the bus is built THEN they are accepted', () => {
     expect(build({ inlineThresholdBytes: 1, maxRetentionDays: 2, logRetentionDays: 1 })).not.toThrow();
     expect(build({ inlineThresholdBytes: 350_000 })).not.toThrow();
+  });
+});
+
+describe('EventBus with a declared topic', () => {
+  test("THEN the registrar's role grants exactly the access its topology declares", () => {
+    // GIVEN a bus with a topic declared in code, which brings the registrar
+    const stack = new Stack(unbundledApp(), 'Declared');
+    const bus = new EventBus(stack, 'Bus');
+    bus.addTopic('orders', { partitions: 2 });
+    // WHEN it is synthesized
+    const synthesized = new Synthesized(stack);
+    // THEN the registrar may do what the topology says, no more
+    const registrar = bus.node.findChild(registrarFunction.id) as NodejsFunction;
+    expect(observedAccess(synthesized, bus, registrar)).toEqual(registrarFunction.access);
   });
 });

@@ -6,8 +6,10 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { EventBus } from '../../infra/eventbus';
+import { functionEnvironment } from '../../local/function-environment';
+import { tableNames } from '../../local/provision';
 import { type LocalBus, type LocalTrigger, startLocalBus } from '../../local/runtime';
-import { tables } from '../../shared/topology';
+import { functions, segmentBucket, tables } from '../../shared/topology';
 
 // Local mode and a deployment are built from one topology: this proves they agree, table by table and
 // trigger by trigger, by comparing what local mode created and wired with what the stack synthesizes.
@@ -95,6 +97,27 @@ describe('local mode and the synthesized stack', () => {
           : undefined,
       };
       expect(localShape).toEqual(deployedShape);
+    },
+  );
+
+  test.each(functions.map((def) => [def.id, def] as const))(
+    'THEN the %s function learns the same tables and bucket in both',
+    (_id, def) => {
+      const resources = [...tables.map((table) => table.envVar), segmentBucket.envVar];
+      const names = (variables: Record<string, unknown>) =>
+        Object.keys(variables)
+          .filter((name) => resources.includes(name))
+          .sort();
+      const fn = {
+        Api: bus.apiFunction,
+        Dispatcher: bus.dispatcherFunction,
+        Deliverer: bus.delivererFunction,
+        Sweeper: bus.sweeperFunction,
+      }[def.id] as IConstruct;
+      const deployed = template.Resources[logicalId(fn)].Properties.Environment.Variables;
+      const local = functionEnvironment([def], { ...tableNames(), AWS_REGION: 'local' });
+      expect(names(local)).toEqual(names(deployed));
+      expect(local.AWS_REGION).toBe('local');
     },
   );
 
