@@ -8,6 +8,7 @@ import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
+import { cursorGroup, initializeCursor } from './cursor';
 import { type CursorRef, type CursorState, type CursorStore, leaseIsLive } from './cursor-store';
 import type { DeadLetters } from './dead-letters';
 import { deadLetterTopic, type StoredSubscription } from './subscription';
@@ -18,34 +19,6 @@ import {
   truncateError,
 } from './targets/target';
 import type { Waker } from './waker';
-
-/** The cursor of a group's redrive of its dead letters. */
-export function redriveCursor(group: string): string {
-  return `${group}#redrive`;
-}
-
-/** The group a cursor belongs to, and whether it is the group's redrive. */
-export function cursorGroup(cursor: string): { group: string; redrive: boolean } {
-  const redrive = cursor.endsWith('#redrive');
-  return { group: redrive ? cursor.slice(0, -'#redrive'.length) : cursor, redrive };
-}
-
-/**
- * Creates a group's cursor on one partition where the subscription starts
- * reading — the oldest retained event (`earliest`) or the end (`latest`) —
- * unless it exists. Returns whether there is a backlog to deliver from there.
- */
-export async function initializeCursor(
-  log: Log,
-  cursors: CursorStore,
-  subscription: Pick<StoredSubscription, 'group' | 'topic' | 'startFrom'>,
-  partition: number,
-): Promise<{ backlog: boolean }> {
-  const { startOffset, endOffset } = await log.offsets(subscription.topic, partition);
-  const start = subscription.startFrom === 'earliest' ? startOffset : endOffset;
-  await cursors.initialize({ cursor: subscription.group, partition }, subscription.topic, start);
-  return { backlog: start < endOffset };
-}
 
 export interface DelivererOptions {
   readonly log: Log;

@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import { aclGrants } from '../../../shared/auth/acl';
 import type { Principal } from '../../../shared/auth/authorizer';
 import type { Bus } from '../../../shared/bus';
+import { initializeCursor, redriveCursor } from '../../../shared/delivery/cursor';
 import type { CursorRef } from '../../../shared/delivery/cursor-store';
-import { initializeCursor, redriveCursor } from '../../../shared/delivery/deliverer';
 import {
   deadLetterTopic,
   parseSubscription,
