@@ -41,6 +41,8 @@ export interface CursorState extends CursorRef {
   /** Epoch ms before which the event at `committed` is not delivered again. */
   readonly retryAt?: number;
   readonly lastError?: string;
+  /** Set while the target is throttling: when the whole batch at `committed` goes again (epoch ms). */
+  readonly throttledUntil?: number;
   /** A redrive stops here: the dead-letter topic's end when it was asked for. */
   readonly until?: number;
 }
@@ -56,6 +58,7 @@ export interface CommitUpdate {
   readonly attempts?: number;
   readonly retryAt?: number;
   readonly lastError?: string;
+  readonly throttledUntil?: number;
   /** The lease's new expiry; absent releases the lease. */
   readonly leaseExpires?: number;
 }
@@ -188,6 +191,7 @@ export class CursorStore {
     for (const [name, value] of [
       ['retryAt', update.retryAt],
       ['lastError', update.lastError],
+      ['throttledUntil', update.throttledUntil],
       ['leaseExpires', update.leaseExpires],
     ] as const) {
       if (value === undefined) remove.push(name);
@@ -231,7 +235,7 @@ export class CursorStore {
       new UpdateCommand({
         TableName: this.table,
         Key: keyOf(ref),
-        UpdateExpression: `${set} REMOVE retryAt, lastError`,
+        UpdateExpression: `${set} REMOVE retryAt, lastError, throttledUntil`,
         ExpressionAttributeValues: values,
         ...(extra.until !== undefined ? { ExpressionAttributeNames: { '#until': 'until' } } : {}),
       }),
@@ -262,6 +266,7 @@ function toState(item: Record<string, unknown>): CursorState {
     attempts: (item.attempts as number | undefined) ?? 0,
     retryAt: item.retryAt as number | undefined,
     lastError: item.lastError as string | undefined,
+    throttledUntil: item.throttledUntil as number | undefined,
     until: item.until as number | undefined,
   };
 }

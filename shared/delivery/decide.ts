@@ -41,6 +41,8 @@ export type DeliveryAction =
   | { readonly kind: 'bisect'; readonly batchSize: number }
   /** Keep the event at `committed`, recording its failure; deliver it alone once `retryAt` is due. */
   | { readonly kind: 'retry'; readonly failure: RecordedFailure }
+  /** The target is throttling: keep the batch whole and send it again at `failure.retryAt`, no sooner. */
+  | { readonly kind: 'wait'; readonly failure: RecordedFailure }
   /** Give up on the event at `committed`: append it to the group's dead-letter topic, commit past it. */
   | { readonly kind: 'dead-letter'; readonly attempts: number; readonly error: string };
 
@@ -55,6 +57,14 @@ export type DeliveryAction =
  * | failed                            | 2 or more| bisect: send the first half again at once       |
  * | failed, or partial at the first   | 1        | retry after backoff, or dead-letter once the    |
  * |                                   |          | attempts or the age budget is spent             |
+ * | throttled                         | any      | wait for Retry-After (else backoff), resend the |
+ * |                                   |          | whole batch; dead-letter its first event once   |
+ * |                                   |          | the attempts or the age budget is spent         |
+ *
+ * A throttle counts as one attempt of the batch's first event, so a target
+ * that throttles forever still cannot hold its group beyond `maxAttempts`
+ * resends (or `maxAgeSeconds`); it never splits the batch, since no event in
+ * it is at fault.
  *
  * @example
  * const action = decide({ status: 'failed', error: 'boom' }, state);
@@ -65,16 +75,28 @@ export function decide(outcome: DeliveryOutcome, state: DecisionState): Delivery
   if (outcome.status === 'partial' && outcome.lowestFailed > state.committed) {
     return { kind: 'commit', next: outcome.lowestFailed, failure: failure(1, outcome.error, state) };
   }
+  if (outcome.status === 'throttled') {
+    const attempts = state.attempts + 1;
+    if (spent(attempts, state)) return { kind: 'dead-letter', attempts, error: truncateError(outcome.error) };
+    const delayMs = outcome.retryAfterMs ?? retryDelayMs(attempts, state.backoff, () => state.jitter);
+    return {
+      kind: 'wait',
+      failure: { attempts, retryAt: state.now + delayMs, error: truncateError(outcome.error) },
+    };
+  }
   if (outcome.status === 'failed' && state.batch.count > 1) {
     return { kind: 'bisect', batchSize: Math.ceil(state.batch.count / 2) };
   }
   const attempts = state.attempts + 1;
+  if (spent(attempts, state)) return { kind: 'dead-letter', attempts, error: truncateError(outcome.error) };
+  return { kind: 'retry', failure: failure(attempts, outcome.error, state) };
+}
+
+/** Whether the batch's first event, now at `attempts`, has used up its attempts or outlived `maxAgeSeconds`. */
+function spent(attempts: number, state: DecisionState): boolean {
   const maxAgeSeconds = state.subscription.maxAgeSeconds;
   const tooOld = maxAgeSeconds !== undefined && state.now - state.batch.firstTimestamp > maxAgeSeconds * 1000;
-  if (attempts >= state.subscription.maxAttempts || tooOld) {
-    return { kind: 'dead-letter', attempts, error: truncateError(outcome.error) };
-  }
-  return { kind: 'retry', failure: failure(attempts, outcome.error, state) };
+  return attempts >= state.subscription.maxAttempts || tooOld;
 }
 
 function failure(attempts: number, error: string, state: DecisionState): RecordedFailure {

@@ -9,7 +9,13 @@ import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
 import { cursorGroup, initializeCursor } from './cursor';
-import { type CursorRef, type CursorState, type CursorStore, leaseIsLive } from './cursor-store';
+import {
+  type CommitUpdate,
+  type CursorRef,
+  type CursorState,
+  type CursorStore,
+  leaseIsLive,
+} from './cursor-store';
 import type { DeadLetters } from './dead-letters';
 import { type DeliveryAction, decide } from './decide';
 import { deadLetterTopic, type StoredSubscription } from './subscription';
@@ -113,7 +119,9 @@ function again(step: Step): Exclude<Step, 'go'> {
  *   jittered delay, and after `maxAttempts` (or once older than
  *   `maxAgeSeconds`) it goes to the group's dead-letter topic and the
  *   events behind it flow on. A failure list from the target commits
- *   everything before the lowest failed offset.
+ *   everything before the lowest failed offset. A throttling target (429,
+ *   503, Lambda's throttling) gets the whole batch again after its
+ *   `Retry-After`, or after backoff; the rules are `decide`'s (decide.ts).
  * - At most once: commit before invoking, never retry.
  * - A retry due within the run's time is waited for here, so it happens on
  *   time; a later one is left to the sweep. Work left when time runs out is
@@ -243,6 +251,7 @@ export class Deliverer {
       attempts: current.attempts,
       retryAt: current.retryAt,
       lastError: run.pendingError ?? current.lastError,
+      throttledUntil: current.throttledUntil,
     });
     run.pendingError = undefined;
     return ok ? 'released' : this.adopt(current, run.owner);
@@ -256,7 +265,10 @@ export class Deliverer {
   private async readPage(run: Run): Promise<Page | Exclude<Step, 'go'>> {
     const { state, ref } = run;
     const limit = Math.min(
-      state.attempts > 0 ? 1 : (run.bisect ?? run.subscription.batchSize),
+      // A throttled batch goes again whole: the target was busy, no event in it failed.
+      state.attempts > 0 && state.throttledUntil === undefined
+        ? 1
+        : (run.bisect ?? run.subscription.batchSize),
       run.end - state.committed,
     );
     let result: ReadResult;
@@ -388,6 +400,17 @@ export class Deliverer {
           lastError: failure.error,
         });
       }
+      case 'wait': {
+        const { failure } = action;
+        this.options.observer?.throttled(run.group);
+        return this.moveTo(run, {
+          next: state.committed,
+          attempts: failure.attempts,
+          retryAt: failure.retryAt,
+          lastError: failure.error,
+          throttledUntil: failure.retryAt,
+        });
+      }
       case 'dead-letter': {
         const record = page.records[0];
         await this.options.deadLetters.append(
@@ -411,10 +434,7 @@ export class Deliverer {
   }
 
   /** Commits and goes on from the new state; the run ends as 'held' when another took the cursor over. */
-  private async moveTo(
-    run: Run,
-    update: { next: number; attempts?: number; retryAt?: number; lastError?: string },
-  ): Promise<Step> {
+  private async moveTo(run: Run, update: Omit<CommitUpdate, 'leaseExpires'>): Promise<Step> {
     const moved = await this.advance(run, update, run.end);
     if (!moved) return 'held';
     run.state = moved;
@@ -451,7 +471,7 @@ export class Deliverer {
   /** Commits and renews the lease; the new state, the state a reset left, or undefined when taken over. */
   private async advance(
     run: Run,
-    update: { next: number; attempts?: number; retryAt?: number; lastError?: string },
+    update: Omit<CommitUpdate, 'leaseExpires'>,
     end: number,
   ): Promise<CursorState | undefined> {
     const { state, owner } = run;
@@ -466,6 +486,7 @@ export class Deliverer {
       attempts: update.attempts ?? 0,
       retryAt: update.retryAt,
       lastError: update.lastError,
+      throttledUntil: update.throttledUntil,
       leaseOwner: release ? undefined : owner,
       leaseExpires,
     };

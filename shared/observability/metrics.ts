@@ -18,6 +18,8 @@ export const BUS_METRICS = {
   /** Age of a group's oldest undelivered event, at the end of a delivery run (0 when caught up). */
   oldestEventAgeMs: 'OldestEventAgeMs',
   deadLetters: 'DeadLetters',
+  /** Batches a target throttled (429, 503, Lambda's throttling): sent again whole after its Retry-After. */
+  throttledDeliveries: 'ThrottledDeliveries',
   redrives: 'Redrives',
 } as const;
 
@@ -25,6 +27,8 @@ export const BUS_METRICS = {
 export interface DeliveryObserver {
   delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void;
   deadLettered(group: string): void;
+  /** The target throttled a batch of the group's: it goes again whole, later. */
+  throttled(group: string): void;
   /** Where the group stands when a run ends; `oldestTimestamp` of its first undelivered event, when known. */
   runEnded(group: string, lag: number, oldestTimestamp: number | undefined, now: number): void;
 }
@@ -88,6 +92,11 @@ export class BusMetrics implements DeliveryObserver {
   deadLettered(group: string): void {
     this.metrics.addMetric(BUS_METRICS.deadLetters, MetricUnit.Count, 1);
     this.perGroup(group, BUS_METRICS.deadLetters, MetricUnit.Count, 1);
+  }
+
+  throttled(group: string): void {
+    this.metrics.addMetric(BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
+    this.perGroup(group, BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
   }
 
   redriven(deadLetters: number): void {

@@ -138,13 +138,18 @@ export interface ReceivedBatch {
   readonly at: number;
 }
 
+/** What a test's webhook answers a batch. */
+export interface WebhookAnswer {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
 export interface WebhookReceiver {
   readonly url: string;
   readonly batches: ReceivedBatch[];
-  /** Decides each answer: status and body; the default accepts everything. */
-  answer: (
-    batch: DeliveryBatch,
-  ) => Promise<{ status: number; body?: string }> | { status: number; body?: string };
+  /** Decides each answer: status, body and headers; the default accepts everything. */
+  answer: (batch: DeliveryBatch) => Promise<WebhookAnswer> | WebhookAnswer;
   /** Offsets received for a partition, in arrival order. */
   offsets(partition?: number): number[];
   /** Resolves once `predicate` holds for what was received (polls; fails after `timeoutMs`). */
@@ -200,7 +205,9 @@ export async function startWebhookReceiver(secret?: () => string | undefined): P
       if (answer.status >= 200 && answer.status < 300) {
         batches.push({ batch, headers: request.headers, body, at: Date.now() });
       }
-      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body ?? '');
+      response
+        .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
+        .end(answer.body ?? '');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -138,6 +138,9 @@ export const describeSubscription = defineRoute({
           attempts: cursor?.attempts ?? 0,
           lastError: cursor?.lastError ?? null,
           ...(cursor?.retryAt ? { retryAt: new Date(cursor.retryAt).toISOString() } : {}),
+          ...(cursor?.throttledUntil
+            ? { throttledUntil: new Date(cursor.throttledUntil).toISOString() }
+            : {}),
           oldestEventAgeMs:
             lag > 0 ? await oldestEventAge(bus, topic.name, partition, committedOffset, now) : 0,
         };

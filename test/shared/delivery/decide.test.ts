@@ -71,6 +71,30 @@ describe('decide', () => {
       state(1, 0, 59_000, 60),
       { kind: 'retry', failure: { attempts: 1, retryAt: NOW + 750, error: 'boom' } },
     ],
+    [
+      'a throttled batch is sent again whole after its Retry-After',
+      { status: 'throttled', error: '429', retryAfterMs: 2_000 },
+      state(5),
+      { kind: 'wait', failure: { attempts: 1, retryAt: NOW + 2_000, error: '429' } },
+    ],
+    [
+      'a throttled batch with no Retry-After waits for the backoff, and is not halved',
+      { status: 'throttled', error: '503' },
+      state(5, 1),
+      { kind: 'wait', failure: { attempts: 2, retryAt: NOW + 1_500, error: '503' } },
+    ],
+    [
+      'a throttle counts against the attempts: the last one dead-letters the first event',
+      { status: 'throttled', error: '429', retryAfterMs: 2_000 },
+      state(5, 2),
+      { kind: 'dead-letter', attempts: 3, error: '429' },
+    ],
+    [
+      'a throttled batch older than maxAgeSeconds dead-letters its first event',
+      { status: 'throttled', error: '429' },
+      state(5, 0, 61_000, 60),
+      { kind: 'dead-letter', attempts: 1, error: '429' },
+    ],
   ])('%s', (_, outcome, given, expected) => {
     expect(decide(outcome, given)).toEqual(expected);
   });
