@@ -12,7 +12,7 @@ export interface DelivererContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** A run is never planned longer than this: the lease, and so a crashed holder's stall, stay short. */
+/** A run is never planned longer than this: the work of one invocation stays bounded, and is handed on. */
 const MAX_RUN_MS = 60_000;
 
 /**

@@ -14,12 +14,19 @@ import {
   type CursorRef,
   type CursorState,
   type CursorStore,
+  LEASE_MS,
   leaseIsLive,
 } from './cursor-store';
 import type { DeadLetters } from './dead-letters';
 import { type DeliveryAction, decide } from './decide';
+import { type Heartbeat, timerHeartbeat } from './heartbeat';
 import { deadLetterTopic, type StoredSubscription } from './subscription';
-import { type DeliveryTargetClient, type OutgoingBatch, truncateError } from './targets/target';
+import {
+  type DeliveryOutcome,
+  type DeliveryTargetClient,
+  type OutgoingBatch,
+  truncateError,
+} from './targets/target';
 import type { Waker } from './waker';
 
 export interface DelivererOptions {
@@ -37,6 +44,10 @@ export interface DelivererOptions {
   readonly maxBatchBytes?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How long a lease lasts unless renewed. @default LEASE_MS (10 s) */
+  readonly leaseMs?: number;
+  /** Renews the lease during a long invocation, every third of `leaseMs`. @default timers */
+  readonly heartbeat?: Heartbeat;
   readonly random?: () => number;
   readonly onError?: (message: string, details: Record<string, unknown>) => void;
   /** Told what was delivered and where the group stands (the bus's metrics). */
@@ -75,7 +86,6 @@ interface Run {
   readonly owner: string;
   /** Epoch ms after which the run hands its work on. */
   readonly deadline: number;
-  readonly leaseMs: number;
   /** The cursor as this run last wrote or read it. */
   state: CursorState;
   /** The end last read (or told by the stream); read again only once the cursor reaches it. */
@@ -132,9 +142,13 @@ export class Deliverer {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly backoff: BackoffPolicy;
+  private readonly leaseMs: number;
+  private readonly heartbeat: Heartbeat;
 
   constructor(private readonly options: DelivererOptions) {
     this.now = options.now ?? Date.now;
+    this.leaseMs = options.leaseMs ?? LEASE_MS;
+    this.heartbeat = options.heartbeat ?? timerHeartbeat;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -183,8 +197,6 @@ export class Deliverer {
       target: this.options.targetFor(subscription),
       owner: randomUUID(),
       deadline,
-      // The lease outlasts the run and its last invocation: a live holder never loses it.
-      leaseMs: budgetMs + subscription.timeoutSeconds * 1000,
       state,
       end: ref.end === undefined ? -1 : Math.min(ref.end, state.until ?? Number.POSITIVE_INFINITY),
       delivered: 0,
@@ -234,12 +246,15 @@ export class Deliverer {
       return 'handed-off';
     }
     if (!held) {
-      const taken = await this.options.cursors.acquireLease(run.ref, run.owner, this.now(), run.leaseMs);
+      const taken = await this.options.cursors.acquireLease(run.ref, run.owner, this.now(), this.leaseMs);
       if (!taken) return 'held';
       run.state = taken;
       return 'again';
     }
     if (due > this.now()) await this.sleep(due - this.now());
+    // A lease past half its time (a slow read, a long wait) is renewed before the invocation; a commit renews it too.
+    if ((run.state.leaseExpires ?? 0) - this.now() < this.leaseMs / 2 && !(await this.renew(run)))
+      return 'held';
     return 'go';
   }
 
@@ -338,7 +353,7 @@ export class Deliverer {
     if (!moved) return 'held';
     run.state = moved;
     run.pendingError = undefined;
-    const outcome = await run.target.deliver(page.batch);
+    const outcome = await this.invoke(run, page);
     run.delivered += page.records.length;
     if (outcome.status !== 'delivered') {
       run.pendingError = truncateError(outcome.error);
@@ -352,7 +367,7 @@ export class Deliverer {
 
   /** At least once: invokes the target, decides what its outcome calls for (decide.ts), and does it. */
   private async sendAtLeastOnce(run: Run, page: Page): Promise<Step> {
-    const outcome = await run.target.deliver(page.batch);
+    const outcome = await this.invoke(run, page);
     const action = decide(outcome, {
       committed: run.state.committed,
       attempts: run.state.attempts,
@@ -413,6 +428,9 @@ export class Deliverer {
       }
       case 'dead-letter': {
         const record = page.records[0];
+        // A holder that stalled while another took the lease over must not add a dead letter the other
+        // may add too: the append follows a check of the lease, and the commit past it names the epoch.
+        if (!(await this.renew(run))) return 'held';
         await this.options.deadLetters.append(
           run.subscription.group,
           { topic: run.topicName, partition: run.ref.partition, retentionHours: run.retentionHours },
@@ -431,6 +449,25 @@ export class Deliverer {
         return this.moveTo(run, { next: record.offset + 1 });
       }
     }
+  }
+
+  /** Invokes the target, renewing the lease while the invocation lasts: a live holder keeps its cursor. */
+  private async invoke(run: Run, page: Page): Promise<DeliveryOutcome> {
+    const stop = this.heartbeat(() => this.renew(run), this.leaseMs / 3);
+    try {
+      return await run.target.deliver(page.batch);
+    } finally {
+      await stop();
+    }
+  }
+
+  /** Extends the run's lease from now; false when another took it over. */
+  private async renew(run: Run): Promise<boolean> {
+    const leaseExpires = this.now() + this.leaseMs;
+    if (!(await this.options.cursors.renewLease(run.state, run.owner, this.now(), this.leaseMs)))
+      return false;
+    run.state = { ...run.state, leaseExpires };
+    return true;
   }
 
   /** Commits and goes on from the new state; the run ends as 'held' when another took the cursor over. */
@@ -465,7 +502,7 @@ export class Deliverer {
    */
   private async adopt(state: CursorState, owner: string): Promise<CursorState | undefined> {
     const fresh = await this.options.cursors.read(state);
-    return fresh?.leaseOwner === owner ? fresh : undefined;
+    return fresh?.leaseOwner === owner && fresh.leaseEpoch === state.leaseEpoch ? fresh : undefined;
   }
 
   /** Commits and renews the lease; the new state, the state a reset left, or undefined when taken over. */
@@ -477,7 +514,8 @@ export class Deliverer {
     const { state, owner } = run;
     // Caught up with nothing to retry: the commit lets the lease go too, saving a write per run.
     const release = update.next >= end && update.retryAt === undefined;
-    const leaseExpires = release ? undefined : this.now() + run.leaseMs;
+    // A retry waited for in this run keeps the lease through the wait: nothing else may deliver before it.
+    const leaseExpires = release ? undefined : Math.max(this.now(), update.retryAt ?? 0) + this.leaseMs;
     const ok = await this.options.cursors.commitOffset(state, owner, { ...update, leaseExpires });
     if (!ok) return this.adopt(state, owner);
     return {
