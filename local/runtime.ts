@@ -9,7 +9,13 @@ import { createApiHandler, screenRequest } from '../functions/api/handler';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
-import { createBus, createBusCore, createDelivery } from '../shared/bus';
+import {
+  createBus,
+  createBusCore,
+  createDelivererRole,
+  createDispatcherRole,
+  createSweeperRole,
+} from '../shared/bus';
 import { SETTINGS, settingFromEnv } from '../shared/config';
 import { limitsFromEnv } from '../shared/publish/limits';
 import {
@@ -130,7 +136,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     stops.push(() => drainFunctionUrl(server, SHUTDOWN_GRACE_MS));
 
     const core = createBusCore({ env });
-    const delivery = createDelivery(core, {
+    const delivery = createDelivererRole(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
     });
     functions.register(
@@ -139,7 +145,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       delivererFunction.timeoutSeconds * 1000,
     );
     triggers.push({ function: delivererFunction.id, trigger: 'invoke' });
-    const dispatch = createDispatcherHandler(core, delivery);
+    const dispatch = createDispatcherHandler(createDispatcherRole(core));
     const streamTrigger = {
       function: dispatcherFunction.id,
       trigger: 'stream',
@@ -172,7 +178,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     triggers.push({ function: dispatcherFunction.id, trigger: 'schedule' });
     stops.push(async () => clearInterval(deliverySweep));
 
-    const sweep = createSweeperHandler(env);
+    const sweep = createSweeperHandler(createSweeperRole(core));
     const timer = setInterval(() => {
       sweep().catch((error) => log(`sweeper: ${(error as Error).message}`));
     }, sweeperSchedule.localEverySeconds * 1000);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors';
-import { busMetrics } from '../observability/metrics';
+import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
 import { type PartitionTop, readTop } from './head';
 import { writeUnits } from './item-size';
@@ -12,6 +12,8 @@ import { conflictingItem, type SegmentItem, segmentItem } from './segment-item';
 import type { SegmentStore } from './segment-store';
 
 export interface AppenderOptions {
+  /** Told of conflicts and reserved appends. @default none */
+  readonly metrics?: Pick<MetricsPort, 'appendConflict' | 'reservedAppend'>;
   readonly dynamo: DynamoDBDocumentClient;
   readonly segments: SegmentStore;
   readonly table: string;
@@ -295,7 +297,7 @@ export class Appender {
           lostHere = true;
           this.lostRaces.set(pk, (this.lostRaces.get(pk) ?? 0) + 1);
           // A lost race is billed as a write: the metric shows when writers crowd a partition.
-          busMetrics.appendConflict(attempt < this.options.attempts);
+          (this.options.metrics ?? NO_METRICS).appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
             this.fail(
               `Partition ${commit.partition} of topic "${commit.topic}" is busy; retry the request.`,
@@ -381,7 +383,7 @@ export class Appender {
       }
       if (!reservation) continue;
       const base = await this.commitAt(commit, reservation);
-      busMetrics.reservedAppend();
+      (this.options.metrics ?? NO_METRICS).reservedAppend();
       // No one else reserved since our last reservation, a few times in a row: the crowd is gone.
       const alone = this.reservedEnds.get(pk)?.end === base;
       const aloneStreak = alone ? (this.reservedEnds.get(pk)?.aloneStreak ?? 0) + 1 : 0;

@@ -6,7 +6,13 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { Webhook } from 'standardwebhooks';
 import { createDispatcherHandler } from '../../functions/dispatcher/handler';
 import { StreamPoller } from '../../local/stream-poller';
-import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import {
+  type BusCore,
+  createBusCore,
+  createDelivererRole,
+  createDispatcherRole,
+  type DispatcherRole,
+} from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import { DeadLetters } from '../../shared/delivery/dead-letters';
 import { Deliverer, type DelivererOptions } from '../../shared/delivery/deliverer';
@@ -79,7 +85,7 @@ export class InProcessWaker implements Waker {
 
 export interface DeliveryHarness {
   readonly core: BusCore;
-  readonly delivery: Delivery;
+  readonly delivery: DispatcherRole & { readonly deliverer: Deliverer };
   readonly waker: InProcessWaker;
   stop(): Promise<void>;
 }
@@ -101,16 +107,17 @@ export function startDelivery(
       return (await super.list()).filter((subscription) => owns(subscription.group));
     }
   })(core.clients.dynamo, core.config.registryTable);
-  const delivery: Delivery = {
-    ...createDelivery(core),
+  const delivery = {
+    ...createDispatcherRole(core),
     dispatcher: new Dispatcher({ ...core, subscriptions: scoped }),
+    deliverer: createDelivererRole(core).deliverer,
   };
   waker.deliverer = delivery.deliverer;
   const poller = new StreamPoller({
     dynamo: new DynamoDBClient({}),
     streams: new DynamoDBStreamsClient({}),
     table: testConfig().logTable,
-    handler: createDispatcherHandler(core, delivery),
+    handler: createDispatcherHandler(delivery),
     batchSize: 100,
     eventNames: ['INSERT'],
     idleMs: 50,

@@ -12,7 +12,6 @@ import {
   subscriptionView,
 } from '../../../shared/delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
-import { busMetrics } from '../../../shared/observability/metrics';
 import type { TopicConfig } from '../../../shared/registry/topic-registry';
 import { defineRoute } from '../contract/route';
 import {
@@ -300,7 +299,7 @@ export const redriveDeadLetters = defineRoute({
     await bus.cursors.reset(ref, dlq, from, { until: endOffset });
     await bus.waker.wake([ref]);
     const deadLetters = Math.max(0, endOffset - from);
-    busMetrics.redriven(deadLetters);
+    bus.metrics.redriven(deadLetters);
     return json(202, { deadLetters });
   },
 });
