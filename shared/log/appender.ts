@@ -115,14 +115,9 @@ export class Appender {
    * @example
    * const { baseOffset } = await appender.append('orders', 0, 168, [record]);
    */
-  append(
-    topic: string,
-    partition: number,
-    retentionHours: number,
-    records: SegmentRecord[],
-    options: AppendOptions = {},
-  ): Promise<AppendResult> {
-    return this.queue.append(topic, partition, retentionHours, records, options);
+  append(...append: Parameters<CommitQueue['append']>): Promise<AppendResult> {
+    // Through the group commit, which calls back `commitSegment` once per coalesced segment.
+    return this.queue.append(...append);
   }
 
   /** Encodes, stores (S3 first when large) and commits one segment; returns its base offset. */

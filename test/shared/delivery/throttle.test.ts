@@ -23,19 +23,24 @@ function virtualClock() {
   };
 }
 
+/** `count` events in one partition, and a group reading them in one batch. */
+async function groupWithEvents(count: number, maxAttempts: number) {
+  const topic = uniqueTopic('throttle');
+  await core.topics.create({ name: topic, partitions: 1, retentionHours: 24 });
+  await core.log.append(
+    topic,
+    0,
+    24,
+    Array.from({ length: count }, (_, n) => record({ n })),
+  );
+  const group = await createGroup(core, topic, { batchSize: count, maxAttempts });
+  return { group, ref: { cursor: group, partition: 0 } };
+}
+
 describe('a throttling target', () => {
   test('a webhook answering 429 with Retry-After: 2 gets the whole batch again, no earlier than 2 s later; the group shows when', async () => {
     // GIVEN 8 events and a group delivering them in one batch to a webhook that throttles the first request
-    const topic = uniqueTopic('throttle');
-    await core.topics.create({ name: topic, partitions: 1, retentionHours: 24 });
-    await core.log.append(
-      topic,
-      0,
-      24,
-      Array.from({ length: 8 }, (_, n) => record({ n })),
-    );
-    const group = await createGroup(core, topic, { batchSize: 8, maxAttempts: 3 });
-    const ref = { cursor: group, partition: 0 };
+    const { ref } = await groupWithEvents(8, 3);
     const clock = virtualClock();
     const secret = newWebhookSecret();
     const receiver = await startWebhookReceiver(() => secret);
@@ -72,15 +77,7 @@ describe('a throttling target', () => {
   });
 
   test('a target that throttles for ever still spends the attempts budget: its first event is dead-lettered, the rest flow', async () => {
-    const topic = uniqueTopic('throttle');
-    await core.topics.create({ name: topic, partitions: 1, retentionHours: 24 });
-    await core.log.append(
-      topic,
-      0,
-      24,
-      Array.from({ length: 4 }, (_, n) => record({ n })),
-    );
-    const group = await createGroup(core, topic, { batchSize: 4, maxAttempts: 2 });
+    const { group } = await groupWithEvents(4, 2);
     const clock = virtualClock();
     const sizes: number[] = [];
     const target = {
