@@ -9,7 +9,13 @@ import { createDelivererHandler } from '../functions/deliverer/handler';
 import { createDispatcherHandler } from '../functions/dispatcher/handler';
 import { createSweeperHandler } from '../functions/sweeper/handler';
 import { type AwsClients, createAwsClients } from '../shared/aws/clients';
-import { createBus, createBusCore, createDelivery } from '../shared/bus';
+import {
+  createBus,
+  createBusCore,
+  createDelivererRole,
+  createDispatcherRole,
+  createSweeperRole,
+} from '../shared/bus';
 import { SETTINGS, settingFromEnv } from '../shared/config';
 import { limitsFromEnv } from '../shared/publish/limits';
 import {
@@ -143,7 +149,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     // The deliverer and the dispatcher share one process here, and so one environment.
     const deliveryEnv = functionEnvironment([delivererFunction, dispatcherFunction], env);
     const core = createBusCore({ env: deliveryEnv, clients: clientsFor(deliveryEnv) });
-    const delivery = createDelivery(core, {
+    const delivery = createDelivererRole(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
     });
     functions.register(
@@ -152,7 +158,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       delivererFunction.timeoutSeconds * 1000,
     );
     triggers.push({ function: delivererFunction.id, trigger: 'invoke' });
-    const dispatch = createDispatcherHandler(core, delivery);
+    const dispatch = createDispatcherHandler(createDispatcherRole(core));
     const streamTrigger = {
       function: dispatcherFunction.id,
       trigger: 'stream',
@@ -186,7 +192,9 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     stops.push(async () => clearInterval(deliverySweep));
 
     const sweeperEnv = functionEnvironment([sweeperFunction], env);
-    const sweep = createSweeperHandler(sweeperEnv, clientsFor(sweeperEnv));
+    const sweep = createSweeperHandler(
+      createSweeperRole(createBusCore({ env: sweeperEnv, clients: clientsFor(sweeperEnv) })),
+    );
     const timer = setInterval(() => {
       sweep().catch((error) => log(`sweeper: ${(error as Error).message}`));
     }, sweeperSchedule.localEverySeconds * 1000);

@@ -159,6 +159,8 @@ export interface SubscriptionPartition {
   readonly lastError: string | null;
   readonly retryAt?: string;
   /** Age of the oldest undelivered event. */
+  /** Set while the target throttles: when the whole batch is sent again (its `Retry-After`). */
+  readonly throttledUntil?: string;
   readonly oldestEventAgeMs: number;
 }
 

@@ -14,14 +14,22 @@ import { LambdaTarget } from './delivery/targets/lambda-target';
 import type { DeliveryTargetClient } from './delivery/targets/target';
 import { WebhookTarget } from './delivery/targets/webhook-target';
 import { LambdaWaker, type Waker } from './delivery/waker';
+import { FloorKeeper } from './log/floor-keeper';
 import { Log } from './log/log';
-import { busMetrics } from './observability/metrics';
+import { SegmentStore } from './log/segment-store';
+import { type BusMetrics, busMetrics } from './observability/metrics';
 import { IdempotentAppends } from './publish/idempotent-appends';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
 
-/** The bus's state and what reads and writes it, without an API in front: what the delivery functions need. */
+/**
+ * The objects every function role shares: settings, clients, the log, the
+ * registries, the cursors, the waker and the metrics. The role factories
+ * below build on it — one per function (api, deliverer, dispatcher,
+ * sweeper, registrar) — and the handlers, local mode and the tests all wire
+ * through them.
+ */
 export interface BusCore {
   readonly config: BusConfig;
   readonly clients: AwsClients;
@@ -31,12 +39,8 @@ export interface BusCore {
   readonly cursors: CursorStore;
   /** Wakes deliverers (docs/adr/0005). */
   readonly waker: Waker;
-}
-
-/** Everything the API handler needs, wired once per process from the environment. */
-export interface Bus extends BusCore {
-  readonly publisher: Publisher;
-  readonly authorizer: Authorizer;
+  /** The one metrics port the domain tells; a handler flushes it where it ends. */
+  readonly metrics: BusMetrics;
 }
 
 export interface BusCoreOptions {
@@ -45,6 +49,36 @@ export interface BusCoreOptions {
   readonly clients?: Partial<AwsClients>;
   /** @default asynchronous invocations of the deliverer function */
   readonly waker?: Waker;
+  /** @default the process's metrics (one per process, as Powertools intends) */
+  readonly metrics?: BusMetrics;
+}
+
+/**
+ * @example
+ * const core = createBusCore({ env: process.env });
+ * const { deliverer } = createDelivererRole(core);
+ */
+export function createBusCore(options: BusCoreOptions = {}): BusCore {
+  const env = options.env ?? process.env;
+  const config = configFromEnv(env);
+  const clients = { ...createAwsClients(env), ...options.clients };
+  const metrics = options.metrics ?? busMetrics;
+  return {
+    config,
+    clients,
+    log: new Log({ dynamo: clients.dynamo, s3: clients.s3, config, metrics }),
+    topics: new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
+    subscriptions: new SubscriptionRegistry(clients.dynamo, config.registryTable),
+    cursors: new CursorStore(clients.dynamo, config.groupsTable),
+    waker: options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
+    metrics,
+  };
+}
+
+/** The API function's objects: the core, the publisher and the authorizer. */
+export interface Bus extends BusCore {
+  readonly publisher: Publisher;
+  readonly authorizer: Authorizer;
 }
 
 export interface BusOptions extends BusCoreOptions {
@@ -52,27 +86,23 @@ export interface BusOptions extends BusCoreOptions {
   readonly adminKey: string | AdminKeySource;
 }
 
-export function createBusCore(options: BusCoreOptions = {}): BusCore {
-  const env = options.env ?? process.env;
-  const config = configFromEnv(env);
-  const clients = { ...createAwsClients(env), ...options.clients };
-  return {
-    config,
-    clients,
-    log: new Log({ dynamo: clients.dynamo, s3: clients.s3, config }),
-    topics: new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
-    subscriptions: new SubscriptionRegistry(clients.dynamo, config.registryTable),
-    cursors: new CursorStore(clients.dynamo, config.groupsTable),
-    waker: options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
-  };
-}
-
+/**
+ * The API role: wired once per process from the environment.
+ *
+ * @example
+ * const bus = createBus({ adminKey: adminKeySource() });
+ */
 export function createBus(options: BusOptions): Bus {
   const core = createBusCore(options);
-  const { clients, config, log } = core;
+  const { clients, config, log, metrics } = core;
   return {
     ...core,
-    publisher: new Publisher(log, new IdempotentAppends(clients.dynamo, config.registryTable, log)),
+    publisher: new Publisher(
+      log,
+      new IdempotentAppends(clients.dynamo, config.registryTable, log),
+      undefined,
+      metrics,
+    ),
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
       iamGrants: new IamGrants(clients.dynamo, config.registryTable),
@@ -80,17 +110,22 @@ export function createBus(options: BusOptions): Bus {
   };
 }
 
-/** The delivery side of a bus: the dispatcher that wakes cursors and the deliverer that delivers them. */
-export interface Delivery {
-  readonly dispatcher: Dispatcher;
+/** The deliverer role: one deliverer, delivering to Lambda functions and webhooks. */
+export interface DelivererRole {
+  readonly core: BusCore;
   readonly deliverer: Deliverer;
 }
 
-export function createDelivery(
-  bus: BusCore,
+/**
+ * @example
+ * const { deliverer } = createDelivererRole(createBusCore(), { onError: (m, d) => logger.warn(m, d) });
+ * await deliverer.deliver({ cursor: 'billing', partition: 0 }, 60_000);
+ */
+export function createDelivererRole(
+  core: BusCore,
   options: { onError?: (message: string, details: Record<string, unknown>) => void } = {},
-): Delivery {
-  const { config, clients, log, topics, subscriptions, cursors, waker } = bus;
+): DelivererRole {
+  const { config, clients, log, topics, subscriptions, cursors, waker, metrics } = core;
   const targetFor = (subscription: StoredSubscription): DeliveryTargetClient =>
     subscription.target.type === 'lambda'
       ? new LambdaTarget(clients.lambda, subscription.target.function, subscription.timeoutSeconds * 1000)
@@ -101,7 +136,7 @@ export function createDelivery(
           config.webhookPolicy,
         );
   return {
-    dispatcher: new Dispatcher({ log, subscriptions, topics, cursors, waker }),
+    core,
     deliverer: new Deliverer({
       log,
       cursors,
@@ -112,7 +147,57 @@ export function createDelivery(
       waker,
       backoff: { ...DEFAULT_BACKOFF, baseMs: config.retryBaseMs },
       onError: options.onError,
-      observer: busMetrics,
+      observer: metrics,
     }),
   };
+}
+
+/** The dispatcher role: raises floors from the stream and wakes deliverers. */
+export interface DispatcherRole {
+  readonly dispatcher: Dispatcher;
+  readonly floors: FloorKeeper;
+}
+
+/**
+ * @example
+ * const { dispatcher } = createDispatcherRole(createBusCore());
+ * await dispatcher.sweep();
+ */
+export function createDispatcherRole(core: BusCore): DispatcherRole {
+  const { log, subscriptions, topics, cursors, waker, clients, config } = core;
+  return {
+    dispatcher: new Dispatcher({ log, subscriptions, topics, cursors, waker }),
+    floors: new FloorKeeper({ dynamo: clients.dynamo, table: config.logTable }),
+  };
+}
+
+/** The sweeper role: floors brought up to heads, orphaned segment objects removed. */
+export interface SweeperRole {
+  readonly core: BusCore;
+  readonly floors: FloorKeeper;
+  readonly segments: SegmentStore;
+}
+
+/**
+ * @example
+ * const { floors } = createSweeperRole(createBusCore());
+ */
+export function createSweeperRole(core: BusCore): SweeperRole {
+  const { clients, config } = core;
+  return {
+    core,
+    floors: new FloorKeeper({ dynamo: clients.dynamo, table: config.logTable }),
+    segments: new SegmentStore(clients.s3, config.bucket),
+  };
+}
+
+/**
+ * The registrar role (the construct's declarations): the core is all it
+ * needs, as the declarations write through the registries and cursors.
+ *
+ * @example
+ * await applyDeclaration(createRegistrarRole(), declaration);
+ */
+export function createRegistrarRole(options: BusCoreOptions = {}): BusCore {
+  return createBusCore(options);
 }

@@ -134,12 +134,41 @@ const OUTAGE_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
-const OUTAGE_NAMES = new Set([
-  'TimeoutError',
-  'NetworkingError',
+/** DynamoDB's refusals for capacity: the request was not applied. */
+const THROTTLE_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
+]);
+
+/**
+ * Whether a storage request was refused for capacity (throttled): it was
+ * not applied, so a retry cannot find it done.
+ *
+ * @example
+ * if (!isStorageThrottle(error)) unknownAt = head; // the write may have landed
+ */
+export function isStorageThrottle(error: unknown): boolean {
+  return THROTTLE_NAMES.has((error as { name?: string } | undefined)?.name ?? '');
+}
+
+/**
+ * Whether a storage request was refused as the client's fault and the SDK
+ * would not retry it (malformed, access denied): it fails the same way every
+ * time, so no retry can help.
+ *
+ * @example
+ * if (isPermanentRefusal(error)) throw error;
+ */
+export function isPermanentRefusal(error: unknown): boolean {
+  const { $fault, $retryable } = (error ?? {}) as { $fault?: string; $retryable?: unknown };
+  return $fault === 'client' && !$retryable;
+}
+
+const OUTAGE_NAMES = new Set([
+  'TimeoutError',
+  'NetworkingError',
+  ...THROTTLE_NAMES,
   'InternalServerError',
   'ServiceUnavailable',
   'SlowDown',

@@ -5,7 +5,6 @@ import { adminKeySource } from '../../shared/auth/admin-key';
 import { type Bus, createBus } from '../../shared/bus';
 import { settingFromEnv } from '../../shared/config';
 import { createLogger } from '../../shared/observability/logger';
-import { busMetrics } from '../../shared/observability/metrics';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
 import { serveRoute } from './contract/serve-route';
 import type { HttpEvent, HttpResult } from './http';
@@ -66,6 +65,7 @@ function lowerCased(headers: Record<string, string>): Record<string, string> {
 }
 
 let api: ((event: HttpEvent, context: unknown) => Promise<HttpResult>) | undefined;
+let bus: Bus | undefined;
 
 /**
  * The Lambda entry point: wires the bus from the environment on the first
@@ -73,10 +73,12 @@ let api: ((event: HttpEvent, context: unknown) => Promise<HttpResult>) | undefin
  * it, cached with a maximum age; a failed read fails that request only.
  */
 export const handler = async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
-  api ??= createApiHandler(createBus({ adminKey: adminKeySource() }), limitsFromEnv()) as never;
+  bus ??= createBus({ adminKey: adminKeySource() });
+  api ??= createApiHandler(bus, limitsFromEnv()) as never;
   try {
     return await (api as NonNullable<typeof api>)(event, context);
   } finally {
-    busMetrics.flushIfDue();
+    // Not Powertools' logMetrics, which writes a line per request: a busy instance writes one a second.
+    bus.metrics.flushIfDue();
   }
 };

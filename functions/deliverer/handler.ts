@@ -1,9 +1,10 @@
-import { createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { createBusCore, createDelivererRole, type DelivererRole } from '../../shared/bus';
 import { SETTINGS } from '../../shared/config';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
 import { createLogger } from '../../shared/observability/logger';
-import { busMetrics } from '../../shared/observability/metrics';
 
 const logger = createLogger();
 
@@ -12,7 +13,7 @@ export interface DelivererContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** A run is never planned longer than this: the lease, and so a crashed holder's stall, stay short. */
+/** A run is never planned longer than this: the work of one invocation stays bounded, and is handed on. */
 const MAX_RUN_MS = 60_000;
 
 /**
@@ -21,7 +22,7 @@ const MAX_RUN_MS = 60_000;
  * A throw makes Lambda retry the wake-up, which is safe: the lease keeps one
  * holder and commits are conditional.
  */
-export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
+export function createDelivererHandler(delivery: Pick<DelivererRole, 'deliverer'>) {
   return async (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
     if (typeof event?.cursor !== 'string' || !Number.isInteger(event.partition)) {
       throw new Error('The deliverer takes {"cursor": group, "partition": n}.');
@@ -38,22 +39,18 @@ export function createDelivererHandler(delivery: Pick<Delivery, 'deliverer'>) {
   };
 }
 
-let deliver: ReturnType<typeof createDelivererHandler> | undefined;
+let deliver: ((event: CursorRef, context: DelivererContext) => Promise<DeliveryRun>) | undefined;
 
-export const handler = async (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
+/** The Lambda entry point: wires the deliverer role on the first run; each run's metrics are flushed as it ends. */
+export const handler = (event: CursorRef, context: DelivererContext): Promise<DeliveryRun> => {
   if (!deliver) {
     // A deliverer hands work on to its own function: on AWS, the one Lambda says it is.
     const env = { ...process.env };
     env[SETTINGS.delivererFunction.env] ??= env.AWS_LAMBDA_FUNCTION_NAME;
-    deliver = createDelivererHandler(
-      createDelivery(createBusCore({ env }), {
-        onError: (message, details) => logger.warn(message, details),
-      }),
-    );
+    const role = createDelivererRole(createBusCore({ env }), {
+      onError: (message, details) => logger.warn(message, details),
+    });
+    deliver = middy(createDelivererHandler(role)).use(logMetrics(role.core.metrics.metrics)) as never;
   }
-  try {
-    return await deliver(event, context);
-  } finally {
-    busMetrics.flush();
-  }
+  return (deliver as NonNullable<typeof deliver>)(event, context);
 };

@@ -1,9 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
-import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import { createBusCore, createDispatcherRole, type DispatcherRole } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
-import { FloorKeeper } from '../../shared/log/floor-keeper';
 import { createLogger } from '../../shared/observability/logger';
 
 const logger = createLogger();
@@ -26,11 +25,8 @@ function isSweep(event: DynamoDBStreamEvent | SweepEvent): event is SweepEvent {
  * the batch's first record as failed (the stream source reports batch item
  * failures), and the source retries from there.
  */
-export function createDispatcherHandler(
-  core: BusCore = createBusCore(),
-  delivery: Pick<Delivery, 'dispatcher'> = createDelivery(core),
-) {
-  const floors = new FloorKeeper({ dynamo: core.clients.dynamo, table: core.config.logTable });
+export function createDispatcherHandler(role: DispatcherRole = createDispatcherRole(createBusCore())) {
+  const { dispatcher, floors } = role;
   async function onStream(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
     const segments: { pk: string; last: number }[] = [];
     for (const record of event.Records) {
@@ -49,7 +45,7 @@ export function createDispatcherHandler(
         const end = Math.max(last + 1, touched.get(pk)?.end ?? 0);
         touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)), end });
       }
-      await delivery.dispatcher.onAppended([...touched.values()]);
+      await dispatcher.onAppended([...touched.values()]);
       return { batchItemFailures: [] };
     } catch (error) {
       logger.error('stream batch failed; retried from its first record', { error });
@@ -60,7 +56,7 @@ export function createDispatcherHandler(
   return async (
     event: DynamoDBStreamEvent | SweepEvent,
   ): Promise<DynamoDBBatchResponse | { woken: CursorRef[] }> =>
-    isSweep(event) ? { woken: await delivery.dispatcher.sweep() } : onStream(event);
+    isSweep(event) ? { woken: await dispatcher.sweep() } : onStream(event);
 }
 
 let dispatch: ReturnType<typeof createDispatcherHandler> | undefined;

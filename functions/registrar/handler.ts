@@ -1,6 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { type BusCore, createBusCore } from '../../shared/bus';
+import { type BusCore, createRegistrarRole } from '../../shared/bus';
 import { createLogger } from '../../shared/observability/logger';
 import {
   applyDeclaration,
@@ -33,7 +33,10 @@ const readSecret: SecretReader = async (arn) => {
  * (the CDK Provider framework calls it): registers a declaration on create
  * and update, and on delete removes it only if it asked to.
  */
-export function createRegistrarHandler(core: BusCore = createBusCore(), secrets: SecretReader = readSecret) {
+export function createRegistrarHandler(
+  core: BusCore = createRegistrarRole(),
+  secrets: SecretReader = readSecret,
+) {
   return async (event: CloudFormationCustomResourceEvent) => {
     const properties = event.ResourceProperties as unknown as DeclarationProperties;
     const declaration = JSON.parse(properties.Declaration) as Declaration;

@@ -1,11 +1,7 @@
-import { type AwsClients, createAwsClients } from '../../shared/aws/clients';
-import { configFromEnv } from '../../shared/config';
-import { FloorKeeper } from '../../shared/log/floor-keeper';
+import { createBusCore, createSweeperRole, type SweeperRole } from '../../shared/bus';
 import { sweepOrphanSegments } from '../../shared/log/orphan-sweeper';
 import { partitionKey } from '../../shared/log/partition-key';
-import { SegmentStore } from '../../shared/log/segment-store';
 import { createLogger } from '../../shared/observability/logger';
-import { TopicRegistry } from '../../shared/registry/topic-registry';
 
 const logger = createLogger();
 
@@ -21,14 +17,10 @@ export interface SweepResult {
  * (the part the stream left for it, docs/adr/0002), and removes segment
  * objects whose commit never happened.
  */
-export function createSweeperHandler(
-  env: NodeJS.ProcessEnv = process.env,
-  { dynamo, s3 }: Pick<AwsClients, 'dynamo' | 's3'> = createAwsClients(env),
-) {
-  const config = configFromEnv(env);
-  const segments = new SegmentStore(s3, config.bucket);
-  const topics = new TopicRegistry(dynamo, config.registryTable, config.maxRetentionHours);
-  const floors = new FloorKeeper({ dynamo, table: config.logTable });
+export function createSweeperHandler(role: SweeperRole = createSweeperRole(createBusCore())) {
+  const { core, floors, segments } = role;
+  const { config, topics } = core;
+  const { dynamo, s3 } = core.clients;
   return async (): Promise<SweepResult> => {
     const pks = (await topics.list()).flatMap((topic) =>
       Array.from({ length: topic.partitions }, (_, partition) => partitionKey(topic.name, partition)),

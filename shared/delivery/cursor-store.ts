@@ -36,14 +36,25 @@ export interface CursorState extends CursorRef {
   readonly leaseOwner?: string;
   /** Epoch ms after which the lease may be taken over. */
   readonly leaseExpires?: number;
+  /** Counts the lease's acquisitions: a holder's commits name the one it took, so a stale holder is fenced out. */
+  readonly leaseEpoch: number;
   /** Failed deliveries of the event at `committed`. */
   readonly attempts: number;
   /** Epoch ms before which the event at `committed` is not delivered again. */
   readonly retryAt?: number;
   readonly lastError?: string;
+  /** Set while the target is throttling: when the whole batch at `committed` goes again (epoch ms). */
+  readonly throttledUntil?: number;
   /** A redrive stops here: the dead-letter topic's end when it was asked for. */
   readonly until?: number;
 }
+
+/**
+ * How long a lease lasts unless renewed: a dead holder's partition waits at
+ * most this long for another (the Kinesis Client Library fails over in
+ * about 10 s, too). Renewed every third of it while its run is alive.
+ */
+export const LEASE_MS = 10_000;
 
 /** Whether someone holds the cursor's lease at `now` (epoch ms): a pure function of the state and the time. */
 export function leaseIsLive(state: Pick<CursorState, 'leaseOwner' | 'leaseExpires'>, now: number): boolean {
@@ -56,26 +67,36 @@ export interface CommitUpdate {
   readonly attempts?: number;
   readonly retryAt?: number;
   readonly lastError?: string;
+  readonly throttledUntil?: number;
   /** The lease's new expiry; absent releases the lease. */
   readonly leaseExpires?: number;
 }
 
 /**
  * Cursors in the groups table. The lease makes one holder per cursor, which
- * keeps per-partition order; the commit makes progress durable:
+ * keeps per-partition order; the commit makes progress durable. Leases are
+ * short (`LEASE_MS`, 10 s) and renewed while their run is alive — by each
+ * commit, and by a heartbeat during a long invocation — so a dead holder's
+ * partition is taken over within seconds; each acquisition bumps the lease's
+ * epoch, which fences a stalled holder out once another took over:
  *
- *                 acquireLease                commitOffset (renews)         commitOffset (releases)
- *   holder A  ───────●──── read ─ invoke ─────────●──── read ─ invoke ───────────●
- *                    │ free or expired?           │ owner = A, committed = n,    │
- *                    │                            │ generation = g?              │
- *   holder B  ──────────● lost: live lease, returns false ───── (the stream woke it too)
- *   reset     ─────────────────────────────────────────────● committed := x, generation := g+1
- *                                                            A's next commit fails: the reset wins,
- *                                                            and takes effect at the next batch.
+ *          acquireLease            renewLease (heartbeat)      commitOffset (renews)
+ *            epoch e                  owner A, epoch e?          owner A, epoch e, committed n, generation g?
+ *   A  ─────────●──── read ─ invoke ──────●──────── invoke ────────────●──── read ─ invoke ─── ✕ dies
+ *               │                                                                   │
+ *               │                                         no heartbeat: expires ────┤ (≤ LEASE_MS)
+ *   B  ────────────● refused: A's lease is live ─────────────────────────────────────────● acquireLease: expired,
+ *                                                                                          epoch e+1, delivers on
+ *   A' (A stalled, not dead, wakes up) ─────────────────────────────────────────────────────── commitOffset(e) ✕
+ *                                                                         refused: epoch is e+1; so is renewLease,
+ *                                                                         the check before a dead letter's append
+ *   reset ────────────────────────────────────────● committed := x, generation := g+1
+ *                                                   the holder's next commit fails: the reset wins,
+ *                                                   and takes effect at the next batch.
  *
- * A lease that expires while A is still invoking lets B take over, and then
- * A's commit fails on `leaseOwner`: two holders may deliver, never both commit.
- * Losing a race is a return value, not an exception.
+ * Two holders may deliver the batch that was in flight when the lease
+ * passed over, never both commit. Losing a race is a return value, not an
+ * exception.
  */
 export class CursorStore {
   constructor(
@@ -139,7 +160,10 @@ export class CursorStore {
     return items.map(toState);
   }
 
-  /** Takes the lease when it is free or expired at `now`; the state as taken, or undefined when another holds it. */
+  /**
+   * Takes the lease when it is free or expired at `now`, in a new epoch; the
+   * state as taken, or undefined when another holds it.
+   */
   async acquireLease(
     ref: CursorRef,
     owner: string,
@@ -151,10 +175,17 @@ export class CursorStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keyOf(ref),
-          UpdateExpression: 'SET leaseOwner = :owner, leaseExpires = :expires',
+          UpdateExpression:
+            'SET leaseOwner = :owner, leaseExpires = :expires, leaseEpoch = if_not_exists(leaseEpoch, :zero) + :one',
           ConditionExpression:
             'attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseExpires <= :now)',
-          ExpressionAttributeValues: { ':owner': owner, ':expires': now + leaseMs, ':now': now },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':expires': now + leaseMs,
+            ':now': now,
+            ':zero': 0,
+            ':one': 1,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -166,13 +197,46 @@ export class CursorStore {
   }
 
   /**
+   * Extends the lease `owner` took in `state.leaseEpoch` to `now + leaseMs`,
+   * unless another took it over since (or a release let it go): false then,
+   * and the holder stops before it commits or dead-letters anything.
+   */
+  async renewLease(
+    state: Pick<CursorState, 'cursor' | 'partition' | 'leaseEpoch'>,
+    owner: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<boolean> {
+    try {
+      await this.dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(state),
+          UpdateExpression: 'SET leaseExpires = :expires',
+          ConditionExpression: 'leaseOwner = :owner AND leaseEpoch = :epoch',
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':epoch': state.leaseEpoch,
+            ':expires': now + leaseMs,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Moves the cursor from `expected` to `update.next` (the same offset to
    * record a failure), on condition that `owner` still holds the lease and
-   * no reset came in between. False when that no longer holds: the caller
+   * no reset came in between — in the lease's epoch, so a holder that
+   * stalled while another took the lease over cannot commit. False when that no longer holds: the caller
    * stops, and whoever holds the cursor now carries on.
    */
   async commitOffset(
-    state: Pick<CursorState, 'cursor' | 'partition' | 'committed' | 'generation'>,
+    state: Pick<CursorState, 'cursor' | 'partition' | 'committed' | 'generation' | 'leaseEpoch'>,
     owner: string,
     update: CommitUpdate,
   ): Promise<boolean> {
@@ -184,10 +248,12 @@ export class CursorStore {
       ':owner': owner,
       ':expected': state.committed,
       ':generation': state.generation,
+      ':epoch': state.leaseEpoch,
     };
     for (const [name, value] of [
       ['retryAt', update.retryAt],
       ['lastError', update.lastError],
+      ['throttledUntil', update.throttledUntil],
       ['leaseExpires', update.leaseExpires],
     ] as const) {
       if (value === undefined) remove.push(name);
@@ -203,7 +269,8 @@ export class CursorStore {
           TableName: this.table,
           Key: keyOf(state),
           UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-          ConditionExpression: 'leaseOwner = :owner AND committed = :expected AND generation = :generation',
+          ConditionExpression:
+            'leaseOwner = :owner AND leaseEpoch = :epoch AND committed = :expected AND generation = :generation',
           ExpressionAttributeValues: values,
         }),
       );
@@ -231,7 +298,7 @@ export class CursorStore {
       new UpdateCommand({
         TableName: this.table,
         Key: keyOf(ref),
-        UpdateExpression: `${set} REMOVE retryAt, lastError`,
+        UpdateExpression: `${set} REMOVE retryAt, lastError, throttledUntil`,
         ExpressionAttributeValues: values,
         ...(extra.until !== undefined ? { ExpressionAttributeNames: { '#until': 'until' } } : {}),
       }),
@@ -259,9 +326,11 @@ function toState(item: Record<string, unknown>): CursorState {
     generation: (item.generation as number | undefined) ?? 0,
     leaseOwner: item.leaseOwner as string | undefined,
     leaseExpires: item.leaseExpires as number | undefined,
+    leaseEpoch: (item.leaseEpoch as number | undefined) ?? 0,
     attempts: (item.attempts as number | undefined) ?? 0,
     retryAt: item.retryAt as number | undefined,
     lastError: item.lastError as string | undefined,
+    throttledUntil: item.throttledUntil as number | undefined,
     until: item.until as number | undefined,
   };
 }

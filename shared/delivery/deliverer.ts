@@ -7,9 +7,19 @@ import type { DeliveryObserver } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
-import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
-import { type CursorRef, type CursorState, type CursorStore, leaseIsLive } from './cursor-store';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
+import { cursorGroup, initializeCursor } from './cursor';
+import {
+  type CommitUpdate,
+  type CursorRef,
+  type CursorState,
+  type CursorStore,
+  LEASE_MS,
+  leaseIsLive,
+} from './cursor-store';
 import type { DeadLetters } from './dead-letters';
+import { type DeliveryAction, decide } from './decide';
+import { type Heartbeat, timerHeartbeat } from './heartbeat';
 import { deadLetterTopic, type StoredSubscription } from './subscription';
 import {
   type DeliveryOutcome,
@@ -18,34 +28,6 @@ import {
   truncateError,
 } from './targets/target';
 import type { Waker } from './waker';
-
-/** The cursor of a group's redrive of its dead letters. */
-export function redriveCursor(group: string): string {
-  return `${group}#redrive`;
-}
-
-/** The group a cursor belongs to, and whether it is the group's redrive. */
-export function cursorGroup(cursor: string): { group: string; redrive: boolean } {
-  const redrive = cursor.endsWith('#redrive');
-  return { group: redrive ? cursor.slice(0, -'#redrive'.length) : cursor, redrive };
-}
-
-/**
- * Creates a group's cursor on one partition where the subscription starts
- * reading — the oldest retained event (`earliest`) or the end (`latest`) —
- * unless it exists. Returns whether there is a backlog to deliver from there.
- */
-export async function initializeCursor(
-  log: Log,
-  cursors: CursorStore,
-  subscription: Pick<StoredSubscription, 'group' | 'topic' | 'startFrom'>,
-  partition: number,
-): Promise<{ backlog: boolean }> {
-  const { startOffset, endOffset } = await log.offsets(subscription.topic, partition);
-  const start = subscription.startFrom === 'earliest' ? startOffset : endOffset;
-  await cursors.initialize({ cursor: subscription.group, partition }, subscription.topic, start);
-  return { backlog: start < endOffset };
-}
 
 export interface DelivererOptions {
   readonly log: Log;
@@ -62,6 +44,10 @@ export interface DelivererOptions {
   readonly maxBatchBytes?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How long a lease lasts unless renewed. @default LEASE_MS (10 s) */
+  readonly leaseMs?: number;
+  /** Renews the lease during a long invocation, every third of `leaseMs`. @default timers */
+  readonly heartbeat?: Heartbeat;
   readonly random?: () => number;
   readonly onError?: (message: string, details: Record<string, unknown>) => void;
   /** Told what was delivered and where the group stands (the bus's metrics). */
@@ -89,6 +75,49 @@ export interface DeliveryRun {
 /** Time kept back at the end of a run for the last commit and the hand-off. */
 const RUN_MARGIN_MS = 5_000;
 
+/** One run of one cursor: what it delivers, and where it stands. The steps of the pipeline read and move it. */
+interface Run {
+  readonly ref: CursorRef;
+  readonly group: string;
+  readonly topicName: string;
+  readonly retentionHours: number;
+  readonly subscription: StoredSubscription;
+  readonly target: DeliveryTargetClient;
+  readonly owner: string;
+  /** Epoch ms after which the run hands its work on. */
+  readonly deadline: number;
+  /** The cursor as this run last wrote or read it. */
+  state: CursorState;
+  /** The end last read (or told by the stream); read again only once the cursor reaches it. */
+  end: number;
+  /** Smaller batches while a failing batch is bisected; undefined delivers full batches. */
+  bisect?: number;
+  /** An at-most-once failure, noted with the next commit. */
+  pendingError?: string;
+  /** The next batch, read while the current one is delivered. */
+  prefetched?: { from: number; limit: number; read: Promise<ReadResult> };
+  /** The first undelivered event last read, for the age of the group's oldest undelivered event. */
+  head?: { offset: number; timestamp: number };
+  delivered: number;
+  batches: number;
+}
+
+/** Events read for the next batch, and the batch as the target gets them. */
+interface Page {
+  readonly records: LogRecord[];
+  readonly batch: OutgoingBatch;
+  /** The offset after the batch's last event. */
+  readonly next: number;
+}
+
+/** What a step tells the loop: go on to the next step, look again from the top, or end the run. */
+type Step = 'go' | 'again' | DeliveryRunResult;
+
+/** A step that moved the cursor before it had a batch: the loop starts over from the new position. */
+function again(step: Step): Exclude<Step, 'go'> {
+  return step === 'go' ? 'again' : step;
+}
+
 /**
  * Delivers one cursor (a group-partition, or a group's redrive) while it has
  * events and time: takes the lease, reads a batch from the committed offset,
@@ -100,7 +129,9 @@ const RUN_MARGIN_MS = 5_000;
  *   jittered delay, and after `maxAttempts` (or once older than
  *   `maxAgeSeconds`) it goes to the group's dead-letter topic and the
  *   events behind it flow on. A failure list from the target commits
- *   everything before the lowest failed offset.
+ *   everything before the lowest failed offset. A throttling target (429,
+ *   503, Lambda's throttling) gets the whole batch again after its
+ *   `Retry-After`, or after backoff; the rules are `decide`'s (decide.ts).
  * - At most once: commit before invoking, never retry.
  * - A retry due within the run's time is waited for here, so it happens on
  *   time; a later one is left to the sweep. Work left when time runs out is
@@ -111,255 +142,340 @@ export class Deliverer {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly backoff: BackoffPolicy;
+  private readonly leaseMs: number;
+  private readonly heartbeat: Heartbeat;
 
   constructor(private readonly options: DelivererOptions) {
     this.now = options.now ?? Date.now;
+    this.leaseMs = options.leaseMs ?? LEASE_MS;
+    this.heartbeat = options.heartbeat ?? timerHeartbeat;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
   }
 
-  /** Delivers `ref` for at most `budgetMs`. */
+  /**
+   * Delivers `ref` for at most `budgetMs`: a pipeline run once per batch —
+   * hold the lease, read a page, invoke the target, decide, commit.
+   */
   async deliver(ref: CursorRef, budgetMs: number): Promise<DeliveryRun> {
+    const run = await this.open(ref, budgetMs);
+    if (!run) return { result: 'no-subscription', delivered: 0, batches: 0 };
+    for (;;) {
+      let step = await this.hold(run);
+      if (step === 'again') continue;
+      if (step !== 'go') return this.ended(run, step);
+      const page = await this.readPage(run);
+      if (page === 'again') continue;
+      if (typeof page === 'string') return this.ended(run, page);
+      step =
+        run.subscription.delivery === 'at-most-once'
+          ? await this.sendAtMostOnce(run, page)
+          : await this.sendAtLeastOnce(run, page);
+      if (step !== 'go' && step !== 'again') return this.ended(run, step);
+    }
+  }
+
+  /** The run's subscription, topic and cursor; undefined when there is no subscription (or cursor) to deliver. */
+  private async open(ref: CursorRef, budgetMs: number): Promise<Run | undefined> {
     const { group, redrive } = cursorGroup(ref.cursor);
     // A subscription never changes once created; whether it still exists, the cursor says (see cursorOf).
     const subscription = await this.options.subscriptions.findRecent(group);
-    if (!subscription) return { result: 'no-subscription', delivered: 0, batches: 0 };
+    if (!subscription) return undefined;
     const topicName = redrive ? deadLetterTopic(group) : subscription.topic;
     const topic = await this.options.topics.find(topicName);
-    if (!topic || ref.partition >= topic.partitions)
-      return { result: 'no-subscription', delivered: 0, batches: 0 };
-
+    if (!topic || ref.partition >= topic.partitions) return undefined;
     const deadline = this.now() + budgetMs - RUN_MARGIN_MS;
-    const timeoutMs = subscription.timeoutSeconds * 1000;
-    // The lease outlasts the run and its last invocation: a live holder never loses it.
-    const leaseMs = budgetMs + timeoutMs;
-    const target = this.options.targetFor(subscription);
-    const owner = randomUUID();
-    let delivered = 0;
-    let batches = 0;
-    // The first undelivered event last read, for the age of the group's oldest undelivered event.
-    let head: { offset: number; timestamp: number } | undefined;
-    let state = await this.cursorOf(ref, subscription);
-    const run = (result: DeliveryRunResult): DeliveryRun => {
-      if (state && result !== 'no-subscription' && result !== 'held') {
-        const lag = Math.max(0, end - state.committed);
-        const oldest = head?.offset === state.committed ? head.timestamp : undefined;
-        this.options.observer?.runEnded(group, lag, oldest, this.now());
-      }
-      return { result, delivered, batches };
+    const state = await this.cursorOf(ref, subscription);
+    if (!state) return undefined;
+    return {
+      ref,
+      group,
+      topicName,
+      retentionHours: topic.retentionHours,
+      subscription,
+      target: this.options.targetFor(subscription),
+      owner: randomUUID(),
+      deadline,
+      state,
+      end: ref.end === undefined ? -1 : Math.min(ref.end, state.until ?? Number.POSITIVE_INFINITY),
+      delivered: 0,
+      batches: 0,
     };
-    if (!state) return run('no-subscription');
-    // The end last read (or told by the stream); read again only once the cursor reaches it.
-    let end = ref.end === undefined ? -1 : Math.min(ref.end, state.until ?? Number.POSITIVE_INFINITY);
-    // Smaller batches while a failing batch is bisected; undefined delivers full batches.
-    let bisect: number | undefined;
-    // An at-most-once failure, noted with the next commit.
-    let pendingError: string | undefined;
-    // The next batch, read while the current one is delivered.
-    let prefetched: { from: number; limit: number; read: Promise<ReadResult> } | undefined;
-    // Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost.
-    const release = async (current: CursorState): Promise<'released' | CursorState | undefined> => {
-      const ok = await this.options.cursors.commitOffset(current, owner, {
-        next: current.committed,
-        attempts: current.attempts,
-        retryAt: current.retryAt,
-        lastError: pendingError ?? current.lastError,
-      });
-      pendingError = undefined;
-      return ok ? 'released' : this.adopt(current, owner);
-    };
+  }
 
-    for (;;) {
-      const held = state.leaseOwner === owner;
-      if (!held && leaseIsLive(state, this.now())) return run('held');
-      if (state.committed >= end) end = await this.endOf(state);
-      const due = state.retryAt ?? 0;
-      if (state.committed >= end || due > deadline) {
-        if (!held) return run('caught-up');
-        const released = await release(state);
-        if (released === undefined) return run('held');
-        if (released !== 'released') {
-          state = released;
-          continue;
-        }
-        // An event committed while this run held the lease woke nobody: look again after letting go.
-        const fresh = await this.options.cursors.read(ref);
-        if (!fresh) return run('no-subscription');
-        state = fresh;
-        end = await this.endOf(state);
-        if (state.committed < end && (state.retryAt ?? 0) <= deadline) continue;
-        return run('caught-up');
-      }
-      if (this.now() >= deadline) {
-        if (held && (await release(state)) !== 'released') return run('held');
-        await this.options.waker.wake([ref]);
-        return run('handed-off');
-      }
-      if (!held) {
-        const taken = await this.options.cursors.acquireLease(ref, owner, this.now(), leaseMs);
-        if (!taken) return run('held');
-        state = taken;
-        continue;
-      }
-      if (due > this.now()) await this.sleep(due - this.now());
-
-      // The next batch; an event that has failed before is retried alone.
-      const limit = Math.min(
-        state.attempts > 0 ? 1 : (bisect ?? subscription.batchSize),
-        end - state.committed,
-      );
-      let records: LogRecord[];
-      let nextOffset: number;
-      try {
-        const ahead =
-          prefetched?.from === state.committed && prefetched.limit === limit ? prefetched.read : undefined;
-        prefetched = undefined;
-        ({ records, nextOffset } = await (ahead ??
-          this.options.log.read(
-            topicName,
-            ref.partition,
-            state.committed,
-            limit,
-            this.options.maxBatchBytes,
-          )));
-      } catch (error) {
-        if (!(error instanceof OffsetOutOfRangeError)) throw error;
-        // Retention removed events this group had not read: go on from the oldest retained one.
-        const skipped = `${error.startOffset - state.committed} events expired before delivery (offsets ${state.committed} to ${error.startOffset - 1})`;
-        this.options.onError?.('events expired before delivery', {
-          cursor: ref.cursor,
-          partition: ref.partition,
-          skipped,
-        });
-        const moved = await this.advance(
-          state,
-          owner,
-          { next: error.startOffset, lastError: skipped },
-          { leaseMs, end },
-        );
-        if (!moved) return run('held');
-        state = moved;
-        continue;
-      }
-      if (records.length === 0 && nextOffset > state.committed) {
-        // Only gaps (offsets that hold no event, docs/adr/0011): step over them.
-        const moved = await this.advance(state, owner, { next: nextOffset }, { leaseMs, end });
-        if (!moved) return run('held');
-        state = moved;
-        continue;
-      }
-      if (records.length === 0) {
-        // Waiting at offsets reserved and not committed yet (their commit wakes the group again), or the
-        // head said there are events and the read found none: let go and let the sweep look again.
-        this.options.onError?.('no events where the head said there are', {
-          cursor: ref.cursor,
-          partition: ref.partition,
-          committed: state.committed,
-          end,
-        });
-        await release(state);
-        return run('caught-up');
-      }
-      head = { offset: records[0].offset, timestamp: records[0].timestamp };
-      const batch = this.batchOf(subscription.group, topicName, ref.partition, records);
-      const next = batch.lastOffset + 1;
-      // Only what fits a payload is sent; the rest is the next batch's.
-      records = records.filter((record) => record.offset < next);
-      batches++;
-      // A full batch with more behind it: read the next one while the target works on this one. It is
-      // used only if this batch succeeds whole, so order and at-least-once are as without it.
-      if (records.length === limit && next < end && subscription.delivery === 'at-least-once') {
-        const read = this.options.log.read(topicName, ref.partition, next, limit, this.options.maxBatchBytes);
-        read.catch(() => {});
-        prefetched = { from: next, limit, read };
-      }
-
-      if (subscription.delivery === 'at-most-once') {
-        // The lease stays until the batch is sent, even when caught up: nobody may send the next one before.
-        const moved = await this.advance(
-          state,
-          owner,
-          { next, lastError: pendingError },
-          { leaseMs, end: Number.POSITIVE_INFINITY },
-        );
-        if (!moved) return run('held');
-        state = moved;
-        pendingError = undefined;
-        const outcome = await target.deliver(batch);
-        delivered += records.length;
-        if (outcome.status !== 'delivered') {
-          pendingError = truncateError(outcome.error);
-          this.options.onError?.('at-most-once delivery failed; not retried', {
-            cursor: ref.cursor,
-            error: pendingError,
-          });
-        }
-        continue;
-      }
-
-      const outcome: DeliveryOutcome = await target.deliver(batch);
-      let moved: CursorState | undefined;
-      if (outcome.status === 'delivered') {
-        delivered += records.length;
-        this.options.observer?.delivered(group, records, this.now());
-        // A lone event that had failed went through: back to full batches.
-        if (state.attempts > 0) bisect = undefined;
-        moved = await this.advance(state, owner, { next }, { leaseMs, end });
-      } else if (outcome.status === 'partial' && outcome.lowestFailed > state.committed) {
-        // Everything before the lowest failed offset is done; that one has failed once.
-        delivered += outcome.lowestFailed - state.committed;
-        this.options.observer?.delivered(
-          group,
-          records.filter((record) => record.offset < outcome.lowestFailed),
-          this.now(),
-        );
-        moved = await this.advance(
-          state,
-          owner,
-          { next: outcome.lowestFailed, ...this.failure(1, outcome.error) },
-          { leaseMs, end },
-        );
-      } else if (outcome.status === 'failed' && records.length > 1) {
-        // Isolate the poison event: halve the batch and try again at once.
-        bisect = Math.ceil(records.length / 2);
-        continue;
-      } else {
-        const record = records[0];
-        const attempts = state.attempts + 1;
-        const tooOld =
-          subscription.maxAgeSeconds !== undefined &&
-          this.now() - record.timestamp > subscription.maxAgeSeconds * 1000;
-        if (attempts >= subscription.maxAttempts || tooOld) {
-          const error = truncateError(outcome.error);
-          await this.options.deadLetters.append(
-            subscription.group,
-            { topic: topicName, partition: ref.partition, retentionHours: topic.retentionHours },
-            record,
-            { error, attempts },
-          );
-          this.options.observer?.deadLettered(group);
-          this.options.onError?.('event dead-lettered', {
-            cursor: ref.cursor,
-            partition: ref.partition,
-            offset: record.offset,
-            attempts,
-            error,
-          });
-          bisect = undefined;
-          moved = await this.advance(state, owner, { next: record.offset + 1 }, { leaseMs, end });
-        } else {
-          moved = await this.advance(
-            state,
-            owner,
-            { next: state.committed, ...this.failure(attempts, outcome.error) },
-            { leaseMs, end },
-          );
-        }
-      }
-      if (!moved) return run('held');
-      state = moved;
+  /** The run's answer; where the group stands goes to the observer unless the run never held the cursor. */
+  private ended(run: Run, result: DeliveryRunResult): DeliveryRun {
+    if (result !== 'no-subscription' && result !== 'held') {
+      const lag = Math.max(0, run.end - run.state.committed);
+      const oldest = run.head?.offset === run.state.committed ? run.head.timestamp : undefined;
+      this.options.observer?.runEnded(run.group, lag, oldest, this.now());
     }
+    return { result, delivered: run.delivered, batches: run.batches };
+  }
+
+  /**
+   * The first step of each batch: ends the run when another holds the
+   * cursor, nothing is due or time is up; takes the lease; waits for a
+   * retry due within the run.
+   */
+  private async hold(run: Run): Promise<Step> {
+    const held = run.state.leaseOwner === run.owner;
+    if (!held && leaseIsLive(run.state, this.now())) return 'held';
+    if (run.state.committed >= run.end) run.end = await this.endOf(run.state);
+    const due = run.state.retryAt ?? 0;
+    if (run.state.committed >= run.end || due > run.deadline) {
+      if (!held) return 'caught-up';
+      const released = await this.release(run);
+      if (released === undefined) return 'held';
+      if (released !== 'released') {
+        run.state = released;
+        return 'again';
+      }
+      // An event committed while this run held the lease woke nobody: look again after letting go.
+      const fresh = await this.options.cursors.read(run.ref);
+      if (!fresh) return 'no-subscription';
+      run.state = fresh;
+      run.end = await this.endOf(fresh);
+      if (fresh.committed < run.end && (fresh.retryAt ?? 0) <= run.deadline) return 'again';
+      return 'caught-up';
+    }
+    if (this.now() >= run.deadline) {
+      if (held && (await this.release(run)) !== 'released') return 'held';
+      await this.options.waker.wake([run.ref]);
+      return 'handed-off';
+    }
+    if (!held) {
+      const taken = await this.options.cursors.acquireLease(run.ref, run.owner, this.now(), this.leaseMs);
+      if (!taken) return 'held';
+      run.state = taken;
+      return 'again';
+    }
+    if (due > this.now()) await this.sleep(due - this.now());
+    // A lease past half its time (a slow read, a long wait) is renewed before the invocation; a commit renews it too.
+    if ((run.state.leaseExpires ?? 0) - this.now() < this.leaseMs / 2 && !(await this.renew(run)))
+      return 'held';
+    return 'go';
+  }
+
+  /** Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost. */
+  private async release(run: Run): Promise<'released' | CursorState | undefined> {
+    const current = run.state;
+    const ok = await this.options.cursors.commitOffset(current, run.owner, {
+      next: current.committed,
+      attempts: current.attempts,
+      retryAt: current.retryAt,
+      lastError: run.pendingError ?? current.lastError,
+      throttledUntil: current.throttledUntil,
+    });
+    run.pendingError = undefined;
+    return ok ? 'released' : this.adopt(current, run.owner);
+  }
+
+  /**
+   * Reads the next batch from the committed offset (or takes the one read
+   * ahead); steps over expired events and gaps. An event that has failed
+   * before is retried alone.
+   */
+  private async readPage(run: Run): Promise<Page | Exclude<Step, 'go'>> {
+    const { state, ref } = run;
+    const limit = Math.min(
+      // A throttled batch goes again whole: the target was busy, no event in it failed.
+      state.attempts > 0 && state.throttledUntil === undefined
+        ? 1
+        : (run.bisect ?? run.subscription.batchSize),
+      run.end - state.committed,
+    );
+    let result: ReadResult;
+    try {
+      const ahead =
+        run.prefetched?.from === state.committed && run.prefetched.limit === limit
+          ? run.prefetched.read
+          : undefined;
+      run.prefetched = undefined;
+      result = await (ahead ?? this.read(run, state.committed, limit));
+    } catch (error) {
+      if (!(error instanceof OffsetOutOfRangeError)) throw error;
+      // Retention removed events this group had not read: go on from the oldest retained one.
+      const skipped = `${error.startOffset - state.committed} events expired before delivery (offsets ${state.committed} to ${error.startOffset - 1})`;
+      this.options.onError?.('events expired before delivery', {
+        cursor: ref.cursor,
+        partition: ref.partition,
+        skipped,
+      });
+      return again(await this.moveTo(run, { next: error.startOffset, lastError: skipped }));
+    }
+    let { records } = result;
+    if (records.length === 0 && result.nextOffset > state.committed) {
+      // Only gaps (offsets that hold no event, docs/adr/0011): step over them.
+      return again(await this.moveTo(run, { next: result.nextOffset }));
+    }
+    if (records.length === 0) {
+      // Waiting at offsets reserved and not committed yet (their commit wakes the group again), or the
+      // head said there are events and the read found none: let go and let the sweep look again.
+      this.options.onError?.('no events where the head said there are', {
+        cursor: ref.cursor,
+        partition: ref.partition,
+        committed: state.committed,
+        end: run.end,
+      });
+      await this.release(run);
+      return 'caught-up';
+    }
+    run.head = { offset: records[0].offset, timestamp: records[0].timestamp };
+    const batch = this.batchOf(run.subscription.group, run.topicName, ref.partition, records);
+    const next = batch.lastOffset + 1;
+    // Only what fits a payload is sent; the rest is the next batch's.
+    records = records.filter((record) => record.offset < next);
+    run.batches++;
+    // A full batch with more behind it: read the next one while the target works on this one. It is
+    // used only if this batch succeeds whole, so order and at-least-once are as without it.
+    if (records.length === limit && next < run.end && run.subscription.delivery === 'at-least-once') {
+      const read = this.read(run, next, limit);
+      read.catch(() => {});
+      run.prefetched = { from: next, limit, read };
+    }
+    return { records, batch, next };
+  }
+
+  private read(run: Run, from: number, limit: number): Promise<ReadResult> {
+    return this.options.log.read(run.topicName, run.ref.partition, from, limit, this.options.maxBatchBytes);
+  }
+
+  /** At most once: commits past the batch, then sends it once; a failure is only noted. */
+  private async sendAtMostOnce(run: Run, page: Page): Promise<Step> {
+    // The lease stays until the batch is sent, even when caught up: nobody may send the next one before.
+    const moved = await this.advance(
+      run,
+      { next: page.next, lastError: run.pendingError },
+      Number.POSITIVE_INFINITY,
+    );
+    if (!moved) return 'held';
+    run.state = moved;
+    run.pendingError = undefined;
+    const outcome = await this.invoke(run, page);
+    run.delivered += page.records.length;
+    if (outcome.status !== 'delivered') {
+      run.pendingError = truncateError(outcome.error);
+      this.options.onError?.('at-most-once delivery failed; not retried', {
+        cursor: run.ref.cursor,
+        error: run.pendingError,
+      });
+    }
+    return 'go';
+  }
+
+  /** At least once: invokes the target, decides what its outcome calls for (decide.ts), and does it. */
+  private async sendAtLeastOnce(run: Run, page: Page): Promise<Step> {
+    const outcome = await this.invoke(run, page);
+    const action = decide(outcome, {
+      committed: run.state.committed,
+      attempts: run.state.attempts,
+      batch: { count: page.records.length, next: page.next, firstTimestamp: page.records[0].timestamp },
+      subscription: run.subscription,
+      now: this.now(),
+      backoff: this.backoff,
+      jitter: outcome.status === 'delivered' ? 0 : this.random(),
+    });
+    return this.apply(run, page, action);
+  }
+
+  /** Carries out a decision: the commit, the bisection, the retry or the dead letter. */
+  private async apply(run: Run, page: Page, action: DeliveryAction): Promise<Step> {
+    const { state } = run;
+    switch (action.kind) {
+      case 'bisect':
+        run.bisect = action.batchSize;
+        return 'go';
+      case 'commit': {
+        const done = page.records.filter((record) => record.offset < action.next);
+        run.delivered += done.length;
+        this.options.observer?.delivered(run.group, done, this.now());
+        // A lone event that had failed went through: back to full batches.
+        if (!action.failure && state.attempts > 0) run.bisect = undefined;
+        const { failure } = action;
+        return this.moveTo(
+          run,
+          failure
+            ? {
+                next: action.next,
+                attempts: failure.attempts,
+                retryAt: failure.retryAt,
+                lastError: failure.error,
+              }
+            : { next: action.next },
+        );
+      }
+      case 'retry': {
+        const { failure } = action;
+        return this.moveTo(run, {
+          next: state.committed,
+          attempts: failure.attempts,
+          retryAt: failure.retryAt,
+          lastError: failure.error,
+        });
+      }
+      case 'wait': {
+        const { failure } = action;
+        this.options.observer?.throttled(run.group);
+        return this.moveTo(run, {
+          next: state.committed,
+          attempts: failure.attempts,
+          retryAt: failure.retryAt,
+          lastError: failure.error,
+          throttledUntil: failure.retryAt,
+        });
+      }
+      case 'dead-letter': {
+        const record = page.records[0];
+        // A holder that stalled while another took the lease over must not add a dead letter the other
+        // may add too: the append follows a check of the lease, and the commit past it names the epoch.
+        if (!(await this.renew(run))) return 'held';
+        await this.options.deadLetters.append(
+          run.subscription.group,
+          { topic: run.topicName, partition: run.ref.partition, retentionHours: run.retentionHours },
+          record,
+          { error: action.error, attempts: action.attempts },
+        );
+        this.options.observer?.deadLettered(run.group);
+        this.options.onError?.('event dead-lettered', {
+          cursor: run.ref.cursor,
+          partition: run.ref.partition,
+          offset: record.offset,
+          attempts: action.attempts,
+          error: action.error,
+        });
+        run.bisect = undefined;
+        return this.moveTo(run, { next: record.offset + 1 });
+      }
+    }
+  }
+
+  /** Invokes the target, renewing the lease while the invocation lasts: a live holder keeps its cursor. */
+  private async invoke(run: Run, page: Page): Promise<DeliveryOutcome> {
+    const stop = this.heartbeat(() => this.renew(run), this.leaseMs / 3);
+    try {
+      return await run.target.deliver(page.batch);
+    } finally {
+      await stop();
+    }
+  }
+
+  /** Extends the run's lease from now; false when another took it over. */
+  private async renew(run: Run): Promise<boolean> {
+    const leaseExpires = this.now() + this.leaseMs;
+    if (!(await this.options.cursors.renewLease(run.state, run.owner, this.now(), this.leaseMs)))
+      return false;
+    run.state = { ...run.state, leaseExpires };
+    return true;
+  }
+
+  /** Commits and goes on from the new state; the run ends as 'held' when another took the cursor over. */
+  private async moveTo(run: Run, update: Omit<CommitUpdate, 'leaseExpires'>): Promise<Step> {
+    const moved = await this.advance(run, update, run.end);
+    if (!moved) return 'held';
+    run.state = moved;
+    return 'go';
   }
 
   /** The cursor, created where the subscription starts reading if this partition has none yet. */
@@ -379,14 +495,6 @@ export class Deliverer {
     return state.until === undefined ? endOffset : Math.min(endOffset, state.until);
   }
 
-  private failure(attempts: number, error: string): { attempts: number; retryAt: number; lastError: string } {
-    return {
-      attempts,
-      retryAt: this.now() + retryDelayMs(attempts, this.backoff, this.random),
-      lastError: truncateError(error),
-    };
-  }
-
   /**
    * After a commit lost: a reset moved the cursor while this run still holds
    * the lease, so the run goes on from where the reset put it; undefined when
@@ -394,19 +502,20 @@ export class Deliverer {
    */
   private async adopt(state: CursorState, owner: string): Promise<CursorState | undefined> {
     const fresh = await this.options.cursors.read(state);
-    return fresh?.leaseOwner === owner ? fresh : undefined;
+    return fresh?.leaseOwner === owner && fresh.leaseEpoch === state.leaseEpoch ? fresh : undefined;
   }
 
   /** Commits and renews the lease; the new state, the state a reset left, or undefined when taken over. */
   private async advance(
-    state: CursorState,
-    owner: string,
-    update: { next: number; attempts?: number; retryAt?: number; lastError?: string },
-    lease: { leaseMs: number; end: number },
+    run: Run,
+    update: Omit<CommitUpdate, 'leaseExpires'>,
+    end: number,
   ): Promise<CursorState | undefined> {
+    const { state, owner } = run;
     // Caught up with nothing to retry: the commit lets the lease go too, saving a write per run.
-    const release = update.next >= lease.end && update.retryAt === undefined;
-    const leaseExpires = release ? undefined : this.now() + lease.leaseMs;
+    const release = update.next >= end && update.retryAt === undefined;
+    // A retry waited for in this run keeps the lease through the wait: nothing else may deliver before it.
+    const leaseExpires = release ? undefined : Math.max(this.now(), update.retryAt ?? 0) + this.leaseMs;
     const ok = await this.options.cursors.commitOffset(state, owner, { ...update, leaseExpires });
     if (!ok) return this.adopt(state, owner);
     return {
@@ -415,6 +524,7 @@ export class Deliverer {
       attempts: update.attempts ?? 0,
       retryAt: update.retryAt,
       lastError: update.lastError,
+      throttledUntil: update.throttledUntil,
       leaseOwner: release ? undefined : owner,
       leaseExpires,
     };

@@ -1,8 +1,8 @@
 import type { Log } from '../log/log';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
+import { redriveCursor } from './cursor';
 import { type CursorRef, type CursorStore, leaseIsLive } from './cursor-store';
-import { redriveCursor } from './deliverer';
 import { deadLetterTopic } from './subscription';
 import type { Waker } from './waker';
 

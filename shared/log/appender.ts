@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { UnavailableError } from '../errors';
-import { busMetrics } from '../observability/metrics';
-import { type EncodedSegment, encodeSegment, type SegmentCodec, type SegmentRecord } from '../segment/codec';
-import { type PartitionTop, readTop } from './head';
-import { writeUnits } from './item-size';
+import { isPermanentRefusal, isStorageThrottle, UnavailableError } from '../errors';
+import { type MetricsPort, NO_METRICS } from '../observability/metrics';
+import type { EncodedSegment, SegmentCodec, SegmentRecord } from '../segment/codec';
+import { type AppendOptions, type AppendResult, CommitQueue } from './commit-queue';
+import { readTop } from './head';
+import { HeadCache } from './head-cache';
 import { partitionKey } from './partition-key';
 import { EPOCH_MIN_MS, EPOCH_MS, type Reservation, Reservations } from './reservations';
 import { conflictingItem, type SegmentItem, segmentItem } from './segment-item';
+import { encodeForLog } from './segment-pricing';
 import type { SegmentStore } from './segment-store';
 
 export interface AppenderOptions {
+  /** Told of conflicts and reserved appends. @default none */
+  readonly metrics?: Pick<MetricsPort, 'appendConflict' | 'reservedAppend'>;
   readonly dynamo: DynamoDBDocumentClient;
   readonly segments: SegmentStore;
   readonly table: string;
@@ -42,43 +46,7 @@ export const COMMIT_DEADLINE_MS = 5 * 60 * 1000;
  */
 export class CommitUnknownError extends UnavailableError {}
 
-/** What an append may ask besides its records. */
-export interface AppendOptions {
-  /**
-   * Commit these records as a segment of their own with this id, so the
-   * commit can be found later (an idempotent publish looks for it).
-   */
-  readonly segmentId?: string;
-  /** Epoch ms after which no write is attempted: past it, the append fails without committing. */
-  readonly deadline?: number;
-}
-
-/** Where an append landed: its events have offsets `baseOffset` .. `baseOffset + count - 1`. */
-export interface AppendResult {
-  readonly baseOffset: number;
-  readonly count: number;
-}
-
-interface PendingAppend {
-  readonly records: SegmentRecord[];
-  readonly options: AppendOptions;
-  readonly retentionHours: number;
-  readonly bytes: number;
-  resolve(result: AppendResult): void;
-  reject(error: unknown): void;
-}
-
-interface PartitionQueue {
-  readonly topic: string;
-  readonly partition: number;
-  pending: PendingAppend[];
-  draining: boolean;
-}
-
-interface CachedHead {
-  readonly offset: number;
-  readonly readAt: number;
-}
+export type { AppendOptions, AppendResult } from './commit-queue';
 
 /** One encoded segment on its way to the log, whichever way it commits. */
 interface Commit {
@@ -105,8 +73,8 @@ interface Commit {
  * requests cost one commit, not one each.
  */
 export class Appender {
-  private readonly queues = new Map<string, PartitionQueue>();
-  private readonly heads = new Map<string, CachedHead>();
+  private readonly queue: CommitQueue;
+  private readonly heads: HeadCache;
   /**
    * Per partition, races this process lost since its last commit there
    * without one: a crowd shows across appends, each of which may lose only
@@ -123,16 +91,21 @@ export class Appender {
   private readonly reservedEnds = new Map<string, { end: number; aloneStreak: number }>();
   private readonly reservations: Reservations;
   private readonly now: () => number;
-  private readonly maxSegmentRecords: number;
-  private readonly maxSegmentBytes: number;
   private readonly openEpochAfterConflicts: number;
 
   constructor(private readonly options: AppenderOptions) {
     this.now = options.now ?? Date.now;
-    this.maxSegmentRecords = options.maxSegmentRecords ?? 5_000;
-    this.maxSegmentBytes = options.maxSegmentBytes ?? 4 * 1024 * 1024;
+    this.queue = new CommitQueue(
+      (topic, partition, retentionHours, records, append) =>
+        this.commitSegment(topic, partition, retentionHours, records, append),
+      {
+        maxSegmentRecords: options.maxSegmentRecords ?? 5_000,
+        maxSegmentBytes: options.maxSegmentBytes ?? 4 * 1024 * 1024,
+      },
+    );
     this.openEpochAfterConflicts = options.openEpochAfterConflicts ?? OPEN_EPOCH_AFTER_CONFLICTS;
     this.reservations = new Reservations(options.dynamo, options.table, this.now);
+    this.heads = new HeadCache(options.dynamo, options.table, options.headCacheMs, this.now);
   }
 
   /**
@@ -142,75 +115,9 @@ export class Appender {
    * @example
    * const { baseOffset } = await appender.append('orders', 0, 168, [record]);
    */
-  append(
-    topic: string,
-    partition: number,
-    retentionHours: number,
-    records: SegmentRecord[],
-    options: AppendOptions = {},
-  ): Promise<AppendResult> {
-    if (records.length === 0) return Promise.reject(new Error('append needs at least one record'));
-    const pk = partitionKey(topic, partition);
-    let queue = this.queues.get(pk);
-    if (!queue) {
-      queue = { topic, partition, pending: [], draining: false };
-      this.queues.set(pk, queue);
-    }
-    const bytes = records.reduce((sum, r) => sum + r.value.length + (r.key?.length ?? 0), 0);
-    const done = new Promise<AppendResult>((resolve, reject) => {
-      queue.pending.push({ records, options, retentionHours, bytes, resolve, reject });
-    });
-    if (!queue.draining) void this.drain(pk, queue);
-    return done;
-  }
-
-  /** Commits queued appends one segment at a time, in arrival order. */
-  private async drain(pk: string, queue: PartitionQueue): Promise<void> {
-    queue.draining = true;
-    try {
-      while (queue.pending.length > 0) {
-        const batch = this.takeBatch(queue);
-        const records = batch.flatMap((p) => p.records);
-        try {
-          const baseOffset = await this.commitSegment(
-            queue.topic,
-            queue.partition,
-            batch[0].retentionHours,
-            records,
-            batch[0].options,
-          );
-          let offset = baseOffset;
-          for (const p of batch) {
-            p.resolve({ baseOffset: offset, count: p.records.length });
-            offset += p.records.length;
-          }
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-      }
-    } finally {
-      queue.draining = false;
-      if (queue.pending.length === 0) this.queues.delete(pk);
-    }
-  }
-
-  private takeBatch(queue: PartitionQueue): PendingAppend[] {
-    const batch = [queue.pending.shift() as PendingAppend];
-    let count = batch[0].records.length;
-    let bytes = batch[0].bytes;
-    // An append with its own segment id is a segment of its own.
-    if (batch[0].options.segmentId) return batch;
-    while (queue.pending.length > 0) {
-      const next = queue.pending[0];
-      if (next.options.segmentId) break;
-      if (next.retentionHours !== batch[0].retentionHours) break;
-      if (count + next.records.length > this.maxSegmentRecords || bytes + next.bytes > this.maxSegmentBytes)
-        break;
-      batch.push(queue.pending.shift() as PendingAppend);
-      count += next.records.length;
-      bytes += next.bytes;
-    }
-    return batch;
+  append(...append: Parameters<CommitQueue['append']>): Promise<AppendResult> {
+    // Through the group commit, which calls back `commitSegment` once per coalesced segment.
+    return this.queue.append(...append);
   }
 
   /** Encodes, stores (S3 first when large) and commits one segment; returns its base offset. */
@@ -223,7 +130,14 @@ export class Appender {
   ): Promise<number> {
     const pk = partitionKey(topic, partition);
     const segmentId = options.segmentId ?? newSegmentId();
-    const { segment, inline } = this.encode(pk, segmentId, retentionHours, records);
+    const expiresAt = this.expiresAt(retentionHours);
+    const { segment, inline } = encodeForLog(records, {
+      pk,
+      segmentId,
+      expiresAt,
+      inlineThresholdBytes: this.options.inlineThresholdBytes,
+      codec: this.options.codec ?? 'none',
+    });
     const s3Key = inline ? undefined : await this.options.segments.put(topic, partition, segment.bytes);
     const commit: Commit = {
       topic,
@@ -232,7 +146,7 @@ export class Appender {
       segment,
       segmentId,
       s3Key,
-      expiresAt: this.expiresAt(retentionHours),
+      expiresAt,
       uploadedAt: this.now(),
       deadline: options.deadline,
     };
@@ -260,7 +174,7 @@ export class Appender {
     // The head of a write whose answer was lost, until something proves it did not land.
     let unknownAt: number | undefined;
     let lostHere = false;
-    let top = await this.top(pk);
+    let top = await this.heads.top(pk);
     if (top.reserved) return 'reserved';
     let head = top.head;
     for (let attempt = 1; ; attempt++) {
@@ -290,12 +204,12 @@ export class Appender {
           }
           // Someone else's item is at `head`: ours is not there, and a lost write to it can never land.
           if (unknownAt === head) unknownAt = undefined;
-          this.heads.delete(pk);
+          this.heads.forget(pk);
           if (winner.opened && unknownAt === undefined) return 'reserved';
           lostHere = true;
           this.lostRaces.set(pk, (this.lostRaces.get(pk) ?? 0) + 1);
           // A lost race is billed as a write: the metric shows when writers crowd a partition.
-          busMetrics.appendConflict(attempt < this.options.attempts);
+          (this.options.metrics ?? NO_METRICS).appendConflict(attempt < this.options.attempts);
           if (attempt >= this.options.attempts) {
             this.fail(
               `Partition ${commit.partition} of topic "${commit.topic}" is busy; retry the request.`,
@@ -310,15 +224,15 @@ export class Appender {
             continue;
           }
           await sleep(backoffMs(attempt));
-          top = await this.top(pk);
+          top = await this.heads.top(pk);
           if (top.reserved && unknownAt === undefined) return 'reserved';
           head = top.head;
         } else {
           // A request DynamoDB refused as malformed (not throttled) fails the same way every time.
-          if (isPermanent(error)) throw error;
+          if (isPermanentRefusal(error)) throw error;
           // Refused by throttling, the write did not land; otherwise its answer is unknown: keep
           // `head` so the next try detects our own commit.
-          if (!isThrottled(error)) unknownAt = head;
+          if (!isStorageThrottle(error)) unknownAt = head;
           if (attempt >= this.options.attempts)
             this.fail('The log could not be written; retry the request.', unknownAt, error);
           await sleep(backoffMs(attempt));
@@ -345,7 +259,7 @@ export class Appender {
     // An append that won at once ends the streak; one that lost on the way carries it to the next append.
     if (!lostHere || opened) this.lostRaces.delete(pk);
     if (!opened) {
-      this.heads.set(pk, { offset: last + 1, readAt: this.now() });
+      this.heads.set(pk, last + 1);
       return;
     }
     this.reserving.add(pk);
@@ -373,7 +287,7 @@ export class Appender {
       } catch (error) {
         // A lost answer may have reserved a range: a hole no one commits, which readers settle (ADR 0011).
         // Nothing of this append is committed yet, so any other failure is retried as it is.
-        if (isPermanent(error)) throw error;
+        if (isPermanentRefusal(error)) throw error;
         if (attempt >= this.options.attempts)
           this.fail('The log could not be written; retry the request.', undefined, error);
         await sleep(backoffMs(attempt));
@@ -381,7 +295,7 @@ export class Appender {
       }
       if (!reservation) continue;
       const base = await this.commitAt(commit, reservation);
-      busMetrics.reservedAppend();
+      (this.options.metrics ?? NO_METRICS).reservedAppend();
       // No one else reserved since our last reservation, a few times in a row: the crowd is gone.
       const alone = this.reservedEnds.get(pk)?.end === base;
       const aloneStreak = alone ? (this.reservedEnds.get(pk)?.aloneStreak ?? 0) + 1 : 0;
@@ -415,7 +329,7 @@ export class Appender {
           if (conflictingItem(error).id === segmentId) return base;
           break;
         }
-        if (isPermanent(error)) break;
+        if (isPermanentRefusal(error)) break;
         await sleep(backoffMs(attempt));
       }
     }
@@ -431,7 +345,7 @@ export class Appender {
       this.fail('The log could not be written; retry the request.', base, error);
     }
     if (!gap.placed && gap.id === segmentId) return base;
-    if (isPermanent(lastError)) throw lastError;
+    if (isPermanentRefusal(lastError)) throw lastError;
     return this.fail('The log could not be written in time; retry the request.', undefined, lastError);
   }
 
@@ -465,7 +379,7 @@ export class Appender {
       const end = await this.reservations.close(pk);
       if (end === undefined) return;
       await this.reservations.putGap(pk, end, end, { rt: this.now(), expiresAt, closes: true });
-      this.heads.set(pk, { offset: end + 1, readAt: this.now() });
+      this.heads.set(pk, end + 1);
     } catch {
       // The append is committed already; whoever comes next finishes the close (see `recover`).
     }
@@ -490,55 +404,8 @@ export class Appender {
     throw new Failure(message, 1, { cause });
   }
 
-  /**
-   * Encodes the records with the configured codec. When that is `none`, a
-   * segment is compressed (brotli) where that saves money (docs/adr/0008):
-   * an inline segment when its item then costs fewer write units, and a
-   * segment of up to twice the inline threshold when it then fits inline,
-   * which spares its S3 PUT (at list prices one PUT costs as much as 8 write
-   * units: about the threshold's worth). The threshold bounds stored bytes.
-   */
-  private encode(
-    pk: string,
-    segmentId: string,
-    retentionHours: number,
-    records: SegmentRecord[],
-  ): { segment: EncodedSegment; inline: boolean } {
-    const threshold = this.options.inlineThresholdBytes;
-    const codec = this.options.codec ?? 'none';
-    const plain = encodeSegment(records, { codec });
-    const plainInline = plain.bytes.length <= threshold;
-    // Events of JSON compress 2-3 times in a segment; past twice the threshold, trying mostly wastes CPU.
-    if (codec !== 'none' || plain.bytes.length > COMPRESS_TO_INLINE_FACTOR * threshold) {
-      return { segment: plain, inline: plainInline };
-    }
-    // The offset is not known yet: price the item at the widest offsets, reserved (it never understates it).
-    const units = (segment: EncodedSegment) =>
-      writeUnits(
-        segmentItem(pk, WIDEST_OFFSET, segment, segmentId, this.expiresAt(retentionHours), {
-          rt: Number.MAX_SAFE_INTEGER,
-        }),
-      );
-    if (plainInline && units(plain) === 1) return { segment: plain, inline: true };
-    const packed = encodeSegment(records, { codec: 'brotli' });
-    if (packed.bytes.length > threshold) return { segment: plain, inline: plainInline };
-    if (!plainInline || units(packed) < units(plain)) return { segment: packed, inline: true };
-    return { segment: plain, inline: true };
-  }
-
   private expiresAt(retentionHours: number): number {
     return Math.ceil(this.now() / 1000) + retentionHours * 3600;
-  }
-
-  /** The partition's top, its head from the cache while it is fresh (see `readTop`). */
-  private async top(pk: string): Promise<Pick<PartitionTop, 'head' | 'reserved'>> {
-    const cached = this.heads.get(pk);
-    const now = this.now();
-    if (cached && now - cached.readAt < this.options.headCacheMs)
-      return { head: cached.offset, reserved: false };
-    const top = await readTop(this.options.dynamo, this.options.table, pk);
-    if (!top.reserved) this.heads.set(pk, { offset: top.head, readAt: now });
-    return top;
   }
 }
 
@@ -552,31 +419,12 @@ const OPEN_EPOCH_AFTER_CONFLICTS = 2;
 /** Reservations in a row with no one else's in between after which a writer closes the epoch. */
 const CALM_RESERVATIONS = 2;
 
-/** Segments up to this many times the inline threshold are compressed to see whether they fit inline. */
-const COMPRESS_TO_INLINE_FACTOR = 2;
-
-/** Offsets are safe integers: an item priced at this base offset is never smaller than the real one. */
-const WIDEST_OFFSET = Number.MAX_SAFE_INTEGER - 2 ** 32;
-
 /**
  * 96 random bits, base64url (16 characters): ample to tell our own commit
  * from another writer's, in a third of a UUID's bytes (every write pays for them).
  */
 function newSegmentId(): string {
   return randomBytes(12).toString('base64url');
-}
-
-/** A client error the SDK would not retry (validation, access denied): no retry can help. */
-function isPermanent(error: unknown): boolean {
-  const { $fault, $retryable } = (error ?? {}) as { $fault?: string; $retryable?: unknown };
-  return $fault === 'client' && !$retryable;
-}
-
-/** DynamoDB refused the request for capacity: it was not applied. */
-function isThrottled(error: unknown): boolean {
-  return ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'].includes(
-    (error as Error).name,
-  );
 }
 
 /** Exponential backoff with full jitter, capped: spreads contending writers apart. */

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BusConfig } from '../config';
+import type { MetricsPort } from '../observability/metrics';
 import type { SegmentRecord } from '../segment/codec';
 import { logTimeIndex } from '../topology';
 import { Appender, type AppendOptions, type AppendResult } from './appender';
@@ -17,6 +18,8 @@ export interface LogOptions {
   /** See `AppenderOptions.openEpochAfterConflicts`. */
   readonly openEpochAfterConflicts?: number;
   readonly now?: () => number;
+  /** Told of append conflicts, reserved appends and settled offsets. @default none */
+  readonly metrics?: Pick<MetricsPort, 'appendConflict' | 'reservedAppend' | 'settledOffsets'>;
 }
 
 /**
@@ -34,7 +37,7 @@ export class Log {
   private readonly reader: LogReader;
 
   constructor(options: LogOptions) {
-    const { dynamo, s3, config, now, openEpochAfterConflicts } = options;
+    const { dynamo, s3, config, now, openEpochAfterConflicts, metrics } = options;
     this.segments = new SegmentStore(s3, config.bucket);
     this.appender = new Appender({
       dynamo,
@@ -46,6 +49,7 @@ export class Log {
       codec: config.segmentCodec,
       openEpochAfterConflicts,
       now,
+      metrics,
     });
     this.reader = new LogReader({
       dynamo,
@@ -53,6 +57,7 @@ export class Log {
       table: config.logTable,
       timeIndex: logTimeIndex,
       now,
+      metrics,
     });
   }
 

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { OffsetOutOfRangeError } from '../errors';
-import { busMetrics } from '../observability/metrics';
+import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import { decodeSegment, type LogRecord } from '../segment/codec';
 import { readHead } from './head';
 import { partitionKey } from './partition-key';
@@ -17,6 +17,8 @@ import {
 import type { SegmentStore } from './segment-store';
 
 export interface ReaderOptions {
+  /** Told of offsets settled as gaps. @default none */
+  readonly metrics?: Pick<MetricsPort, 'settledOffsets'>;
   readonly dynamo: DynamoDBDocumentClient;
   readonly segments: SegmentStore;
   readonly table: string;
@@ -184,7 +186,7 @@ export class LogReader {
     for (const item of [...committed, { sk: above.sk, last: above.last }]) {
       if (item.sk > start && (await this.reservations.putGap(pk, start, item.sk - 1, marks)).placed) {
         // Each settled offset is an event some writer reserved and never committed: one that died.
-        busMetrics.settledOffsets(item.sk - start);
+        (this.options.metrics ?? NO_METRICS).settledOffsets(item.sk - start);
       }
       start = Math.max(start, item.last + 1);
     }

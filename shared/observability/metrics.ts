@@ -18,29 +18,50 @@ export const BUS_METRICS = {
   /** Age of a group's oldest undelivered event, at the end of a delivery run (0 when caught up). */
   oldestEventAgeMs: 'OldestEventAgeMs',
   deadLetters: 'DeadLetters',
+  /** Batches a target throttled (429, 503, Lambda's throttling): sent again whole after its Retry-After. */
+  throttledDeliveries: 'ThrottledDeliveries',
   redrives: 'Redrives',
 } as const;
 
-/** What the deliverer tells about its work; implemented with CloudWatch metrics on AWS. */
+/**
+ * The bus's metrics as the domain sees them: one port, injected by each
+ * function role's factory (shared/bus.ts); `BusMetrics` implements it with
+ * CloudWatch's embedded metric format. Each domain class takes the part it
+ * tells of, and tells nothing when not given one.
+ */
+export interface MetricsPort extends DeliveryObserver {
+  published(events: number): void;
+  appendConflict(retried: boolean): void;
+  reservedAppend(): void;
+  settledOffsets(count: number): void;
+  redriven(deadLetters: number): void;
+}
+
+/** What the deliverer tells about its work. */
 export interface DeliveryObserver {
   delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void;
   deadLettered(group: string): void;
+  /** The target throttled a batch of the group's: it goes again whole, later. */
+  throttled(group: string): void;
   /** Where the group stands when a run ends; `oldestTimestamp` of its first undelivered event, when known. */
   runEnded(group: string, lag: number, oldestTimestamp: number | undefined, now: number): void;
 }
 
 /**
  * The bus's metrics in CloudWatch's embedded metric format (Powertools
- * Metrics): each function flushes them at the end of an invocation with
- * `flush`, or with `flushIfDue` where invocations are many and short. The namespace comes from `POWERTOOLS_METRICS_NAMESPACE` (the
- * construct sets it per bus); `POWERTOOLS_METRICS_DISABLED` turns them off
- * (local mode and the tests, where nobody reads stdout for them).
+ * Metrics): a handler flushes them where it ends, with Powertools' middy
+ * middleware (`logMetrics(busMetrics.metrics)`), or with `flushIfDue` where
+ * invocations are many and short (the API). The namespace comes from
+ * `POWERTOOLS_METRICS_NAMESPACE` (the construct sets it per bus);
+ * `POWERTOOLS_METRICS_DISABLED` turns them off (local mode and the tests,
+ * where nobody reads stdout for them).
  *
  * @example
- * busMetrics.published(3);
- * busMetrics.flush();
+ * const metrics = new BusMetrics();
+ * metrics.published(3);
+ * metrics.flush();
  */
-export class BusMetrics implements DeliveryObserver {
+export class BusMetrics implements MetricsPort {
   private made?: Metrics;
 
   /** `metrics` for a test to read; by default made on first use, so it sees the environment the process set up. */
@@ -90,6 +111,11 @@ export class BusMetrics implements DeliveryObserver {
     this.perGroup(group, BUS_METRICS.deadLetters, MetricUnit.Count, 1);
   }
 
+  throttled(group: string): void {
+    this.metrics.addMetric(BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
+    this.perGroup(group, BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
+  }
+
   redriven(deadLetters: number): void {
     this.metrics.addMetric(BUS_METRICS.redrives, MetricUnit.Count, deadLetters);
   }
@@ -133,5 +159,18 @@ export class BusMetrics implements DeliveryObserver {
   }
 }
 
-/** One per process, as Powertools intends. */
+/** One per process, as Powertools intends: the factories inject it (shared/bus.ts). */
 export const busMetrics = new BusMetrics();
+
+/** Tells nothing: what a domain class tells when no metrics were injected. */
+export const NO_METRICS: MetricsPort = {
+  published: () => {},
+  appendConflict: () => {},
+  reservedAppend: () => {},
+  settledOffsets: () => {},
+  redriven: () => {},
+  delivered: () => {},
+  deadLettered: () => {},
+  throttled: () => {},
+  runEnded: () => {},
+};

@@ -2,7 +2,7 @@ import { type PublishResult, partitionForKey } from '../../protocol';
 import { BusError, ConflictError, InvalidRequestError } from '../errors';
 import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
-import { busMetrics } from '../observability/metrics';
+import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import type { TopicConfig } from '../registry/topic-registry';
 import type { SegmentRecord } from '../segment/codec';
 import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
@@ -53,6 +53,8 @@ export class Publisher {
     /** Appends of requests with an Idempotency-Key; without it, such requests are refused. */
     private readonly idempotent?: IdempotentAppends,
     private readonly now: () => number = Date.now,
+    /** Told how many events each publish appended. */
+    private readonly metrics: Pick<MetricsPort, 'published'> = NO_METRICS,
   ) {}
 
   /**
@@ -133,7 +135,7 @@ export class Publisher {
       }),
     );
     if (conflict) throw conflict;
-    busMetrics.published(results.filter((result) => 'offset' in result).length);
+    this.metrics.published(results.filter((result) => 'offset' in result).length);
     return { results, complete: failure === undefined, failure };
   }
 

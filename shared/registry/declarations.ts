@@ -1,7 +1,7 @@
 import type { AclEntry } from '../auth/acl';
 import { IamGrants } from '../auth/iam-grants';
 import type { BusCore } from '../bus';
-import { initializeCursor } from '../delivery/deliverer';
+import { initializeCursor } from '../delivery/cursor';
 import { parseSubscription } from '../delivery/subscription';
 import { ConflictError } from '../errors';
 import type { TopicConfig } from './topic-registry';

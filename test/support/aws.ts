@@ -6,6 +6,7 @@ import { type BusConfig, configFromEnv } from '../../shared/config';
 import { Log, type LogOptions } from '../../shared/log/log';
 import { partitionKey } from '../../shared/log/partition-key';
 import type { SegmentItem } from '../../shared/log/segment-item';
+import { busMetrics } from '../../shared/observability/metrics';
 import type { SegmentRecord } from '../../shared/segment/codec';
 
 /**
@@ -34,6 +35,8 @@ export function newLog(
     config: testConfig(options.config),
     openEpochAfterConflicts: options.openEpochAfterConflicts,
     now: options.now,
+    // The process's metrics, as the factories inject them: tests watch them.
+    metrics: options.metrics ?? busMetrics,
   });
 }
 

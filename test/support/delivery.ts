@@ -7,7 +7,13 @@ import { Webhook } from 'standardwebhooks';
 import { createDispatcherHandler } from '../../functions/dispatcher/handler';
 import { StreamPoller } from '../../local/stream-poller';
 import type { DeliveryBatch } from '../../protocol';
-import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
+import {
+  type BusCore,
+  createBusCore,
+  createDelivererRole,
+  createDispatcherRole,
+  type DispatcherRole,
+} from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import { DeadLetters } from '../../shared/delivery/dead-letters';
 import { Deliverer, type DelivererOptions } from '../../shared/delivery/deliverer';
@@ -79,7 +85,7 @@ export class InProcessWaker implements Waker {
 
 export interface DeliveryHarness {
   readonly core: BusCore;
-  readonly delivery: Delivery;
+  readonly delivery: DispatcherRole & { readonly deliverer: Deliverer };
   readonly waker: InProcessWaker;
   stop(): Promise<void>;
 }
@@ -101,16 +107,17 @@ export function startDelivery(
       return (await super.list()).filter((subscription) => owns(subscription.group));
     }
   })(core.clients.dynamo, core.config.registryTable);
-  const delivery: Delivery = {
-    ...createDelivery(core),
+  const delivery = {
+    ...createDispatcherRole(core),
     dispatcher: new Dispatcher({ ...core, subscriptions: scoped }),
+    deliverer: createDelivererRole(core).deliverer,
   };
   waker.deliverer = delivery.deliverer;
   const poller = new StreamPoller({
     dynamo: new DynamoDBClient({}),
     streams: new DynamoDBStreamsClient({}),
     table: testConfig().logTable,
-    handler: createDispatcherHandler(core, delivery),
+    handler: createDispatcherHandler(delivery),
     batchSize: 100,
     eventNames: ['INSERT'],
     idleMs: 50,
@@ -138,13 +145,18 @@ export interface ReceivedBatch {
   readonly at: number;
 }
 
+/** What a test's webhook answers a batch. */
+export interface WebhookAnswer {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
 export interface WebhookReceiver {
   readonly url: string;
   readonly batches: ReceivedBatch[];
-  /** Decides each answer: status and body; the default accepts everything. */
-  answer: (
-    batch: DeliveryBatch,
-  ) => Promise<{ status: number; body?: string }> | { status: number; body?: string };
+  /** Decides each answer: status, body and headers; the default accepts everything. */
+  answer: (batch: DeliveryBatch) => Promise<WebhookAnswer> | WebhookAnswer;
   /** Offsets received for a partition, in arrival order. */
   offsets(partition?: number): number[];
   /** Resolves once `predicate` holds for what was received (polls; fails after `timeoutMs`). */
@@ -200,7 +212,9 @@ export async function startWebhookReceiver(secret?: () => string | undefined): P
       if (answer.status >= 200 && answer.status < 300) {
         batches.push({ batch, headers: request.headers, body, at: Date.now() });
       }
-      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body ?? '');
+      response
+        .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
+        .end(answer.body ?? '');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

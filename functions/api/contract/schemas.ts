@@ -373,6 +373,9 @@ export const SubscriptionDescription = Subscription.extend({
       attempts: z.int().min(0),
       lastError: z.string().nullable(),
       retryAt: z.string().optional(),
+      throttledUntil: z.string().optional().meta({
+        description: 'Set while the target throttles: when the whole batch is sent again (its Retry-After).',
+      }),
       oldestEventAgeMs: z.number().min(0).meta({ description: 'Age of the oldest undelivered event.' }),
     }),
   ),

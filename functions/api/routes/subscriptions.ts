@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import { aclGrants } from '../../../shared/auth/acl';
 import type { Principal } from '../../../shared/auth/authorizer';
 import type { Bus } from '../../../shared/bus';
+import { initializeCursor, redriveCursor } from '../../../shared/delivery/cursor';
 import type { CursorRef } from '../../../shared/delivery/cursor-store';
-import { initializeCursor, redriveCursor } from '../../../shared/delivery/deliverer';
 import {
   deadLetterTopic,
   parseSubscription,
@@ -12,7 +12,6 @@ import {
   subscriptionView,
 } from '../../../shared/delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
-import { busMetrics } from '../../../shared/observability/metrics';
 import type { TopicConfig } from '../../../shared/registry/topic-registry';
 import { defineRoute } from '../contract/route';
 import {
@@ -138,6 +137,9 @@ export const describeSubscription = defineRoute({
           attempts: cursor?.attempts ?? 0,
           lastError: cursor?.lastError ?? null,
           ...(cursor?.retryAt ? { retryAt: new Date(cursor.retryAt).toISOString() } : {}),
+          ...(cursor?.throttledUntil
+            ? { throttledUntil: new Date(cursor.throttledUntil).toISOString() }
+            : {}),
           oldestEventAgeMs:
             lag > 0 ? await oldestEventAge(bus, topic.name, partition, committedOffset, now) : 0,
         };
@@ -297,7 +299,7 @@ export const redriveDeadLetters = defineRoute({
     await bus.cursors.reset(ref, dlq, from, { until: endOffset });
     await bus.waker.wake([ref]);
     const deadLetters = Math.max(0, endOffset - from);
-    busMetrics.redriven(deadLetters);
+    bus.metrics.redriven(deadLetters);
     return json(202, { deadLetters });
   },
 });

@@ -4,13 +4,21 @@ import {
   type DeliveryTargetClient,
   type OutgoingBatch,
   outcomeOfAnswer,
+  retryAfterMs,
 } from './target';
+
+/**
+ * Lambda's answers that the function cannot run more now (its concurrency, or the account's, is used up;
+ * its network interfaces are being throttled): back-pressure, not a failure of the events.
+ */
+const THROTTLES = new Set(['TooManyRequestsException', 'EC2ThrottledException']);
 
 /**
  * A Lambda function target, invoked request-response through the Invoke API
  * (locally, the local runtime's Invoke endpoint runs the user's module). A
  * function error, or an invocation that fails or outlasts `timeoutMs`, fails
- * the batch; the function's answer may list failed events.
+ * the batch; the function's answer may list failed events. Lambda's
+ * throttling is back-pressure: the batch is sent again whole.
  */
 export class LambdaTarget implements DeliveryTargetClient {
   constructor(
@@ -38,6 +46,13 @@ export class LambdaTarget implements DeliveryTargetClient {
       }
       return outcomeOfAnswer(text, batch);
     } catch (error) {
+      if (THROTTLES.has((error as Error).name)) {
+        return {
+          status: 'throttled',
+          error: `invoking ${this.functionName}: ${(error as Error).name}: ${(error as Error).message}`,
+          retryAfterMs: retryAfterMs((error as { retryAfterSeconds?: string }).retryAfterSeconds, Date.now()),
+        };
+      }
       const message =
         (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError'
           ? `no answer within ${this.timeoutMs} ms`

@@ -5,7 +5,12 @@ export type DeliveryOutcome =
   | { readonly status: 'delivered' }
   /** The target reported these offsets (at least one, all in the batch) as failed: the lowest decides. */
   | { readonly status: 'partial'; readonly lowestFailed: number; readonly error: string }
-  | { readonly status: 'failed'; readonly error: string };
+  | { readonly status: 'failed'; readonly error: string }
+  /**
+   * The target asked the bus to slow down (HTTP 429 or 503, Lambda's throttling): nothing in the batch is
+   * at fault, so it is sent again whole, after `retryAfterMs` when the target said how long.
+   */
+  | { readonly status: 'throttled'; readonly error: string; readonly retryAfterMs?: number };
 
 /** One batch on its way: the JSON the target receives, and the offsets it covers. */
 export interface OutgoingBatch {
@@ -21,6 +26,25 @@ export interface OutgoingBatch {
 /** Delivers a batch to a subscription's target: a Lambda function or a webhook. */
 export interface DeliveryTargetClient {
   deliver(batch: OutgoingBatch): Promise<DeliveryOutcome>;
+}
+
+/** A target's `Retry-After` is followed up to this long; a longer one is cut to it. */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/**
+ * How long a target asked to wait, from a `Retry-After` value: seconds
+ * (`"120"`) or an HTTP date (`"Wed, 21 Oct 2026 07:28:00 GMT"`), at most
+ * `MAX_RETRY_AFTER_MS`. Undefined when absent or unreadable, so backoff decides.
+ *
+ * @example
+ * retryAfterMs('2', Date.now()); // 2000
+ */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 
 /** Longest error text kept in a cursor and in a dead letter's headers. */

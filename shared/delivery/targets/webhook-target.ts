@@ -9,6 +9,7 @@ import {
   type DeliveryTargetClient,
   type OutgoingBatch,
   outcomeOfAnswer,
+  retryAfterMs,
 } from './target';
 
 /** A webhook's answer is read up to this size (a failure list of 1,000 offsets fits many times over). */
@@ -19,7 +20,8 @@ export const MAX_WEBHOOK_ANSWER_BYTES = 256 * 1024;
  * (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The id is the
  * same for every attempt at the same events, so receivers can drop
  * duplicates. Success is a 2xx within the timeout; redirects are not
- * followed; the answer is read up to a bound. Every address the host name
+ * followed; the answer is read up to a bound. A 429 or 503 is the target's
+ * back-pressure (with its `Retry-After`), not a failure of the events. Every address the host name
  * resolves to is checked against the network policy when the connection is
  * made, so a name that resolves to a private address is refused too.
  */
@@ -51,9 +53,16 @@ export class WebhookTarget implements DeliveryTargetClient {
       'webhook-signature': this.signer.sign(id, timestamp, batch.body),
     };
     try {
-      const { status, answer } = await this.post(headers, batch.body);
+      const { status, answer, retryAfter } = await this.post(headers, batch.body);
       if (status >= 300 && status < 400) {
         return { status: 'failed', error: `webhook answered ${status} (redirects are not followed)` };
+      }
+      if (status === 429 || status === 503) {
+        return {
+          status: 'throttled',
+          error: `webhook answered ${status}: ${answer.slice(0, 200)}`,
+          retryAfterMs: retryAfterMs(retryAfter, Date.now()),
+        };
       }
       if (status < 200 || status >= 300) {
         return { status: 'failed', error: `webhook answered ${status}: ${answer.slice(0, 200)}` };
@@ -64,7 +73,10 @@ export class WebhookTarget implements DeliveryTargetClient {
     }
   }
 
-  private post(headers: Record<string, string>, body: string): Promise<{ status: number; answer: string }> {
+  private post(
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ status: number; answer: string; retryAfter?: string }> {
     const lookup = guardedLookup(this.policy);
     const client = this.url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
@@ -83,7 +95,11 @@ export class WebhookTarget implements DeliveryTargetClient {
             chunks.push(chunk);
           });
           response.on('end', () =>
-            resolve({ status: response.statusCode ?? 0, answer: Buffer.concat(chunks).toString('utf8') }),
+            resolve({
+              status: response.statusCode ?? 0,
+              answer: Buffer.concat(chunks).toString('utf8'),
+              retryAfter: response.headers['retry-after'],
+            }),
           );
           response.on('error', reject);
         },

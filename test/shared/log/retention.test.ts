@@ -3,7 +3,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createDispatcherHandler } from '../../../functions/dispatcher/handler';
 import { createSweeperHandler } from '../../../functions/sweeper/handler';
 import { StreamPoller } from '../../../local/stream-poller';
-import { createBusCore } from '../../../shared/bus';
+import { createBusCore, createDispatcherRole } from '../../../shared/bus';
 import { OffsetOutOfRangeError } from '../../../shared/errors';
 import { raiseFloor } from '../../../shared/log/floor';
 import { FloorKeeper } from '../../../shared/log/floor-keeper';
@@ -26,7 +26,7 @@ const poller = new StreamPoller({
   streams: new DynamoDBStreamsClient({}),
   table: testConfig().logTable,
   // Floors only: no deliverer is woken from this test.
-  handler: createDispatcherHandler(createBusCore({ waker: { wake: async () => {} } })),
+  handler: createDispatcherHandler(createDispatcherRole(createBusCore({ waker: { wake: async () => {} } }))),
   batchSize: 100,
   eventNames: ['INSERT'],
   idleMs: 50,
