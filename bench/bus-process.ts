@@ -173,6 +173,24 @@ export class BusProcess {
     return { exit: describeExit(this.exit as NonNullable<typeof this.exit>), stopMs, dynamoDbLocalExited };
   }
 
+  /**
+   * SIGKILL to the bus and every process it started (DynamoDB Local, s3rver), as a crash of the machine
+   * would stop them; resolves once the bus has exited. Its data directory stays for a restart.
+   */
+  async kill(): Promise<void> {
+    const family = descendantsOf(this.pid);
+    for (const pid of [this.pid, ...family]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await this.exited;
+    const deadline = Date.now() + 5_000;
+    while (family.some(isAlive) && Date.now() < deadline) await sleep(20);
+  }
+
   private async waitUntilHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -241,6 +259,11 @@ function childrenOf(parent: number): number[] {
     if (ppid === parent) children.push(Number(entry));
   }
   return children;
+}
+
+function descendantsOf(parent: number): number[] {
+  const children = childrenOf(parent);
+  return [...children, ...children.flatMap(descendantsOf)];
 }
 
 function isAlive(pid: number): boolean {
