@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
+import { DEAD_LETTER_HEADERS, type DeliveryBatch } from '../../../protocol';
 import { type BusCore, createBusCore } from '../../../shared/bus';
+import { redriveCursor } from '../../../shared/delivery/cursor';
 import { CursorStore } from '../../../shared/delivery/cursor-store';
-import { DEAD_LETTER_HEADERS, DeadLetters } from '../../../shared/delivery/dead-letters';
-import { redriveCursor } from '../../../shared/delivery/deliverer';
-import type { DeliveryBatch } from '../../../shared/delivery/delivery-batch';
+import { DeadLetters } from '../../../shared/delivery/dead-letters';
 import { deadLetterTopic } from '../../../shared/delivery/subscription';
 import type { DeliveryOutcome, OutgoingBatch } from '../../../shared/delivery/targets/target';
 import { WebhookTarget } from '../../../shared/delivery/targets/webhook-target';
@@ -201,7 +201,7 @@ class World {
     }
     // A throttled target gets the same batch again, no sooner than its Retry-After.
     const throttle = this.throttled.get(p);
-    if (throttle && EXPECT_THROTTLE_PACING) {
+    if (throttle) {
       if (at - throttle.at < RETRY_AFTER_SECONDS * 1000)
         this.violation(
           `${where}: came ${at - throttle.at} ms after a 429 with Retry-After: ${RETRY_AFTER_SECONDS}`,
@@ -507,20 +507,14 @@ class Kill implements Cmd {
     const leaseLeft = state?.leaseOwner ? (state.leaseExpires ?? 0) - w.now() : 0;
     met.kills++;
     if (leaseLeft > 0) met.killsWithLease++;
-    if (EXPECT_FAST_TAKEOVER) {
-      w.skew = Math.max(w.skew, killedAt + TAKEOVER_GOAL_MS - Date.now());
-      const run = await instance(w).deliver(ref, RUN_BUDGET_MS);
-      if (run.result === 'held')
-        w.violation(
-          `partition ${this.partition} still held ${TAKEOVER_GOAL_MS} ms after its deliverer was killed`,
-        );
-      w.log.push(`takeover ${this.partition}: ${run.result}`);
-    } else if (leaseLeft > 0) {
-      w.skew += leaseLeft;
-      const run = await instance(w).deliver(ref, RUN_BUDGET_MS);
-      if (run.result === 'held') w.violation(`partition ${this.partition} still held once its lease expired`);
-      w.log.push(`takeover ${this.partition} after ${leaseLeft} ms: ${run.result}`);
+    w.skew = Math.max(w.skew, killedAt + TAKEOVER_GOAL_MS - Date.now());
+    const run = await instance(w).deliver(ref, RUN_BUDGET_MS);
+    if (run.result === 'held') {
+      w.violation(
+        `partition ${this.partition} still held ${TAKEOVER_GOAL_MS} ms after its deliverer was killed`,
+      );
     }
+    w.log.push(`takeover ${this.partition} after ${leaseLeft} ms of lease: ${run.result}`);
   }
   toString = () =>
     `kill(partition ${this.partition}, at its request ${this.atRequest} after taking the lease)`;
