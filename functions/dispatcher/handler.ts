@@ -4,7 +4,9 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { type BusCore, createBusCore, createDelivery, type Delivery } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
+import { appendedPartitions } from '../../shared/delivery/dispatcher';
 import { FloorKeeper } from '../../shared/log/floor-keeper';
+import { partitionKey } from '../../shared/log/partition-key';
 
 const logger = new Logger({ serviceName: 'eventbus' });
 
@@ -32,24 +34,15 @@ export function createDispatcherHandler(
 ) {
   const floors = new FloorKeeper({ dynamo: core.clients.dynamo, table: core.config.logTable });
   async function onStream(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-    const segments: { pk: string; last: number }[] = [];
-    for (const record of event.Records) {
-      const image = record.dynamodb?.NewImage;
-      if (record.eventName !== 'INSERT' || !image) continue;
-      const item = unmarshall(image as Record<string, AttributeValue>);
-      if (typeof item.sk === 'number' && item.sk >= 0 && typeof item.last === 'number') {
-        segments.push({ pk: item.pk as string, last: item.last });
-      }
-    }
+    const items = event.Records.filter(
+      (record) => record.eventName === 'INSERT' && record.dynamodb?.NewImage,
+    ).map((record) => unmarshall(record.dynamodb?.NewImage as Record<string, AttributeValue>));
     try {
-      await floors.onSegments(segments);
-      const touched = new Map<string, { topic: string; partition: number; end: number }>();
-      for (const { pk, last } of segments) {
-        const at = pk.lastIndexOf('#');
-        const end = Math.max(last + 1, touched.get(pk)?.end ?? 0);
-        touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)), end });
-      }
-      await delivery.dispatcher.onAppended([...touched.values()]);
+      const appended = appendedPartitions(items);
+      await floors.onSegments(
+        appended.map(({ topic, partition, end }) => ({ pk: partitionKey(topic, partition), last: end - 1 })),
+      );
+      await delivery.dispatcher.onAppended(appended);
       return { batchItemFailures: [] };
     } catch (error) {
       logger.error('stream batch failed; retried from its first record', { error });

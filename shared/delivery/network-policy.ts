@@ -1,44 +1,11 @@
 import { BlockList, isIP } from 'node:net';
-
-/**
- * Which webhook targets a deployment may reach. A subscription is created by
- * a key holder, but the request is made from inside the deployment: without
- * this, a subscription could make the bus call its own metadata endpoint or
- * private services (SSRF). AWS deployments allow neither; local mode allows
- * loopback over plain HTTP so a developer's own server can be the target.
- */
-export interface NetworkPolicy {
-  /** 127.0.0.0/8 and ::1. */
-  readonly allowLoopback: boolean;
-  /** Private, link-local, unique-local, carrier-grade NAT and other non-public ranges. */
-  readonly allowPrivate: boolean;
-  /** Plain `http:` URLs as well as `https:`. */
-  readonly allowHttp: boolean;
-}
+import type { NetworkPolicy } from '../config';
 
 export const STRICT_NETWORK_POLICY: NetworkPolicy = {
   allowLoopback: false,
   allowPrivate: false,
   allowHttp: false,
 };
-
-/** Parses `EVENTBUS_WEBHOOK_ALLOW`: a comma-separated list of `loopback`, `private`, `http`. */
-export function parseNetworkPolicy(raw: string | undefined): NetworkPolicy {
-  const words = (raw ?? '')
-    .split(',')
-    .map((word) => word.trim())
-    .filter(Boolean);
-  for (const word of words) {
-    if (!['loopback', 'private', 'http'].includes(word)) {
-      throw new Error(`EVENTBUS_WEBHOOK_ALLOW takes "loopback", "private" and "http", got "${word}".`);
-    }
-  }
-  return {
-    allowLoopback: words.includes('loopback'),
-    allowPrivate: words.includes('private'),
-    allowHttp: words.includes('http'),
-  };
-}
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');

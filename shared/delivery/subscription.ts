@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { NetworkPolicy } from '../config';
 import { InvalidRequestError } from '../errors';
 import { assertValidName } from '../names';
-import { type NetworkPolicy, refusedTargetReason } from './network-policy';
+import { refusedTargetReason } from './network-policy';
 
 /** Where a consumer group's events go. */
 export type DeliveryTarget =
