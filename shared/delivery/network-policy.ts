@@ -68,7 +68,7 @@ export function refusedAddressReason(address: string, policy: NetworkPolicy): st
  */
 export function refusedTargetReason(url: URL, policy: NetworkPolicy): string | undefined {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp)) {
-    return policy.allowHttp ? 'use an http: or https: URL' : 'webhooks must use https:';
+    return policy.allowHttp ? 'use an http: or https: URL' : 'a webhook must be an HTTPS URL (https://…)';
   }
   if (url.username || url.password) return 'a webhook URL may not carry credentials';
   const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -3,7 +3,7 @@ import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { busMetrics } from '../observability/metrics';
 import { partitionForKey } from '../partitioner';
-import type { TopicConfig } from '../registry/topic-registry';
+import type { TopicConfig } from '../registry/topic';
 import type { SegmentRecord } from '../segment/codec';
 import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
 

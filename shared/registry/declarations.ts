@@ -4,7 +4,7 @@ import type { BusCore } from '../bus';
 import { initializeCursor } from '../delivery/deliverer';
 import { parseSubscription } from '../delivery/subscription';
 import { ConflictError } from '../errors';
-import type { TopicConfig } from './topic-registry';
+import type { TopicConfig } from './topic';
 
 /**
  * Topics and subscriptions declared in code (the CDK construct's `addTopic`

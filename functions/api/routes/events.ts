@@ -8,10 +8,10 @@ import {
 import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../../../shared/events/event-view';
 import { checkLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
+import { isIsoDateTime } from '../../../shared/validation';
 import { defineRoute } from '../contract/route';
 import {
   CloudEvent,
-  isIsoDateTime,
   JsonEventsBody,
   PublishAnswer,
   ReadAnswer,

@@ -13,7 +13,7 @@ import {
 } from '../../../shared/delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
 import { busMetrics } from '../../../shared/observability/metrics';
-import type { TopicConfig } from '../../../shared/registry/topic-registry';
+import type { TopicConfig } from '../../../shared/registry/topic';
 import { defineRoute } from '../contract/route';
 import {
   CreatedSubscription,
