@@ -5,10 +5,6 @@ import { GroupName, TopicName } from '../../../shared/names';
 import { Topic } from '../../../shared/registry/topic';
 import { isIsoDateTime } from '../../../shared/validation';
 
-export { NewKeyBody } from '../../../shared/auth/new-api-key';
-export { SubscriptionBody } from '../../../shared/delivery/subscription';
-export { Topic, TopicSettings as TopicConfigBody } from '../../../shared/registry/topic';
-
 /**
  * The API's schemas: requests are validated with them and the OpenAPI
  * document (docs/openapi.json) is generated from them. What a topic, a

@@ -47,10 +47,10 @@ export function serveRoute(
  * declared permission on its declared resource. Undefined on public routes.
  *
  * @example
- * const principal = await checkAccess({ bus }, { permission: 'publish', resource: { param: 'topic' } }, request, { topic: 'orders' });
+ * const principal = await checkAccess({ authorizer }, { permission: 'publish', resource: { param: 'topic' } }, request, { topic: 'orders' });
  */
 export async function checkAccess(
-  { bus }: Pick<RouteContext, 'bus'>,
+  { authorizer }: Pick<RouteContext, 'authorizer'>,
   access: Access,
   request: Pick<ApiRequest, 'headers' | 'iamCaller'>,
   params: Readonly<Record<string, string>>,
@@ -58,10 +58,10 @@ export async function checkAccess(
   if (access === 'public') return undefined;
   // Behind an AWS_IAM Function URL, IAM verified the caller; its role's grants say what it may do here.
   const principal = request.iamCaller
-    ? await bus.authorizer.authenticateIam(request.iamCaller)
-    : await bus.authorizer.authenticate(request.headers.authorization);
-  if (access.resource === '*') bus.authorizer.authorizeKeyManagement(principal);
-  else if (access.resource === 'some-topic') bus.authorizer.authorize(principal, access.permission);
-  else bus.authorizer.authorize(principal, access.permission, params[access.resource.param]);
+    ? await authorizer.authenticateIam(request.iamCaller)
+    : await authorizer.authenticate(request.headers.authorization);
+  if (access.resource === '*') authorizer.authorizeKeyManagement(principal);
+  else if (access.resource === 'some-topic') authorizer.authorize(principal, access.permission);
+  else authorizer.authorize(principal, access.permission, params[access.resource.param]);
   return principal;
 }
