@@ -62,11 +62,19 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-/** A function name or (qualified) ARN, as the Invoke API accepts them. */
+/**
+ * A function name (at most 64 characters) or its ARN, either with an
+ * optional version or alias (at most 128), as the Invoke API accepts them;
+ * 170 characters in all, Lambda's own bound.
+ */
 const FUNCTION_NAME =
-  /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,140}(:[A-Za-z0-9$_-]{1,128})?$/;
-const SECRET = /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/;
-const SECRET_RULE = '"secret" must be "whsec_" followed by at least 24 bytes in base64.';
+  /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+const MAX_FUNCTION_LENGTH = 170;
+/** A webhook URL's length at most: what most HTTP infrastructure accepts. */
+export const MAX_URL_LENGTH = 2_048;
+/** `whsec_` and 24 to 192 bytes in base64: a Standard Webhooks secret, bounded. */
+const SECRET = /^whsec_[A-Za-z0-9+/]{32,256}={0,2}$/;
+const SECRET_RULE = '"secret" must be "whsec_" followed by 24 to 192 bytes in base64.';
 const LAMBDA_TARGET_RULE =
   'A lambda target is {"type": "lambda", "function": a function name or ARN}, nothing else.';
 const TARGET_RULE =
@@ -84,6 +92,7 @@ export const Target = z.discriminatedUnion(
           type: z.literal('lambda'),
           function: z
             .string({ error: LAMBDA_TARGET_RULE })
+            .max(MAX_FUNCTION_LENGTH, { error: LAMBDA_TARGET_RULE })
             .regex(FUNCTION_NAME, { error: LAMBDA_TARGET_RULE })
             .meta({ description: 'A function name or (qualified) ARN.' }),
         },
@@ -92,7 +101,15 @@ export const Target = z.discriminatedUnion(
       .meta({ id: 'LambdaTarget' }),
     z
       .strictObject(
-        { type: z.literal('webhook'), url: z.string().meta({ description: 'https; no private addresses.' }) },
+        {
+          type: z.literal('webhook'),
+          url: z
+            .string()
+            .max(MAX_URL_LENGTH, {
+              error: `"target.url" must be a URL of at most ${MAX_URL_LENGTH} characters.`,
+            })
+            .meta({ description: 'https; no private addresses.' }),
+        },
         { error: 'A webhook target is {"type": "webhook", "url": "https://…"}, nothing else.' },
       )
       .meta({ id: 'WebhookTarget' }),

@@ -272,7 +272,8 @@ export class SubscriptionService {
       throw new InvalidRequestError('"to.offsets" must map partitions to offsets, e.g. {"0": 42}.');
     for (const [key, value] of entries) {
       const partition = Number(key);
-      if (!/^\d{1,3}$/.test(key) || partition >= topic.partitions) {
+      // Canonical numbers only: "01" is not a name of partition 1.
+      if (!/^(0|[1-9]\d{0,2})$/.test(key) || partition >= topic.partitions) {
         throw new InvalidRequestError(
           `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key.slice(0, 60)}".`,
         );
