@@ -98,6 +98,7 @@ export function createServices(bus: BusCore): BusServices {
       subscriptions,
       cursors,
       waker,
+      deadLetters: new DeadLetters(log, topics),
       webhookPolicy: config.webhookPolicy,
     }),
   };

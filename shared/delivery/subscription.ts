@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { NetworkPolicy } from '../config';
 import { InvalidRequestError } from '../errors';
 import { GroupName, TopicName } from '../names';
+import { DEAD_LETTER_SUFFIX } from '../registry/topic';
 import { integer, validate } from '../validation';
 import { refusedTargetReason } from './network-policy';
 
@@ -49,10 +50,8 @@ export const DEFAULT_TIMEOUT_SECONDS = { webhook: 10, lambda: 60 } as const;
 export const MAX_BATCH_SIZE = 1_000;
 export const MAX_ATTEMPTS = 100;
 export const MAX_TIMEOUT_SECONDS = 300;
-/** Suffix of a group's dead-letter topic. */
-export const DEAD_LETTER_SUFFIX = '.dlq';
 
-/** The dead-letter topic of a group. */
+/** The dead-letter topic of a group (docs/adr/0014: the group's own). */
 export function deadLetterTopic(group: string): string {
   return `${group}${DEAD_LETTER_SUFFIX}`;
 }

@@ -100,5 +100,6 @@ function toTopic(item: Record<string, unknown>): TopicConfig {
     name: item.name as string,
     partitions: item.partitions as number,
     retentionHours: item.retentionHours as number,
+    ...(typeof item.deadLetterOf === 'string' ? { deadLetterOf: item.deadLetterOf } : {}),
   };
 }

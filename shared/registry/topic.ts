@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MIN_RETENTION_HOURS, SETTINGS } from '../config';
 import { InvalidRequestError } from '../errors';
-import { TopicName } from '../names';
+import { GroupName, TopicName } from '../names';
 import { integer, integerRule, validate } from '../validation';
 
 /** A topic's configuration: it never changes once created (keys would move to other partitions). */
@@ -9,6 +9,19 @@ export interface TopicConfig {
   readonly name: string;
   readonly partitions: number;
   readonly retentionHours: number;
+  /**
+   * The group whose dead-letter topic this is (docs/adr/0014): the bus
+   * creates it with the group and alone appends to it.
+   */
+  readonly deadLetterOf?: string;
+}
+
+/** Suffix of a group's dead-letter topic: names ending so are the bus's, never created by hand. */
+export const DEAD_LETTER_SUFFIX = '.dlq';
+
+/** Whether `name` is reserved for a group's dead letters. */
+export function isDeadLetterName(name: string): boolean {
+  return name.endsWith(DEAD_LETTER_SUFFIX);
 }
 
 export const MAX_PARTITIONS = 256;
@@ -46,7 +59,14 @@ export const TopicSettings = z
 
 /** A topic as the API shows it. */
 export const Topic = z
-  .object({ name: TopicName, partitions: z.int().min(1), retentionHours: z.int().min(MIN_RETENTION_HOURS) })
+  .object({
+    name: TopicName,
+    partitions: z.int().min(1),
+    retentionHours: z.int().min(MIN_RETENTION_HOURS),
+    deadLetterOf: GroupName.optional().meta({
+      description: 'Set on a dead-letter topic: the group whose it is. Only the bus appends to it.',
+    }),
+  })
   .meta({ id: 'Topic' });
 
 /** Throws INVALID_REQUEST unless `topic` is a valid configuration for a deployment keeping at most `maxRetentionHours`. */
@@ -61,5 +81,9 @@ export function validateTopicConfig(
   });
   if (settings.retentionHours > maxRetentionHours)
     throw new InvalidRequestError(retentionRule(maxRetentionHours));
-  return { name, ...settings };
+  return {
+    name,
+    ...settings,
+    ...(topic.deadLetterOf === undefined ? {} : { deadLetterOf: topic.deadLetterOf }),
+  };
 }

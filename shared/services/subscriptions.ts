@@ -1,6 +1,7 @@
 import pMap from 'p-map';
 import type { NetworkPolicy } from '../config';
 import type { CursorRef, CursorStore } from '../delivery/cursor-store';
+import type { DeadLetters } from '../delivery/dead-letters';
 import { initializeCursor, redriveCursor } from '../delivery/deliverer';
 import { deadLetterTopic, parseSubscription, type StoredSubscription } from '../delivery/subscription';
 import type { Waker } from '../delivery/waker';
@@ -46,6 +47,8 @@ export interface SubscriptionServiceOptions {
   readonly subscriptions: SubscriptionRegistry;
   readonly cursors: CursorStore;
   readonly waker: Waker;
+  /** Creates a group's dead-letter topic with the group. */
+  readonly deadLetters: Pick<DeadLetters, 'ensureTopic'>;
   readonly webhookPolicy: NetworkPolicy;
   readonly now?: () => number;
 }
@@ -81,9 +84,14 @@ export class SubscriptionService {
   async subscribe(
     checked: ReturnType<typeof parseSubscription>,
   ): Promise<{ created: boolean; subscription: StoredSubscription }> {
+    const { group } = checked.subscription;
     const topic = await this.options.topics.get(checked.subscription.topic);
+    const isNew = !(await this.options.subscriptions.find(group));
+    if (isNew) await this.refuseForeignDeadLetterTopic(group);
     const outcome = await this.options.subscriptions.create(checked.subscription, checked.secret);
-    if (outcome.created) await this.options.waker.wake(await this.startCursors(outcome.subscription, topic));
+    if (!outcome.created) return outcome;
+    await this.options.deadLetters.ensureTopic(group, topic.retentionHours);
+    await this.options.waker.wake(await this.startCursors(outcome.subscription, topic));
     return outcome;
   }
 
@@ -97,9 +105,9 @@ export class SubscriptionService {
   async declare(group: string, body: unknown, replacesPrevious: boolean): Promise<void> {
     const checked = this.parse(group, body);
     const topic = await this.options.topics.get(checked.subscription.topic);
-    if (replacesPrevious && (await this.options.subscriptions.find(group))) {
-      await this.options.subscriptions.delete(group);
-    }
+    const existing = await this.options.subscriptions.find(group);
+    if (!existing) await this.refuseForeignDeadLetterTopic(group);
+    if (replacesPrevious && existing) await this.options.subscriptions.delete(group);
     let subscription: StoredSubscription;
     try {
       ({ subscription } = await this.options.subscriptions.create(checked.subscription, checked.secret));
@@ -109,7 +117,25 @@ export class SubscriptionService {
         `Subscription "${group}" exists with another configuration (created through the API?); delete it or declare another group.`,
       );
     }
+    await this.options.deadLetters.ensureTopic(group, topic.retentionHours);
     await this.startCursors(subscription, topic);
+  }
+
+  /**
+   * A new group's dead-letter topic must be its own: one that exists
+   * without being its (made by hand before names ending `.dlq` were
+   * reserved) could hold events the group never dead-lettered, which a
+   * redrive would deliver as if it had (docs/adr/0014).
+   */
+  private async refuseForeignDeadLetterTopic(group: string): Promise<void> {
+    const name = deadLetterTopic(group);
+    const existing = await this.options.topics.find(name);
+    if (existing && existing.deadLetterOf !== group) {
+      throw new ConflictError(
+        `Topic "${name}" exists and is not group "${group}"'s dead-letter topic; choose another group name.`,
+        { details: { topic: name } },
+      );
+    }
   }
 
   /** Every subscription. */

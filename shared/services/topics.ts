@@ -1,8 +1,8 @@
 import pMap from 'p-map';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { Log } from '../log/log';
 import type { ReadResult } from '../log/reader';
-import type { TopicConfig } from '../registry/topic';
+import { isDeadLetterName, type TopicConfig } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
 
 /** How many partitions' offsets one describe reads at once. */
@@ -22,8 +22,12 @@ export class TopicService {
     private readonly log: Log,
   ) {}
 
-  /** Creates the topic; false when the same configuration exists (CONFLICT when another does). */
+  /**
+   * Creates the topic; false when the same configuration exists (CONFLICT
+   * when another does, or when the name is reserved for dead letters).
+   */
   create(topic: TopicConfig): Promise<boolean> {
+    refuseDeadLetterName(topic.name);
     return this.topics.create(topic);
   }
 
@@ -33,6 +37,7 @@ export class TopicService {
    * different existing topic fails the deployment saying so.
    */
   async declare(topic: TopicConfig): Promise<void> {
+    refuseDeadLetterName(topic.name);
     try {
       await this.topics.create(topic);
     } catch (error) {
@@ -46,6 +51,20 @@ export class TopicService {
   /** The topic's configuration; TOPIC_NOT_FOUND if there is none. */
   get(name: string): Promise<TopicConfig> {
     return this.topics.get(name);
+  }
+
+  /**
+   * The topic a producer publishes to; FORBIDDEN for a dead-letter topic,
+   * which holds only what its group dead-lettered (docs/adr/0014).
+   */
+  async publishable(name: string): Promise<TopicConfig> {
+    const topic = await this.topics.get(name);
+    if (topic.deadLetterOf !== undefined || isDeadLetterName(topic.name)) {
+      throw new ForbiddenError(
+        `Topic "${topic.name}" is a dead-letter topic: only the bus appends to it, with what its group dead-lettered.`,
+      );
+    }
+    return topic;
   }
 
   list(): Promise<TopicConfig[]> {
@@ -83,5 +102,15 @@ export class TopicService {
         ? start.offset
         : await this.log.offsetForTimestamp(topic.name, partition, start.timestamp);
     return this.log.read(topic.name, partition, offset, limit);
+  }
+}
+
+/** Names ending `.dlq` are the bus's: it creates each with its group (docs/adr/0014). */
+function refuseDeadLetterName(name: string): void {
+  if (isDeadLetterName(name)) {
+    throw new ConflictError(
+      `Topic names ending ".dlq" are reserved for dead-letter topics, which the bus creates with their group; "${name.slice(0, 220)}" cannot be created by hand.`,
+      { details: { reserved: 'dead-letter-topic' } },
+    );
   }
 }

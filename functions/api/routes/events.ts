@@ -101,7 +101,7 @@ export const publishEvents = defineRoute({
     }
     const events = parseEvents(request);
     checkLimits(events, limits);
-    const topic = await topics.get(params.topic);
+    const topic = await topics.publishable(params.topic);
     const outcome = await publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
     if (outcome.complete) return json(200, { results: outcome.results });
     return withCause(
