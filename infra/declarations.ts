@@ -2,14 +2,18 @@ import { type Duration, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { MIN_RETENTION_HOURS } from '../shared/config';
+import { STRICT_NETWORK_POLICY } from '../shared/delivery/network-policy';
 import {
   type DeliveryGuarantee,
+  MAX_AGE_SECONDS,
   MAX_ATTEMPTS,
   MAX_BATCH_SIZE,
   MAX_TIMEOUT_SECONDS,
+  webhookUrl,
 } from '../shared/delivery/subscription';
-import { isValidName } from '../shared/names';
-import { MAX_PARTITIONS } from '../shared/registry/topic-registry';
+import { GroupName, TopicName } from '../shared/names';
+import { MAX_PARTITIONS } from '../shared/registry/topic';
+import { integerRule, validate } from '../shared/validation';
 
 /** A topic declared with `EventBus.addTopic`. */
 export interface TopicOptions {
@@ -79,21 +83,23 @@ export interface BusSubscription {
   readonly signingSecret?: secretsmanager.ISecret;
 }
 
+/*
+ * The construct checks a declaration at synthesis with the domain's rules
+ * (the bounds and schemas the API and the registrar use), in the words of
+ * its own options: `retention`, `timeout` and `maxAge` are Durations here.
+ */
+
 /** A number checked at synthesis unless it is a token, which only the deployment resolves. */
 function checkInteger(what: string, value: number, min: number, max: number): void {
   if (Token.isUnresolved(value)) return;
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${what} must be an integer from ${min} to ${max}, got ${value}.`);
+    throw new Error(`${integerRule(what, min, max)}, got ${value}.`);
   }
 }
 
 function checkName(kind: 'topic' | 'group', name: string): void {
   if (Token.isUnresolved(name)) throw new Error(`A ${kind} name must be known at synthesis, not a token.`);
-  if (!isValidName(name)) {
-    throw new Error(
-      `The ${kind} name "${name}" is invalid: use 1 to 200 characters from A-Z, a-z, 0-9, ".", "_" and "-".`,
-    );
-  }
+  validate(kind === 'topic' ? TopicName : GroupName, name, 'path');
 }
 
 /** The topic `addTopic` declares; throws for invalid options, saying what to change. */
@@ -130,16 +136,11 @@ export function subscriptionBody(
     if (Token.isUnresolved(url)) {
       target = { type: 'webhook', url };
     } else {
-      let parsed: URL;
       try {
-        parsed = new URL(url);
-      } catch {
-        throw new Error(`Subscription "${group}": the webhook "${url}" is not a URL.`);
+        target = { type: 'webhook', url: webhookUrl(url, STRICT_NETWORK_POLICY) };
+      } catch (error) {
+        throw new Error(`Subscription "${group}": ${(error as Error).message}`);
       }
-      if (parsed.protocol !== 'https:') {
-        throw new Error(`Subscription "${group}": the webhook "${url}" must be an HTTPS URL.`);
-      }
-      target = { type: 'webhook', url: parsed.toString() };
     }
   } else {
     if (options.signingSecret)
@@ -152,7 +153,7 @@ export function subscriptionBody(
     checkInteger(`Subscription "${group}": maxAttempts`, options.maxAttempts, 1, MAX_ATTEMPTS);
   const maxAgeSeconds = options.maxAge?.toSeconds();
   if (maxAgeSeconds !== undefined)
-    checkInteger(`Subscription "${group}": maxAge in seconds`, maxAgeSeconds, 1, 366 * 24 * 3600);
+    checkInteger(`Subscription "${group}": maxAge in seconds`, maxAgeSeconds, 1, MAX_AGE_SECONDS);
   const timeoutSeconds = options.timeout?.toSeconds();
   if (timeoutSeconds !== undefined)
     checkInteger(`Subscription "${group}": timeout in seconds`, timeoutSeconds, 1, MAX_TIMEOUT_SECONDS);

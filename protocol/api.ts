@@ -37,6 +37,8 @@ export interface TopicConfig {
 
 export interface TopicSummary extends TopicConfig {
   readonly name: string;
+  /** Set on a dead-letter topic: the group whose it is. Only the bus appends to it. */
+  readonly deadLetterOf?: string;
 }
 
 /** `GET /topics`'s answer. */
@@ -158,9 +160,9 @@ export interface SubscriptionPartition {
   readonly attempts: number;
   readonly lastError: string | null;
   readonly retryAt?: string;
-  /** Age of the oldest undelivered event. */
   /** Set while the target throttles: when the whole batch is sent again (its `Retry-After`). */
   readonly throttledUntil?: string;
+  /** Age of the oldest undelivered event. */
   readonly oldestEventAgeMs: number;
 }
 

@@ -22,6 +22,8 @@ import { IdempotentAppends } from './publish/idempotent-appends';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
+import { SubscriptionService } from './services/subscriptions';
+import { TopicService } from './services/topics';
 
 /**
  * The objects every function role shares: settings, clients, the log, the
@@ -106,6 +108,29 @@ export function createBus(options: BusOptions): Bus {
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
       iamGrants: new IamGrants(clients.dynamo, config.registryTable),
+    }),
+  };
+}
+
+/** The workflows the API, the registrar and local mode call (shared/services/). */
+export interface BusServices {
+  readonly topics: TopicService;
+  readonly subscriptions: SubscriptionService;
+}
+
+export function createServices(bus: BusCore): BusServices {
+  const { config, log, topics, subscriptions, cursors, waker, metrics } = bus;
+  return {
+    topics: new TopicService(topics, log),
+    subscriptions: new SubscriptionService({
+      log,
+      topics,
+      subscriptions,
+      cursors,
+      waker,
+      deadLetters: new DeadLetters(log, topics),
+      webhookPolicy: config.webhookPolicy,
+      metrics,
     }),
   };
 }

@@ -1,14 +1,12 @@
-import type { NetworkPolicy } from './delivery/network-policy';
-import { parseNetworkPolicy } from './delivery/network-policy';
 import type { SegmentCodec } from './segment/codec';
-import { groupsTable, logTable, registryTable, segmentBucket } from './topology';
 
 /**
  * Every setting the bus reads from its environment, in one place: the
  * variable's name, the default and the parsing. The functions read them with
  * `configFromEnv`; the CDK construct writes them with `settingsEnvironment`,
  * giving each function only the settings its definition in `topology.ts` names;
- * local mode passes its environment through.
+ * local mode passes its environment through. It imports neither the topology
+ * nor delivery code: they import it.
  */
 
 /** A Lambda invocation, and so a Function URL request or answer, carries at most 6 MB (6 MiB). */
@@ -17,6 +15,49 @@ export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const MAX_INLINE_THRESHOLD_BYTES = 350_000;
 /** Retention has a floor of 24 h so that a partition's floor is always raised before its last segment can expire. */
 export const MIN_RETENTION_HOURS = 24;
+
+/**
+ * Which webhook targets a deployment may reach. A subscription is created by
+ * a key holder, but the request is made from inside the deployment: without
+ * this, a subscription could make the bus call its own metadata endpoint or
+ * private services (SSRF). AWS deployments allow neither; local mode allows
+ * loopback over plain HTTP so a developer's own server can be the target.
+ * Enforced by shared/delivery/network-policy.ts.
+ */
+export interface NetworkPolicy {
+  /** 127.0.0.0/8 and ::1. */
+  readonly allowLoopback: boolean;
+  /** Private, link-local, unique-local, carrier-grade NAT and other non-public ranges. */
+  readonly allowPrivate: boolean;
+  /** Plain `http:` URLs as well as `https:`. */
+  readonly allowHttp: boolean;
+}
+
+/** Parses `EVENTBUS_WEBHOOK_ALLOW`: a comma-separated list of `loopback`, `private`, `http`. */
+export function parseNetworkPolicy(raw: string | undefined): NetworkPolicy {
+  const words = (raw ?? '')
+    .split(',')
+    .map((word) => word.trim())
+    .filter(Boolean);
+  for (const word of words) {
+    if (!['loopback', 'private', 'http'].includes(word)) {
+      throw new Error(`EVENTBUS_WEBHOOK_ALLOW takes "loopback", "private" and "http", got "${word}".`);
+    }
+  }
+  return {
+    allowLoopback: words.includes('loopback'),
+    allowPrivate: words.includes('private'),
+    allowHttp: words.includes('http'),
+  };
+}
+
+/** The environment variables through which functions learn where the bus keeps its state (shared/topology.ts). */
+export const STATE_ENV = {
+  logTable: 'EVENTBUS_LOG_TABLE',
+  groupsTable: 'EVENTBUS_GROUPS_TABLE',
+  registryTable: 'EVENTBUS_REGISTRY_TABLE',
+  bucket: 'EVENTBUS_BUCKET',
+} as const;
 
 interface Setting<T> {
   /** The environment variable. */
@@ -109,6 +150,16 @@ export const SETTINGS = {
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
+
+/** What one publish request may carry (shared/publish/limits.ts reads them). */
+export const PUBLISH_LIMIT_SETTINGS = [
+  'maxEvents',
+  'maxValueBytes',
+  'maxRequestBytes',
+  'maxKeyBytes',
+  'maxHeaders',
+  'maxHeaderBytes',
+] as const satisfies readonly SettingName[];
 export type Settings = { readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] };
 
 /** Reads one setting: its default when the variable is unset or empty. */
@@ -181,9 +232,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     maxRetentionHours: settingFromEnv('maxRetentionHours', env),
   };
   return Object.defineProperties(config, {
-    logTable: { get: named(logTable.envVar), enumerable: true },
-    groupsTable: { get: named(groupsTable.envVar), enumerable: true },
-    registryTable: { get: named(registryTable.envVar), enumerable: true },
-    bucket: { get: named(segmentBucket.envVar), enumerable: true },
+    logTable: { get: named(STATE_ENV.logTable), enumerable: true },
+    groupsTable: { get: named(STATE_ENV.groupsTable), enumerable: true },
+    registryTable: { get: named(STATE_ENV.registryTable), enumerable: true },
+    bucket: { get: named(STATE_ENV.bucket), enumerable: true },
   }) as BusConfig;
 }

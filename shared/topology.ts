@@ -6,7 +6,7 @@
  * Nothing here imports aws-cdk-lib or an SDK: it is plain data.
  */
 
-import type { SettingName } from './config';
+import { PUBLISH_LIMIT_SETTINGS, type SettingName, STATE_ENV } from './config';
 
 export type AttributeType = 'S' | 'N' | 'B';
 
@@ -57,7 +57,7 @@ export const logTable: TableDefinition = {
       projection: 'KEYS_ONLY',
     },
   ],
-  envVar: 'EVENTBUS_LOG_TABLE',
+  envVar: STATE_ENV.logTable,
 };
 
 /** The log's time index: segments of a partition by `maxTs`, for reads by timestamp. */
@@ -68,7 +68,7 @@ export const groupsTable: TableDefinition = {
   id: 'Groups',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'N' },
-  envVar: 'EVENTBUS_GROUPS_TABLE',
+  envVar: STATE_ENV.groupsTable,
 };
 
 /** Topics, subscriptions, hashed API keys and idempotency records. */
@@ -77,7 +77,7 @@ export const registryTable: TableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
-  envVar: 'EVENTBUS_REGISTRY_TABLE',
+  envVar: STATE_ENV.registryTable,
 };
 
 export const tables = [logTable, groupsTable, registryTable] as const;
@@ -85,23 +85,13 @@ export const tables = [logTable, groupsTable, registryTable] as const;
 /** The bucket for segments above the inline threshold. */
 export const segmentBucket = {
   id: 'Segments',
-  envVar: 'EVENTBUS_BUCKET',
+  envVar: STATE_ENV.bucket,
   /** Prefix of every segment object; the lifecycle rule and the orphan sweeper work under it. */
   prefix: 'segments/',
 } as const;
 
 /** What every function that appends to the log reads: the API, and the deliverer for dead letters. */
 const APPEND_SETTINGS = ['inlineThresholdBytes', 'headCacheMs', 'appendAttempts', 'segmentCodec'] as const;
-
-/** What one publish request may carry (shared/publish/limits.ts). */
-export const PUBLISH_LIMIT_SETTINGS = [
-  'maxEvents',
-  'maxValueBytes',
-  'maxRequestBytes',
-  'maxKeyBytes',
-  'maxHeaders',
-  'maxHeaderBytes',
-] as const satisfies readonly SettingName[];
 
 /** A table a function reads (`r`: get, query, scan) or reads and writes (`rw`). */
 export type TableAccess = 'r' | 'rw';

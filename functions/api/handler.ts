@@ -6,6 +6,7 @@ import { type Bus, createBus } from '../../shared/bus';
 import { settingFromEnv } from '../../shared/config';
 import { createLogger } from '../../shared/observability/logger';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
+import { routeContext } from './contract/route';
 import { serveRoute } from './contract/serve-route';
 import type { HttpEvent, HttpResult } from './http';
 import { accessLog } from './middleware/access-log';
@@ -24,10 +25,11 @@ export function createApiHandler(
   logger: Logger = createLogger(),
   { accessLog: everyRequest = settingFromEnv('accessLog') }: { accessLog?: boolean } = {},
 ) {
+  const context = routeContext(bus, limits);
   const routes = API_ROUTES.map((route) => ({
     method: route.method,
     path: route.path,
-    handler: serveRoute(route, { bus, limits }),
+    handler: serveRoute(route, context),
   }));
   return middy<HttpEvent, HttpResult>()
     .use(accessLog(logger, { everyRequest }))

@@ -3,6 +3,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createBusCore, createDispatcherRole, type DispatcherRole } from '../../shared/bus';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
+import { appendedPartitions } from '../../shared/delivery/dispatcher';
+import { partitionKey } from '../../shared/log/partition-key';
 import { createLogger } from '../../shared/observability/logger';
 
 const logger = createLogger();
@@ -28,24 +30,15 @@ function isSweep(event: DynamoDBStreamEvent | SweepEvent): event is SweepEvent {
 export function createDispatcherHandler(role: DispatcherRole = createDispatcherRole(createBusCore())) {
   const { dispatcher, floors } = role;
   async function onStream(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-    const segments: { pk: string; last: number }[] = [];
-    for (const record of event.Records) {
-      const image = record.dynamodb?.NewImage;
-      if (record.eventName !== 'INSERT' || !image) continue;
-      const item = unmarshall(image as Record<string, AttributeValue>);
-      if (typeof item.sk === 'number' && item.sk >= 0 && typeof item.last === 'number') {
-        segments.push({ pk: item.pk as string, last: item.last });
-      }
-    }
+    const items = event.Records.filter(
+      (record) => record.eventName === 'INSERT' && record.dynamodb?.NewImage,
+    ).map((record) => unmarshall(record.dynamodb?.NewImage as Record<string, AttributeValue>));
     try {
-      await floors.onSegments(segments);
-      const touched = new Map<string, { topic: string; partition: number; end: number }>();
-      for (const { pk, last } of segments) {
-        const at = pk.lastIndexOf('#');
-        const end = Math.max(last + 1, touched.get(pk)?.end ?? 0);
-        touched.set(pk, { topic: pk.slice(0, at), partition: Number(pk.slice(at + 1)), end });
-      }
-      await dispatcher.onAppended([...touched.values()]);
+      const appended = appendedPartitions(items);
+      await floors.onSegments(
+        appended.map(({ topic, partition, end }) => ({ pk: partitionKey(topic, partition), last: end - 1 })),
+      );
+      await dispatcher.onAppended(appended);
       return { batchItemFailures: [] };
     } catch (error) {
       logger.error('stream batch failed; retried from its first record', { error });

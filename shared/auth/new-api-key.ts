@@ -1,5 +1,6 @@
-import { InvalidRequestError } from '../errors';
-import { type AclEntry, PERMISSIONS, type Permission, TOPIC_PATTERN } from './acl';
+import { z } from 'zod';
+import { validate, where } from '../validation';
+import { type AclEntry, PERMISSIONS, TOPIC_PATTERN } from './acl';
 
 /** What `POST /keys` asks for. */
 export interface NewApiKey {
@@ -10,81 +11,77 @@ export interface NewApiKey {
 export const MAX_ACL_ENTRIES = 100;
 export const MAX_DESCRIPTION_LENGTH = 256;
 
-const SHAPE =
+const ACL_SHAPE =
   '{"acl": [{"topics": "<pattern>", "permissions": ["publish" | "read" | "admin", …]}, …], "description"?: string}';
+const PATTERN_RULE =
+  'a topic name pattern of 1 to 200 characters from A-Z, a-z, 0-9, ".", "_", "-" and "*" (any run of name characters)';
+const ACL_RULE = `"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${ACL_SHAPE}.`;
+const DESCRIPTION_RULE = `"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`;
+const permissionsRule = (path: PropertyKey[] | undefined) =>
+  `"${where(path)}" must be a non-empty array of "publish", "read", "admin".`;
+
+/** One ACL entry of a key: permissions on the topics a pattern matches. */
+export const AclEntrySchema = z
+  .strictObject(
+    {
+      topics: z
+        .string({ error: (issue) => `"${where(issue.path)}" must be ${PATTERN_RULE}.` })
+        .regex(TOPIC_PATTERN, {
+          error: (issue) =>
+            `"${where(issue.path)}" must be ${PATTERN_RULE}, got ${JSON.stringify(issue.input)?.slice(0, 220)}.`,
+        })
+        .meta({ example: 'orders*' }),
+      permissions: z
+        .array(
+          z.enum(PERMISSIONS, {
+            error: (issue) =>
+              `"${where(issue.path?.slice(0, -1))}" holds ${JSON.stringify(issue.input)?.slice(0, 60)}; use "publish", "read" or "admin".`,
+          }),
+          { error: (issue) => permissionsRule(issue.path) },
+        )
+        .min(1, { error: (issue) => permissionsRule(issue.path) })
+        .refine((permissions) => new Set(permissions).size === permissions.length, {
+          error: (issue) => `"${where(issue.path)}" names a permission twice.`,
+        }),
+    },
+    {
+      error: (issue) =>
+        `"${where(issue.path)}" must be an object: {"topics": "<pattern>", "permissions": [...]}.`,
+    },
+  )
+  .meta({ id: 'AclEntry', description: '`admin` implies `publish` and `read` on the same topics.' });
 
 /**
- * Checks a request for a new key strictly: an unknown field anywhere is an
+ * A request for a new key, checked strictly: an unknown field anywhere is an
  * error, not a silent default, so a typo such as `"permission"` cannot
- * produce a key that may do nothing (or more than meant). Returns a copy
- * holding only the known fields.
+ * produce a key that may do nothing (or more than meant).
+ */
+export const NewKeyBody = z
+  .strictObject(
+    {
+      acl: z
+        .array(AclEntrySchema, { error: ACL_RULE })
+        .min(1, { error: ACL_RULE })
+        .max(MAX_ACL_ENTRIES, { error: ACL_RULE }),
+      description: z
+        .string({ error: DESCRIPTION_RULE })
+        .max(MAX_DESCRIPTION_LENGTH, { error: DESCRIPTION_RULE })
+        .optional(),
+    },
+    { error: `The body must be an object: ${ACL_SHAPE}.` },
+  )
+  .meta({
+    id: 'NewKeyRequest',
+    example: { acl: [{ topics: 'orders*', permissions: ['publish', 'read'] }], description: 'shop' },
+  });
+
+/**
+ * Checks a request for a new key with {@link NewKeyBody}; INVALID_REQUEST
+ * saying what to fix otherwise. Returns a copy holding only the known fields.
  *
  * @example
  * validateNewApiKey({ acl: [{ topics: 'orders*', permissions: ['publish'] }] });
  */
 export function validateNewApiKey(input: unknown): NewApiKey {
-  if (!isObject(input)) throw new InvalidRequestError(`The body must be an object: ${SHAPE}.`);
-  rejectUnknownFields(input, ['acl', 'description'], 'the body');
-  const { acl, description } = input;
-  if (!Array.isArray(acl) || acl.length === 0 || acl.length > MAX_ACL_ENTRIES) {
-    throw new InvalidRequestError(`"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${SHAPE}.`);
-  }
-  if (
-    description !== undefined &&
-    (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH)
-  ) {
-    throw new InvalidRequestError(
-      `"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
-    );
-  }
-  return {
-    acl: acl.map((entry, index) => validateEntry(entry, `acl[${index}]`)),
-    ...(description === undefined ? {} : { description }),
-  };
-}
-
-function validateEntry(entry: unknown, where: string): AclEntry {
-  if (!isObject(entry)) {
-    throw new InvalidRequestError(
-      `"${where}" must be an object: {"topics": "<pattern>", "permissions": [...]}.`,
-    );
-  }
-  rejectUnknownFields(entry, ['topics', 'permissions'], `"${where}"`);
-  const { topics, permissions } = entry;
-  if (typeof topics !== 'string' || !TOPIC_PATTERN.test(topics)) {
-    throw new InvalidRequestError(
-      `"${where}.topics" must be a topic name pattern of 1 to 200 characters from A-Z, a-z, 0-9, ".", "_", "-" ` +
-        `and "*" (any run of name characters), got ${JSON.stringify(topics)?.slice(0, 220)}.`,
-    );
-  }
-  if (!Array.isArray(permissions) || permissions.length === 0) {
-    throw new InvalidRequestError(
-      `"${where}.permissions" must be a non-empty array of "publish", "read", "admin".`,
-    );
-  }
-  for (const permission of permissions) {
-    if (!(PERMISSIONS as readonly unknown[]).includes(permission)) {
-      throw new InvalidRequestError(
-        `"${where}.permissions" holds ${JSON.stringify(permission)?.slice(0, 60)}; use "publish", "read" or "admin".`,
-      );
-    }
-  }
-  if (new Set(permissions).size !== permissions.length) {
-    throw new InvalidRequestError(`"${where}.permissions" names a permission twice.`);
-  }
-  return { topics, permissions: [...(permissions as Permission[])] };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function rejectUnknownFields(value: Record<string, unknown>, known: readonly string[], where: string): void {
-  const unknown = Object.keys(value).filter((k) => !known.includes(k));
-  if (unknown.length > 0) {
-    throw new InvalidRequestError(
-      `Unknown field(s) ${unknown.map((k) => `"${k.slice(0, 60)}"`).join(', ')} in ${where}; ` +
-        `it takes ${known.map((k) => `"${k}"`).join(' and ')}.`,
-    );
-  }
+  return validate(NewKeyBody, input);
 }

@@ -1,5 +1,6 @@
 import { DEAD_LETTER_HEADERS } from '../../protocol';
 import type { Log } from '../log/log';
+import type { TopicConfig } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
 import type { LogRecord } from '../segment/codec';
 import { deadLetterTopic } from './subscription';
@@ -41,12 +42,17 @@ export class DeadLetters {
     ]);
   }
 
-  private async ensureTopic(group: string, originRetentionHours: number) {
+  /**
+   * The group's dead-letter topic, created as the group's own if there is
+   * none: with the group when it is subscribed, else on its first dead letter.
+   */
+  async ensureTopic(group: string, originRetentionHours: number): Promise<TopicConfig> {
     const name = deadLetterTopic(group);
     const existing = await this.topics.find(name);
     if (existing) return existing;
-    const topic = {
+    const topic: TopicConfig = {
       name,
+      deadLetterOf: group,
       partitions: 1,
       retentionHours: Math.min(
         Math.max(originRetentionHours, MIN_DEAD_LETTER_RETENTION_HOURS),

@@ -1,10 +1,39 @@
 import type { Log } from '../log/log';
+import { META_SK, parsePartitionKey, partitionKey } from '../log/partition-key';
+import type { SegmentItem } from '../log/segment-item';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import { redriveCursor } from './cursor';
 import { type CursorRef, type CursorStore, leaseIsLive } from './cursor-store';
 import { deadLetterTopic } from './subscription';
 import type { Waker } from './waker';
+
+/** A partition that has new segments, and the offset just past the last of them. */
+export interface AppendedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly end: number;
+}
+
+/**
+ * The partitions that new log items (the stream's inserted images) extend,
+ * each with the end of its newest segment; meta items are not segments.
+ *
+ * @example
+ * appendedPartitions([{ pk: 'orders#0', sk: 0, last: 4 }]); // [{ topic: 'orders', partition: 0, end: 5 }]
+ */
+export function appendedPartitions(
+  items: readonly Partial<Pick<SegmentItem, 'pk' | 'sk' | 'last'>>[],
+): AppendedPartition[] {
+  const touched = new Map<string, AppendedPartition>();
+  for (const { pk, sk, last } of items) {
+    if (typeof pk !== 'string' || typeof sk !== 'number' || sk <= META_SK || typeof last !== 'number')
+      continue;
+    const end = Math.max(last + 1, touched.get(pk)?.end ?? 0);
+    touched.set(pk, { ...parsePartitionKey(pk), end });
+  }
+  return [...touched.values()];
+}
 
 export interface DispatcherOptions {
   readonly log: Log;
@@ -31,9 +60,7 @@ export class Dispatcher {
    * New segments in these partitions, each ending before `end`: wakes every group reading them,
    * telling each that end. Returns the cursors woken.
    */
-  async onAppended(
-    partitions: readonly { topic: string; partition: number; end: number }[],
-  ): Promise<CursorRef[]> {
+  async onAppended(partitions: readonly AppendedPartition[]): Promise<CursorRef[]> {
     const refs: CursorRef[] = [];
     for (const { topic, partition, end } of partitions) {
       for (const subscription of await this.options.subscriptions.readersOf(topic)) {
@@ -75,7 +102,7 @@ export class Dispatcher {
     );
     const ends = new Map<string, Promise<number>>();
     const endOf = (topic: string, partition: number): Promise<number> => {
-      const id = `${topic}#${partition}`;
+      const id = partitionKey(topic, partition);
       let end = ends.get(id);
       if (!end) {
         end = this.options.log.endOffset(topic, partition);

@@ -1,44 +1,11 @@
 import { BlockList, isIP } from 'node:net';
-
-/**
- * Which webhook targets a deployment may reach. A subscription is created by
- * a key holder, but the request is made from inside the deployment: without
- * this, a subscription could make the bus call its own metadata endpoint or
- * private services (SSRF). AWS deployments allow neither; local mode allows
- * loopback over plain HTTP so a developer's own server can be the target.
- */
-export interface NetworkPolicy {
-  /** 127.0.0.0/8 and ::1. */
-  readonly allowLoopback: boolean;
-  /** Private, link-local, unique-local, carrier-grade NAT and other non-public ranges. */
-  readonly allowPrivate: boolean;
-  /** Plain `http:` URLs as well as `https:`. */
-  readonly allowHttp: boolean;
-}
+import type { NetworkPolicy } from '../config';
 
 export const STRICT_NETWORK_POLICY: NetworkPolicy = {
   allowLoopback: false,
   allowPrivate: false,
   allowHttp: false,
 };
-
-/** Parses `EVENTBUS_WEBHOOK_ALLOW`: a comma-separated list of `loopback`, `private`, `http`. */
-export function parseNetworkPolicy(raw: string | undefined): NetworkPolicy {
-  const words = (raw ?? '')
-    .split(',')
-    .map((word) => word.trim())
-    .filter(Boolean);
-  for (const word of words) {
-    if (!['loopback', 'private', 'http'].includes(word)) {
-      throw new Error(`EVENTBUS_WEBHOOK_ALLOW takes "loopback", "private" and "http", got "${word}".`);
-    }
-  }
-  return {
-    allowLoopback: words.includes('loopback'),
-    allowPrivate: words.includes('private'),
-    allowHttp: words.includes('http'),
-  };
-}
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -77,8 +44,14 @@ export function refusedAddressReason(address: string, policy: NetworkPolicy): st
   let ip = address;
   // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) reaches the IPv4 address.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  // The URL parser writes it in hex (::ffff:7f00:1).
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
   if (mapped) {
     ip = mapped[1];
+    type = 'ipv4';
+  } else if (hex) {
+    const [high, low] = [Number.parseInt(hex[1], 16), Number.parseInt(hex[2], 16)];
+    ip = [high >> 8, high & 255, low >> 8, low & 255].join('.');
     type = 'ipv4';
   }
   if (loopback.check(ip, type)) {
@@ -95,17 +68,43 @@ export function refusedAddressReason(address: string, policy: NetworkPolicy): st
 }
 
 /**
+ * Names that mean this machine by rule, whatever a resolver answers:
+ * `localhost` and its subdomains (RFC 6761) and the names Linux's
+ * /etc/hosts gives loopback. A trailing dot (the absolute form) changes nothing.
+ */
+const LOOPBACK_NAMES = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'localhost4',
+  'localhost4.localdomain4',
+  'localhost6',
+  'localhost6.localdomain6',
+  'ip6-localhost',
+  'ip6-loopback',
+]);
+
+function isLoopbackName(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.+$/, '');
+  return LOOPBACK_NAMES.has(name) || name.endsWith('.localhost');
+}
+
+/**
  * Why a webhook URL is refused before any lookup: its scheme, credentials in
- * it, or a host that is a refused address or `localhost`. Names are checked
- * again, address by address, when the connection is made.
+ * it, port 0, or a host that is a refused address or a loopback name. Names
+ * are checked again, address by address, when the connection is made.
  */
 export function refusedTargetReason(url: URL, policy: NetworkPolicy): string | undefined {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp)) {
-    return policy.allowHttp ? 'use an http: or https: URL' : 'webhooks must use https:';
+    return policy.allowHttp ? 'use an http: or https: URL' : 'a webhook must be an HTTPS URL (https://…)';
   }
   if (url.username || url.password) return 'a webhook URL may not carry credentials';
+  if (url.port === '0') return 'port 0 is no port a server listens on; use 1 to 65535';
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return refusedAddressReason(host, policy);
-  if (host === 'localhost' || host.endsWith('.localhost')) return refusedAddressReason('127.0.0.1', policy);
+  if (isLoopbackName(host)) {
+    return policy.allowLoopback
+      ? undefined
+      : `"${host}" names this machine (loopback), which this deployment does not allow`;
+  }
   return undefined;
 }

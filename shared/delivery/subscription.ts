@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { NetworkPolicy } from '../config';
 import { InvalidRequestError } from '../errors';
-import { assertValidName } from '../names';
-import { type NetworkPolicy, refusedTargetReason } from './network-policy';
+import { GroupName, TopicName } from '../names';
+import { DEAD_LETTER_SUFFIX } from '../registry/topic';
+import { integer, validate } from '../validation';
+import { refusedTargetReason } from './network-policy';
 
 /** Where a consumer group's events go. */
 export type DeliveryTarget =
@@ -46,22 +50,8 @@ export const DEFAULT_TIMEOUT_SECONDS = { webhook: 10, lambda: 60 } as const;
 export const MAX_BATCH_SIZE = 1_000;
 export const MAX_ATTEMPTS = 100;
 export const MAX_TIMEOUT_SECONDS = 300;
-/** Suffix of a group's dead-letter topic. */
-export const DEAD_LETTER_SUFFIX = '.dlq';
 
-const FIELDS = new Set([
-  'topic',
-  'target',
-  'batchSize',
-  'maxAttempts',
-  'maxAgeSeconds',
-  'startFrom',
-  'delivery',
-  'timeoutSeconds',
-  'secret',
-]);
-
-/** The dead-letter topic of a group. */
+/** The dead-letter topic of a group (docs/adr/0014: the group's own). */
 export function deadLetterTopic(group: string): string {
   return `${group}${DEAD_LETTER_SUFFIX}`;
 }
@@ -72,116 +62,170 @@ export function newWebhookSecret(): string {
 }
 
 /**
+ * A function name (at most 64 characters) or its ARN, either with an
+ * optional version or alias (at most 128), as the Invoke API accepts them;
+ * 170 characters in all, Lambda's own bound.
+ */
+const FUNCTION_NAME =
+  /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+const MAX_FUNCTION_LENGTH = 170;
+/** A webhook URL's length at most: what most HTTP infrastructure accepts. */
+export const MAX_URL_LENGTH = 2_048;
+/** `whsec_` and 24 to 192 bytes in base64: a Standard Webhooks secret, bounded. */
+const SECRET = /^whsec_[A-Za-z0-9+/]{32,256}={0,2}$/;
+const SECRET_RULE = '"secret" must be "whsec_" followed by 24 to 192 bytes in base64.';
+const LAMBDA_TARGET_RULE =
+  'A lambda target is {"type": "lambda", "function": a function name or ARN}, nothing else.';
+const TARGET_RULE =
+  '"target" must be {"type": "lambda", "function": name-or-ARN} or {"type": "webhook", "url": "https://…"}.';
+/** The longest `maxAgeSeconds`: a year and a day. */
+export const MAX_AGE_SECONDS = 366 * 24 * 3600;
+
+/** A subscription's target, as requests give it and the API shows it. */
+export const Target = z.discriminatedUnion(
+  'type',
+  [
+    z
+      .strictObject(
+        {
+          type: z.literal('lambda'),
+          function: z
+            .string({ error: LAMBDA_TARGET_RULE })
+            .max(MAX_FUNCTION_LENGTH, { error: LAMBDA_TARGET_RULE })
+            .regex(FUNCTION_NAME, { error: LAMBDA_TARGET_RULE })
+            .meta({ description: 'A function name or (qualified) ARN.' }),
+        },
+        { error: LAMBDA_TARGET_RULE },
+      )
+      .meta({ id: 'LambdaTarget' }),
+    z
+      .strictObject(
+        {
+          type: z.literal('webhook'),
+          url: z
+            .string()
+            .max(MAX_URL_LENGTH, {
+              error: `"target.url" must be a URL of at most ${MAX_URL_LENGTH} characters.`,
+            })
+            .meta({ description: 'https; no private addresses.' }),
+        },
+        { error: 'A webhook target is {"type": "webhook", "url": "https://…"}, nothing else.' },
+      )
+      .meta({ id: 'WebhookTarget' }),
+  ],
+  {
+    error: (issue) =>
+      typeof issue.input === 'object' && issue.input !== null
+        ? '"target.type" must be "lambda" or "webhook".'
+        : TARGET_RULE,
+  },
+);
+
+function oneOf<const T extends readonly [string, ...string[]]>(field: string, values: T) {
+  return z.enum(values, { error: `"${field}" must be one of ${values.map((v) => `"${v}"`).join(', ')}.` });
+}
+
+const START_FROM = ['latest', 'earliest'] as const;
+const DELIVERY = ['at-least-once', 'at-most-once'] as const;
+
+/**
+ * What `PUT /subscriptions/{group}` takes (and the construct's `subscribe`
+ * declares): each member's rule, once. The optional `secret` lets a client
+ * that lost the creation answer set the secret it will verify with.
+ */
+export const SubscriptionBody = z
+  .strictObject(
+    {
+      topic: TopicName,
+      target: Target,
+      batchSize: integer(1, MAX_BATCH_SIZE)
+        .optional()
+        .meta({ description: 'Events per delivery; default 100.' }),
+      maxAttempts: integer(1, MAX_ATTEMPTS)
+        .optional()
+        .meta({ description: 'Deliveries of an event before it is dead-lettered; default 5.' }),
+      maxAgeSeconds: integer(1, MAX_AGE_SECONDS)
+        .optional()
+        .meta({ description: 'A failing event older than this is dead-lettered at once.' }),
+      startFrom: oneOf('startFrom', START_FROM).optional().meta({ description: 'Default "latest".' }),
+      delivery: oneOf('delivery', DELIVERY).optional().meta({ description: 'Default "at-least-once".' }),
+      timeoutSeconds: integer(1, MAX_TIMEOUT_SECONDS)
+        .optional()
+        .meta({ description: 'How long the target may take; default 10 (webhook) or 60 (lambda).' }),
+      secret: z
+        .string({ error: SECRET_RULE })
+        .regex(SECRET, { error: SECRET_RULE })
+        .optional()
+        .meta({ description: 'Webhooks only: the signing secret to use instead of a new one.' }),
+    },
+    {
+      error:
+        'The body must be an object: {"topic", "target": {"type": "lambda", "function"} | {"type": "webhook", "url"}, …}.',
+    },
+  )
+  .meta({
+    id: 'SubscriptionRequest',
+    example: { topic: 'orders', target: { type: 'lambda', function: 'billing' }, startFrom: 'earliest' },
+  });
+
+/** A subscription as the API shows it: never its secret. */
+export const SubscriptionSchema = z
+  .object({
+    group: GroupName,
+    topic: TopicName,
+    target: Target,
+    batchSize: z.int(),
+    maxAttempts: z.int(),
+    maxAgeSeconds: z.int().optional(),
+    startFrom: z.enum(START_FROM),
+    delivery: z.enum(DELIVERY),
+    timeoutSeconds: z.int(),
+  })
+  .meta({ id: 'Subscription' });
+
+/**
  * A `PUT /subscriptions/{group}` body checked and completed with defaults;
- * INVALID_REQUEST saying what to fix otherwise. The optional `secret` lets a
- * client that lost the creation answer set the secret it will verify with.
+ * INVALID_REQUEST saying what to fix otherwise. A webhook's URL is checked
+ * against the deployment's network policy.
  */
 export function parseSubscription(
   group: string,
   body: unknown,
   policy: NetworkPolicy,
 ): { subscription: Subscription; secret?: string } {
-  assertValidName('group', group);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError(
-      'The body must be an object: {"topic", "target": {"type": "lambda", "function"} | {"type": "webhook", "url"}, …}.',
-    );
-  }
-  const input = body as Record<string, unknown>;
-  const unknown = Object.keys(input).filter((name) => !FIELDS.has(name));
-  if (unknown.length > 0) {
-    throw new InvalidRequestError(`Unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}.`);
-  }
-  if (typeof input.topic !== 'string') throw new InvalidRequestError('"topic" must be a topic name.');
-  assertValidName('topic', input.topic);
-  const target = parseTarget(input.target, policy);
+  validate(GroupName, group, 'path');
+  const input = validate(SubscriptionBody, body);
+  const target: DeliveryTarget =
+    input.target.type === 'webhook'
+      ? { type: 'webhook', url: webhookUrl(input.target.url, policy) }
+      : input.target;
   const subscription: Subscription = {
     group,
     topic: input.topic,
     target,
-    batchSize: intField(input, 'batchSize', 1, MAX_BATCH_SIZE) ?? SUBSCRIPTION_DEFAULTS.batchSize,
-    maxAttempts: intField(input, 'maxAttempts', 1, MAX_ATTEMPTS) ?? SUBSCRIPTION_DEFAULTS.maxAttempts,
-    ...optional('maxAgeSeconds', intField(input, 'maxAgeSeconds', 1, 366 * 24 * 3600)),
-    startFrom: oneOf(input, 'startFrom', ['latest', 'earliest']) ?? SUBSCRIPTION_DEFAULTS.startFrom,
-    delivery: oneOf(input, 'delivery', ['at-least-once', 'at-most-once']) ?? SUBSCRIPTION_DEFAULTS.delivery,
-    timeoutSeconds:
-      intField(input, 'timeoutSeconds', 1, MAX_TIMEOUT_SECONDS) ?? DEFAULT_TIMEOUT_SECONDS[target.type],
+    batchSize: input.batchSize ?? SUBSCRIPTION_DEFAULTS.batchSize,
+    maxAttempts: input.maxAttempts ?? SUBSCRIPTION_DEFAULTS.maxAttempts,
+    ...optional('maxAgeSeconds', input.maxAgeSeconds),
+    startFrom: input.startFrom ?? SUBSCRIPTION_DEFAULTS.startFrom,
+    delivery: input.delivery ?? SUBSCRIPTION_DEFAULTS.delivery,
+    timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS[target.type],
   };
   if (input.secret === undefined) return { subscription };
   if (target.type !== 'webhook') throw new InvalidRequestError('"secret" is for webhook targets only.');
-  if (typeof input.secret !== 'string' || !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(input.secret)) {
-    throw new InvalidRequestError('"secret" must be "whsec_" followed by at least 24 bytes in base64.');
-  }
   return { subscription, secret: input.secret };
 }
 
-function parseTarget(raw: unknown, policy: NetworkPolicy): DeliveryTarget {
-  if (typeof raw !== 'object' || raw === null) {
-    throw new InvalidRequestError(
-      '"target" must be {"type": "lambda", "function": name-or-ARN} or {"type": "webhook", "url": "https://…"}.',
-    );
+/** A webhook URL the deployment may call, normalised; INVALID_REQUEST saying why not otherwise. */
+export function webhookUrl(raw: string, policy: NetworkPolicy): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidRequestError(`"target.url" is not a URL: "${raw.slice(0, 200)}".`);
   }
-  const target = raw as Record<string, unknown>;
-  if (target.type === 'lambda') {
-    const name = target.function;
-    // A function name, or a (possibly qualified) function ARN, as the Invoke API accepts them.
-    if (
-      typeof name !== 'string' ||
-      !/^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,140}(:[A-Za-z0-9$_-]{1,128})?$/.test(
-        name,
-      ) ||
-      Object.keys(target).length !== 2
-    ) {
-      throw new InvalidRequestError(
-        'A lambda target is {"type": "lambda", "function": a function name or ARN}, nothing else.',
-      );
-    }
-    return { type: 'lambda', function: name };
-  }
-  if (target.type === 'webhook') {
-    if (typeof target.url !== 'string' || Object.keys(target).length !== 2) {
-      throw new InvalidRequestError(
-        'A webhook target is {"type": "webhook", "url": "https://…"}, nothing else.',
-      );
-    }
-    let url: URL;
-    try {
-      url = new URL(target.url);
-    } catch {
-      throw new InvalidRequestError(`"target.url" is not a URL: "${target.url.slice(0, 200)}".`);
-    }
-    const refused = refusedTargetReason(url, policy);
-    if (refused) throw new InvalidRequestError(`"target.url" is refused: ${refused}.`);
-    return { type: 'webhook', url: url.toString() };
-  }
-  throw new InvalidRequestError('"target.type" must be "lambda" or "webhook".');
-}
-
-function intField(
-  input: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const value = input[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidRequestError(`"${name}" must be an integer from ${min} to ${max}.`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(
-  input: Record<string, unknown>,
-  name: string,
-  values: readonly T[],
-): T | undefined {
-  const value = input[name];
-  if (value === undefined) return undefined;
-  if (!values.includes(value as T)) {
-    throw new InvalidRequestError(`"${name}" must be one of ${values.map((v) => `"${v}"`).join(', ')}.`);
-  }
-  return value as T;
+  const refused = refusedTargetReason(url, policy);
+  if (refused) throw new InvalidRequestError(`"target.url" is refused: ${refused}.`);
+  return url.toString();
 }
 
 function optional<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {

@@ -1,6 +1,11 @@
-import { LAMBDA_PAYLOAD_BYTES, SETTINGS, type SettingName, settingFromEnv } from '../config';
+import {
+  LAMBDA_PAYLOAD_BYTES,
+  PUBLISH_LIMIT_SETTINGS,
+  SETTINGS,
+  type SettingName,
+  settingFromEnv,
+} from '../config';
 import { InvalidRequestError, PayloadTooLargeError } from '../errors';
-import { PUBLISH_LIMIT_SETTINGS } from '../topology';
 import type { OutgoingEvent } from './publisher';
 
 /** What one publish request may carry. Configurable per deployment through the environment. */

@@ -3,7 +3,7 @@ import { BusError, ConflictError, InvalidRequestError } from '../errors';
 import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { type MetricsPort, NO_METRICS } from '../observability/metrics';
-import type { TopicConfig } from '../registry/topic-registry';
+import type { TopicConfig } from '../registry/topic';
 import type { SegmentRecord } from '../segment/codec';
 import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
 

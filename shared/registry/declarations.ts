@@ -1,10 +1,7 @@
 import type { AclEntry } from '../auth/acl';
 import { IamGrants } from '../auth/iam-grants';
-import type { BusCore } from '../bus';
-import { initializeCursor } from '../delivery/cursor';
-import { parseSubscription } from '../delivery/subscription';
-import { ConflictError } from '../errors';
-import type { TopicConfig } from './topic-registry';
+import { type BusCore, createServices } from '../bus';
+import type { TopicConfig } from './topic';
 
 /**
  * Topics and subscriptions declared in code (the CDK construct's `addTopic`
@@ -54,40 +51,16 @@ export async function applyDeclaration(
     await iamGrants(bus).put(declaration.role, declaration.acl[0]);
     return;
   }
+  const services = createServices(bus);
   if (declaration.kind === 'topic') {
-    try {
-      await bus.topics.create(declaration.topic);
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      throw new ConflictError(
-        `Topic "${declaration.topic.name}" exists with another configuration; a topic's partitions and retention cannot change. Declare a new topic instead.`,
-      );
-    }
+    await services.topics.declare(declaration.topic);
     return;
   }
-  const { subscription, secret: checked } = parseSubscription(
+  await services.subscriptions.declare(
     declaration.group,
     { ...declaration.subscription, ...(secret === undefined ? {} : { secret }) },
-    bus.config.webhookPolicy,
+    previous?.kind === 'subscription' && previous.group === declaration.group,
   );
-  const topic = await bus.topics.get(subscription.topic);
-  const existing = await bus.subscriptions.find(subscription.group);
-  // An update replaces what the last deployment registered (its cursors stay); on a first deployment a group
-  // created by hand is adopted if it is the same, and refused otherwise.
-  if (existing && previous?.kind === 'subscription' && previous.group === declaration.group) {
-    await bus.subscriptions.delete(subscription.group);
-  }
-  try {
-    await bus.subscriptions.create(subscription, checked);
-  } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
-    throw new ConflictError(
-      `Subscription "${subscription.group}" exists with another configuration (created through the API?); delete it or declare another group.`,
-    );
-  }
-  for (let partition = 0; partition < topic.partitions; partition++) {
-    await initializeCursor(bus.log, bus.cursors, subscription, partition);
-  }
 }
 
 /** Undoes a declaration removed from the app, if it asked for that: its events and cursors stay until they expire. */

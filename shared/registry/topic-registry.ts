@@ -2,22 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { queryAll } from '../aws/query-all';
-import { MIN_RETENTION_HOURS, SETTINGS } from '../config';
-import { ConflictError, InvalidRequestError, TopicNotFoundError } from '../errors';
-import { assertValidName } from '../names';
-
-export interface TopicConfig {
-  readonly name: string;
-  readonly partitions: number;
-  readonly retentionHours: number;
-}
-
-export const MAX_PARTITIONS = 256;
-/**
- * The longest retention unless the deployment says otherwise (the construct's `maxRetentionDays`): the
- * bucket's lifecycle deletes segment objects after it, so a topic may keep events no longer.
- */
-const DEFAULT_MAX_RETENTION_HOURS = SETTINGS.maxRetentionHours.default;
+import { ConflictError, TopicNotFoundError } from '../errors';
+import { DEFAULT_MAX_RETENTION_HOURS, type TopicConfig, validateTopicConfig } from './topic';
 
 const TOPIC_PK = 'topic';
 
@@ -114,24 +100,6 @@ function toTopic(item: Record<string, unknown>): TopicConfig {
     name: item.name as string,
     partitions: item.partitions as number,
     retentionHours: item.retentionHours as number,
+    ...(typeof item.deadLetterOf === 'string' ? { deadLetterOf: item.deadLetterOf } : {}),
   };
-}
-
-export function validateTopicConfig(
-  topic: TopicConfig,
-  maxRetentionHours = DEFAULT_MAX_RETENTION_HOURS,
-): void {
-  assertValidName('topic', topic.name);
-  if (!Number.isInteger(topic.partitions) || topic.partitions < 1 || topic.partitions > MAX_PARTITIONS) {
-    throw new InvalidRequestError(`"partitions" must be an integer from 1 to ${MAX_PARTITIONS}.`);
-  }
-  if (
-    !Number.isInteger(topic.retentionHours) ||
-    topic.retentionHours < MIN_RETENTION_HOURS ||
-    topic.retentionHours > maxRetentionHours
-  ) {
-    throw new InvalidRequestError(
-      `"retentionHours" must be an integer from ${MIN_RETENTION_HOURS} to ${maxRetentionHours} (this deployment's longest retention).`,
-    );
-  }
 }

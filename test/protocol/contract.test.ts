@@ -4,6 +4,9 @@ import type { z } from 'zod';
 import type * as schemas from '../../functions/api/contract/schemas';
 import type * as protocol from '../../protocol';
 import { ERROR_CODES, type JsonValue } from '../../protocol';
+import type { NewKeyBody } from '../../shared/auth/new-api-key';
+import type { SubscriptionBody } from '../../shared/delivery/subscription';
+import type { Topic, TopicSettings } from '../../shared/registry/topic';
 
 /*
  * The protocol's types (what the client and consumer compile against) and the server's schemas (what the
@@ -41,8 +44,8 @@ type In<S extends z.ZodType> = z.input<S>;
 type Out<S extends z.ZodType> = z.output<S>;
 
 agree<Same<protocol.ErrorAnswer, Out<typeof schemas.ErrorBody>>>();
-agree<Same<protocol.TopicConfig, In<typeof schemas.TopicConfigBody>>>();
-agree<Same<protocol.TopicSummary, Out<typeof schemas.Topic>>>();
+agree<Same<protocol.TopicConfig, In<typeof TopicSettings>>>();
+agree<Same<protocol.TopicSummary, Out<typeof Topic>>>();
 agree<Same<protocol.TopicList, Out<typeof schemas.TopicList>>>();
 agree<Same<protocol.TopicDescription, Out<typeof schemas.TopicDescription>>>();
 agree<Same<protocol.PublishRequest, In<typeof schemas.JsonEventsBody>>>();
@@ -50,10 +53,10 @@ agree<Same<protocol.PublishRequest, In<typeof schemas.JsonEventsBody>>>();
 agree<Within<protocol.PublishAnswer, Out<typeof schemas.PublishAnswer>>>();
 agree<Same<protocol.EventView, Out<typeof schemas.EventView>>>();
 agree<Same<protocol.EventPage, Out<typeof schemas.ReadAnswer>>>();
-agree<Same<protocol.NewKey, In<typeof schemas.NewKeyBody>>>();
+agree<Same<protocol.NewKey, In<typeof NewKeyBody>>>();
 agree<Same<protocol.CreatedKey, Out<typeof schemas.CreatedKey>>>();
 agree<Same<protocol.KeyList, Out<typeof schemas.KeyList>>>();
-agree<Same<protocol.SubscriptionConfig, In<typeof schemas.SubscriptionBody>>>();
+agree<Same<protocol.SubscriptionConfig, In<typeof SubscriptionBody>>>();
 agree<Same<protocol.Subscription, Out<typeof schemas.Subscription>>>();
 agree<Same<protocol.CreatedSubscription, Out<typeof schemas.CreatedSubscription>>>();
 agree<Same<protocol.SubscriptionList, Out<typeof schemas.SubscriptionList>>>();

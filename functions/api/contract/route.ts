@@ -1,7 +1,11 @@
 import type { z } from 'zod';
-import type { Permission, Principal } from '../../../shared/auth/authorizer';
-import type { Bus } from '../../../shared/bus';
+import type { Authorizer, Permission, Principal } from '../../../shared/auth/authorizer';
+import { type Bus, createServices } from '../../../shared/bus';
 import type { PublishLimits } from '../../../shared/publish/limits';
+import type { Publisher } from '../../../shared/publish/publisher';
+import { checkHealth, type HealthReport } from '../../../shared/services/health';
+import type { SubscriptionService } from '../../../shared/services/subscriptions';
+import type { TopicService } from '../../../shared/services/topics';
 import type { HttpResult } from '../http';
 import type { ApiRequest, RequestBody } from '../request';
 
@@ -63,9 +67,30 @@ export interface RouteInput<P, Q, B> {
   readonly principal: Principal;
 }
 
+/** What routes may use: the services they call, never the whole bus. */
 export interface RouteContext {
-  readonly bus: Bus;
+  readonly authorizer: Authorizer;
+  readonly publisher: Publisher;
+  readonly topics: TopicService;
+  readonly subscriptions: SubscriptionService;
+  readonly health: () => Promise<HealthReport>;
   readonly limits: PublishLimits;
+}
+
+/**
+ * The routes' context, wired from a bus.
+ *
+ * @example
+ * serveRoute(route, routeContext(createBus({ adminKey }), DEFAULT_LIMITS));
+ */
+export function routeContext(bus: Bus, limits: PublishLimits): RouteContext {
+  return {
+    authorizer: bus.authorizer,
+    publisher: bus.publisher,
+    ...createServices(bus),
+    health: () => checkHealth(bus),
+    limits,
+  };
 }
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
@@ -106,7 +131,7 @@ export interface Route<
  *   method: 'GET', path: '/topics/{topic}', operationId: 'describeTopic', tag: 'topics',
  *   summary: 'Describe a topic', access: { permission: 'read', resource: { param: 'topic' } },
  *   params: TopicPath, responses: { 200: { description: 'The topic', schema: TopicDescription } },
- *   handle: async ({ params }, { bus }) => json(200, await describe(bus, params.topic)),
+ *   handle: async ({ params }, { topics }) => json(200, await topics.describe(params.topic)),
  * });
  */
 export function defineRoute<

@@ -1,37 +1,20 @@
 import { z } from 'zod';
-import { PERMISSIONS, TOPIC_PATTERN } from '../../../shared/auth/acl';
-import { MAX_ACL_ENTRIES, MAX_DESCRIPTION_LENGTH } from '../../../shared/auth/new-api-key';
-import { MIN_RETENTION_HOURS, SETTINGS } from '../../../shared/config';
-import { MAX_ATTEMPTS, MAX_BATCH_SIZE, MAX_TIMEOUT_SECONDS } from '../../../shared/delivery/subscription';
-import { MAX_PARTITIONS } from '../../../shared/registry/topic-registry';
+import { AclEntrySchema } from '../../../shared/auth/new-api-key';
+import { SubscriptionSchema } from '../../../shared/delivery/subscription';
+import { GroupName, TopicName } from '../../../shared/names';
+import { Topic } from '../../../shared/registry/topic';
+import { isIsoDateTime } from '../../../shared/validation';
 
 /**
- * The API's schemas, once: requests are validated with them and the OpenAPI
- * document (docs/openapi.json) is generated from them. Messages are the
- * API's own (docs/api.md): each says what to fix. Schemas read only own
+ * The API's schemas: requests are validated with them and the OpenAPI
+ * document (docs/openapi.json) is generated from them. What a topic, a
+ * subscription or a key may be is the domain's (shared/registry/topic.ts,
+ * shared/delivery/subscription.ts, shared/auth/new-api-key.ts): this module
+ * adds the shapes only the HTTP API has (paths, lists, answers). Messages are
+ * the API's own (docs/api.md): each says what to fix. Schemas read only own
  * members, since request bodies arrive as null-prototype objects
  * (functions/api/request.ts).
  */
-
-const NAME_PATTERN = /^[A-Za-z0-9._-]{1,200}$/;
-const NAME_RULE = 'use 1 to 200 characters from A-Z, a-z, 0-9, ".", "_" and "-"';
-
-function name(kind: 'topic' | 'group') {
-  return z
-    .string()
-    .regex(NAME_PATTERN, {
-      error: (issue) => `The ${kind} name "${String(issue.input).slice(0, 220)}" is invalid: ${NAME_RULE}.`,
-    })
-    .meta({ description: `A ${kind} name: ${NAME_RULE}.`, example: kind === 'topic' ? 'orders' : 'billing' });
-}
-
-export const TopicName = name('topic');
-export const GroupName = name('group');
-
-/** An integer from `min` to `max` whose every failure reads `message`. */
-function integer(min: number, max: number, message: string) {
-  return z.int({ error: message }).min(min, { error: message }).max(max, { error: message });
-}
 
 // ---------------------------------------------------------------- errors
 
@@ -49,23 +32,6 @@ export const ErrorBody = z
 // ---------------------------------------------------------------- topics
 
 export const TopicPath = z.object({ topic: TopicName });
-
-const RETENTION_MESSAGE = `"retentionHours" must be an integer of at least ${MIN_RETENTION_HOURS} (and at most this deployment's longest retention, ${SETTINGS.maxRetentionHours.default} by default).`;
-export const TopicConfigBody = z
-  .strictObject(
-    {
-      partitions: integer(1, MAX_PARTITIONS, `"partitions" must be an integer from 1 to ${MAX_PARTITIONS}.`),
-      retentionHours: integer(MIN_RETENTION_HOURS, Number.MAX_SAFE_INTEGER, RETENTION_MESSAGE).meta({
-        description: `At least ${MIN_RETENTION_HOURS}; at most the deployment's longest retention (720 h by default).`,
-      }),
-    },
-    { error: 'The body must be an object: {"partitions": 1..256, "retentionHours": >=24}.' },
-  )
-  .meta({ id: 'TopicConfigRequest', example: { partitions: 3, retentionHours: 48 } });
-
-export const Topic = z
-  .object({ name: TopicName, partitions: z.int().min(1), retentionHours: z.int().min(MIN_RETENTION_HOURS) })
-  .meta({ id: 'Topic' });
 
 export const TopicList = z.object({ topics: z.array(Topic) }).meta({ id: 'TopicList' });
 
@@ -168,71 +134,6 @@ export const ReadAnswer = z
 
 // ---------------------------------------------------------------- keys
 
-const ACL_SHAPE =
-  '{"acl": [{"topics": "<pattern>", "permissions": ["publish" | "read" | "admin", …]}, …], "description"?: string}';
-const PATTERN_RULE =
-  'a topic name pattern of 1 to 200 characters from A-Z, a-z, 0-9, ".", "_", "-" and "*" (any run of name characters)';
-
-const AclEntry = z
-  .strictObject(
-    {
-      topics: z
-        .string({ error: (issue) => `"${where(issue.path)}" must be ${PATTERN_RULE}.` })
-        .regex(TOPIC_PATTERN, {
-          error: (issue) =>
-            `"${where(issue.path)}" must be ${PATTERN_RULE}, got ${JSON.stringify(issue.input)?.slice(0, 220)}.`,
-        })
-        .meta({ example: 'orders*' }),
-      permissions: z
-        .array(
-          z.enum(PERMISSIONS, {
-            error: (issue) =>
-              `"${where(issue.path?.slice(0, -1))}" holds ${JSON.stringify(issue.input)?.slice(0, 60)}; use "publish", "read" or "admin".`,
-          }),
-          {
-            error: (issue) =>
-              `"${where(issue.path)}" must be a non-empty array of "publish", "read", "admin".`,
-          },
-        )
-        .min(1, {
-          error: (issue) => `"${where(issue.path)}" must be a non-empty array of "publish", "read", "admin".`,
-        })
-        .refine((permissions) => new Set(permissions).size === permissions.length, {
-          error: (issue) => `"${where(issue.path)}" names a permission twice.`,
-        }),
-    },
-    {
-      error: (issue) =>
-        `"${where(issue.path)}" must be an object: {"topics": "<pattern>", "permissions": [...]}.`,
-    },
-  )
-  .meta({ id: 'AclEntry', description: '`admin` implies `publish` and `read` on the same topics.' });
-
-export const NewKeyBody = z
-  .strictObject(
-    {
-      acl: z
-        .array(AclEntry, {
-          error: `"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${ACL_SHAPE}.`,
-        })
-        .min(1, { error: `"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${ACL_SHAPE}.` })
-        .max(MAX_ACL_ENTRIES, {
-          error: `"acl" must be an array of 1 to ${MAX_ACL_ENTRIES} entries: ${ACL_SHAPE}.`,
-        }),
-      description: z
-        .string({ error: `"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.` })
-        .max(MAX_DESCRIPTION_LENGTH, {
-          error: `"description" must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
-        })
-        .optional(),
-    },
-    { error: `The body must be an object: ${ACL_SHAPE}.` },
-  )
-  .meta({
-    id: 'NewKeyRequest',
-    example: { acl: [{ topics: 'orders*', permissions: ['publish', 'read'] }], description: 'shop' },
-  });
-
 export const CreatedKey = z
   .object({
     id: z.string(),
@@ -245,7 +146,7 @@ export const KeyList = z
     keys: z.array(
       z.object({
         id: z.string(),
-        acl: z.array(AclEntry),
+        acl: z.array(AclEntrySchema),
         description: z.string().nullable(),
         createdAt: z.string(),
       }),
@@ -259,98 +160,7 @@ export const KeyPath = z.object({ id: z.string().meta({ description: 'The key id
 
 export const GroupPath = z.object({ group: GroupName });
 
-const TARGET_MESSAGE =
-  '"target" must be {"type": "lambda", "function": name-or-ARN} or {"type": "webhook", "url": "https://…"}.';
-const Target = z.discriminatedUnion(
-  'type',
-  [
-    z
-      .strictObject(
-        {
-          type: z.literal('lambda'),
-          function: z.string().meta({ description: 'A function name or (qualified) ARN.' }),
-        },
-        { error: 'A lambda target is {"type": "lambda", "function": a function name or ARN}, nothing else.' },
-      )
-      .meta({ id: 'LambdaTarget' }),
-    z
-      .strictObject(
-        { type: z.literal('webhook'), url: z.string().meta({ description: 'https; no private addresses.' }) },
-        { error: 'A webhook target is {"type": "webhook", "url": "https://…"}, nothing else.' },
-      )
-      .meta({ id: 'WebhookTarget' }),
-  ],
-  {
-    error: (issue) =>
-      typeof issue.input === 'object' && issue.input !== null
-        ? '"target.type" must be "lambda" or "webhook".'
-        : TARGET_MESSAGE,
-  },
-);
-
-function oneOf<const T extends readonly [string, ...string[]]>(field: string, values: T) {
-  return z.enum(values, { error: `"${field}" must be one of ${values.map((v) => `"${v}"`).join(', ')}.` });
-}
-
-export const SubscriptionBody = z
-  .strictObject(
-    {
-      topic: z.string({ error: '"topic" must be a topic name.' }).meta({ example: 'orders' }),
-      target: Target,
-      batchSize: integer(1, MAX_BATCH_SIZE, `"batchSize" must be an integer from 1 to ${MAX_BATCH_SIZE}.`)
-        .optional()
-        .meta({ description: 'Events per delivery; default 100.' }),
-      maxAttempts: integer(1, MAX_ATTEMPTS, `"maxAttempts" must be an integer from 1 to ${MAX_ATTEMPTS}.`)
-        .optional()
-        .meta({ description: 'Deliveries of an event before it is dead-lettered; default 5.' }),
-      maxAgeSeconds: integer(
-        1,
-        366 * 24 * 3600,
-        `"maxAgeSeconds" must be an integer from 1 to ${366 * 24 * 3600}.`,
-      )
-        .optional()
-        .meta({ description: 'A failing event older than this is dead-lettered at once.' }),
-      startFrom: oneOf('startFrom', ['latest', 'earliest'])
-        .optional()
-        .meta({ description: 'Default "latest".' }),
-      delivery: oneOf('delivery', ['at-least-once', 'at-most-once'])
-        .optional()
-        .meta({ description: 'Default "at-least-once".' }),
-      timeoutSeconds: integer(
-        1,
-        MAX_TIMEOUT_SECONDS,
-        `"timeoutSeconds" must be an integer from 1 to ${MAX_TIMEOUT_SECONDS}.`,
-      )
-        .optional()
-        .meta({ description: 'How long the target may take; default 10 (webhook) or 60 (lambda).' }),
-      secret: z
-        .string({ error: '"secret" must be "whsec_" followed by at least 24 bytes in base64.' })
-        .optional()
-        .meta({ description: 'Webhooks only: the signing secret to use instead of a new one.' }),
-    },
-    {
-      error:
-        'The body must be an object: {"topic", "target": {"type": "lambda", "function"} | {"type": "webhook", "url"}, …}.',
-    },
-  )
-  .meta({
-    id: 'SubscriptionRequest',
-    example: { topic: 'orders', target: { type: 'lambda', function: 'billing' }, startFrom: 'earliest' },
-  });
-
-export const Subscription = z
-  .object({
-    group: GroupName,
-    topic: TopicName,
-    target: Target,
-    batchSize: z.int(),
-    maxAttempts: z.int(),
-    maxAgeSeconds: z.int().optional(),
-    startFrom: z.enum(['latest', 'earliest']),
-    delivery: z.enum(['at-least-once', 'at-most-once']),
-    timeoutSeconds: z.int(),
-  })
-  .meta({ id: 'Subscription' });
+export const Subscription = SubscriptionSchema;
 
 export const CreatedSubscription = Subscription.extend({
   secret: z
@@ -428,17 +238,3 @@ export const HealthAnswer = z
     error: ErrorBody.shape.error.optional(),
   })
   .meta({ id: 'Health' });
-
-// ---------------------------------------------------------------- helpers
-
-/** `YYYY-MM-DD…` that Date.parse understands: the API's ISO-8601 check. */
-export function isIsoDateTime(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value));
-}
-
-/** A path in a body as messages write it: `acl[0].topics`. */
-export function where(path: readonly PropertyKey[] | undefined = []): string {
-  return (path ?? [])
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
-}

@@ -1,17 +1,12 @@
 import { z } from 'zod';
-import {
-  InvalidRequestError,
-  NotFoundError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from '../../../shared/errors';
+import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../../shared/errors';
 import { MAX_EVENTS_RESPONSE_BYTES, renderEvents } from '../../../shared/events/event-view';
 import { checkLimits } from '../../../shared/publish/limits';
 import type { OutgoingEvent } from '../../../shared/publish/publisher';
+import { isIsoDateTime } from '../../../shared/validation';
 import { defineRoute } from '../contract/route';
 import {
   CloudEvent,
-  isIsoDateTime,
   JsonEventsBody,
   PublishAnswer,
   ReadAnswer,
@@ -93,7 +88,7 @@ export const publishEvents = defineRoute({
       description: 'IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was first used for a different request.',
     },
   },
-  handle: async ({ params, request, principal }, { bus, limits }) => {
+  handle: async ({ params, request, principal }, { topics, publisher, limits }) => {
     const idempotencyKey = request.headers['idempotency-key'];
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new InvalidRequestError('Idempotency-Key must be 1 to 255 characters.');
@@ -106,8 +101,8 @@ export const publishEvents = defineRoute({
     }
     const events = parseEvents(request);
     checkLimits(events, limits);
-    const topic = await bus.topics.get(params.topic);
-    const outcome = await bus.publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
+    const topic = await topics.publishable(params.topic);
+    const outcome = await publisher.publish(topic, events, { idempotencyKey, scope: principal.id });
     if (outcome.complete) return json(200, { results: outcome.results });
     return withCause(
       json(
@@ -194,19 +189,17 @@ export const readEvents = defineRoute({
     200: { description: 'The events, and where to read next.', schema: ReadAnswer },
     410: { description: 'OFFSET_OUT_OF_RANGE: the offset is below the oldest retained one (`startOffset`).' },
   },
-  handle: async ({ params, query }, { bus }) => {
-    const topic = await bus.topics.get(params.topic);
-    const partition = Number(params.partition);
-    if (!/^\d{1,3}$/.test(params.partition) || partition >= topic.partitions) {
-      throw new NotFoundError(
-        `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}; there is no partition "${params.partition.slice(0, 60)}".`,
-      );
-    }
-    const limit = query.limit ?? 100;
-    const offset =
-      query.offset ??
-      (await bus.log.offsetForTimestamp(topic.name, partition, Date.parse(query.timestamp as string)));
-    const { records, nextOffset } = await bus.log.read(topic.name, partition, offset, limit);
+  handle: async ({ params, query }, { topics }) => {
+    const start =
+      query.offset !== undefined
+        ? { offset: query.offset }
+        : { timestamp: Date.parse(query.timestamp as string) };
+    const { records, nextOffset } = await topics.read(
+      params.topic,
+      params.partition,
+      start,
+      query.limit ?? 100,
+    );
     // What fits the answer once rendered (a Function URL answers at most 6 MB); the rest is the next read's.
     const { json: events, count } = renderEvents(records, MAX_EVENTS_RESPONSE_BYTES);
     const next = count < records.length ? records[count].offset : nextOffset;

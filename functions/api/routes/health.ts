@@ -1,42 +1,16 @@
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Bus } from '../../../shared/bus';
-import { type AnyRoute, defineRoute } from '../contract/route';
+import { type AnyRoute, defineRoute, type RouteContext } from '../contract/route';
 import { HealthAnswer } from '../contract/schemas';
 import { type HttpResult, json, withCause } from '../http';
-
-/** How long a dependency may take to answer a health check. */
-const CHECK_TIMEOUT_MS = 2_000;
 
 /**
  * GET /health — no key needed; 200 when the bus can take events: its table
  * and its bucket both answer. Otherwise 503 with `Retry-After`, naming the
  * dependency that is down.
  */
-async function checkHealth(bus: Bus): Promise<HttpResult> {
-  const failures: unknown[] = [];
-  const check = async (probe: (signal: AbortSignal) => Promise<unknown>): Promise<'ok' | 'down'> => {
-    try {
-      await probe(AbortSignal.timeout(CHECK_TIMEOUT_MS));
-      return 'ok';
-    } catch (error) {
-      failures.push(error);
-      return 'down';
-    }
-  };
-  const [dynamodb, s3] = await Promise.all([
-    check((abortSignal) =>
-      bus.clients.dynamo.send(
-        new GetCommand({ TableName: bus.config.registryTable, Key: { pk: 'health', sk: 'health' } }),
-        { abortSignal },
-      ),
-    ),
-    check((abortSignal) =>
-      bus.clients.s3.send(new HeadBucketCommand({ Bucket: bus.config.bucket }), { abortSignal }),
-    ),
-  ]);
-  const dependencies = { dynamodb, s3 };
-  if (dynamodb === 'ok' && s3 === 'ok') return json(200, { status: 'ok', dependencies });
+async function answerHealth(health: RouteContext['health']): Promise<HttpResult> {
+  const { dependencies, failure } = await health();
+  if (dependencies.dynamodb === 'ok' && dependencies.s3 === 'ok')
+    return json(200, { status: 'ok', dependencies });
   const down = Object.entries(dependencies)
     .filter(([, state]) => state === 'down')
     .map(([name]) => name);
@@ -50,7 +24,7 @@ async function checkHealth(bus: Bus): Promise<HttpResult> {
       },
       { 'retry-after': '5' },
     ),
-    failures[0],
+    failure,
   );
 }
 
@@ -74,6 +48,6 @@ export const healthRoutes: AnyRoute[] = (['GET', 'HEAD'] as const).map((method) 
     description: 'Needs no key. 200 when the table and the bucket both answer, else 503 naming what is down.',
     access: 'public',
     responses: HEALTH_RESPONSES,
-    handle: async (_input, { bus }) => checkHealth(bus),
+    handle: async (_input, { health }) => answerHealth(health),
   }),
 );

@@ -1,6 +1,7 @@
+import { NewKeyBody } from '../../../shared/auth/new-api-key';
 import { NotFoundError } from '../../../shared/errors';
 import { defineRoute } from '../contract/route';
-import { CreatedKey, KeyList, KeyPath, NewKeyBody } from '../contract/schemas';
+import { CreatedKey, KeyList, KeyPath } from '../contract/schemas';
 import { json, noContent } from '../http';
 
 const KEY_MANAGEMENT = { permission: 'admin', resource: '*' } as const;
@@ -18,8 +19,8 @@ export const createKey = defineRoute({
   responses: {
     201: { description: 'Created.', schema: CreatedKey, headers: { 'cache-control': 'no-store' } },
   },
-  handle: async ({ body }, { bus }) => {
-    const created = await bus.authorizer.createKey(body);
+  handle: async ({ body }, { authorizer }) => {
+    const created = await authorizer.createKey(body);
     return json(201, created, { 'cache-control': 'no-store' });
   },
 });
@@ -34,7 +35,7 @@ export const listKeys = defineRoute({
   description: "Every key's id, ACL, description and creation time, oldest first; never a key or its hash.",
   access: KEY_MANAGEMENT,
   responses: { 200: { description: 'The keys.', schema: KeyList } },
-  handle: async (_input, { bus }) => json(200, { keys: await bus.authorizer.listKeys() }),
+  handle: async (_input, { authorizer }) => json(200, { keys: await authorizer.listKeys() }),
 });
 
 /** DELETE /keys/{id} — 204; the key stops working here at once, everywhere within 60 s. */
@@ -51,8 +52,8 @@ export const deleteKey = defineRoute({
     204: { description: 'Deleted.' },
     404: { description: 'NOT_FOUND: no such key.' },
   },
-  handle: async ({ params }, { bus }) => {
-    if (!(await bus.authorizer.deleteKey(params.id))) {
+  handle: async ({ params }, { authorizer }) => {
+    if (!(await authorizer.deleteKey(params.id))) {
       throw new NotFoundError(`There is no API key "${params.id.slice(0, 60)}"; GET /keys lists them.`);
     }
     return noContent();

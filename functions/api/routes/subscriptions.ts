@@ -1,18 +1,5 @@
-import pMap from 'p-map';
-import type { z } from 'zod';
 import { aclGrants } from '../../../shared/auth/acl';
-import type { Principal } from '../../../shared/auth/authorizer';
-import type { Bus } from '../../../shared/bus';
-import { initializeCursor, redriveCursor } from '../../../shared/delivery/cursor';
-import type { CursorRef } from '../../../shared/delivery/cursor-store';
-import {
-  deadLetterTopic,
-  parseSubscription,
-  type StoredSubscription,
-  subscriptionView,
-} from '../../../shared/delivery/subscription';
-import { InvalidRequestError, OffsetOutOfRangeError } from '../../../shared/errors';
-import type { TopicConfig } from '../../../shared/registry/topic-registry';
+import { SubscriptionBody, subscriptionView } from '../../../shared/delivery/subscription';
 import { defineRoute } from '../contract/route';
 import {
   CreatedSubscription,
@@ -21,14 +8,11 @@ import {
   ResetAnswer,
   ResetBody,
   Subscription,
-  SubscriptionBody,
   SubscriptionDescription,
   SubscriptionList,
 } from '../contract/schemas';
 import { json, noContent } from '../http';
 
-/** How many partitions one request reads or resets at once. */
-const PARTITION_CONCURRENCY = 16;
 const READ_ON_TOPIC = "and `read` on the subscription's topic";
 
 /**
@@ -60,22 +44,14 @@ export const putSubscription = defineRoute({
     200: { description: 'The same subscription exists already.', schema: Subscription },
     409: { description: 'CONFLICT: the group exists with a different subscription.' },
   },
-  handle: async ({ params, body, principal }, { bus }) => {
-    const { subscription, secret } = parseSubscription(params.group, body, bus.config.webhookPolicy);
-    bus.authorizer.authorize(principal, 'read', subscription.topic);
-    const topic = await bus.topics.get(subscription.topic);
-    const { created, subscription: stored } = await bus.subscriptions.create(subscription, secret);
-    if (!created) return json(200, subscriptionView(stored));
-    const refs: CursorRef[] = [];
-    for (let partition = 0; partition < topic.partitions; partition++) {
-      const { backlog } = await initializeCursor(bus.log, bus.cursors, subscription, partition);
-      if (backlog) refs.push({ cursor: params.group, partition });
-    }
-    // A backlog to replay starts now rather than at the next sweep.
-    await bus.waker.wake(refs);
+  handle: async ({ params, body, principal }, { authorizer, subscriptions }) => {
+    const checked = subscriptions.parse(params.group, body);
+    authorizer.authorize(principal, 'read', checked.subscription.topic);
+    const { created, subscription } = await subscriptions.subscribe(checked);
+    if (!created) return json(200, subscriptionView(subscription));
     return json(
       201,
-      { ...subscriptionView(stored), ...(stored.secret ? { secret: stored.secret } : {}) },
+      { ...subscriptionView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) },
       { 'cache-control': 'no-store' },
     );
   },
@@ -91,11 +67,11 @@ export const listSubscriptions = defineRoute({
   description: 'The subscriptions on topics this key may read; all of them for the admin key.',
   access: { permission: 'read', resource: 'some-topic' },
   responses: { 200: { description: 'The subscriptions.', schema: SubscriptionList } },
-  handle: async ({ principal }, { bus }) => {
-    const subscriptions = (await bus.subscriptions.list())
+  handle: async ({ principal }, { subscriptions }) => {
+    const readable = (await subscriptions.list())
       .filter((subscription) => principal.admin || aclGrants(principal.acl, 'read', subscription.topic))
       .map(subscriptionView);
-    return json(200, { subscriptions });
+    return json(200, { subscriptions: readable });
   },
 });
 
@@ -117,54 +93,13 @@ export const describeSubscription = defineRoute({
   access: { permission: 'read', resource: 'some-topic', also: "`read` on the subscription's topic" },
   params: GroupPath,
   responses: { 200: { description: 'The subscription.', schema: SubscriptionDescription } },
-  handle: async ({ params, principal }, { bus }) => {
-    const { subscription, topic } = await subscriptionFor(bus, principal, params.group);
-    const cursors = new Map((await bus.cursors.list(subscription.group)).map((c) => [c.partition, c]));
-    const now = Date.now();
-    const partitions = await pMap(
-      Array.from({ length: topic.partitions }, (_, partition) => partition),
-      async (partition) => {
-        const cursor = cursors.get(partition);
-        const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-        const committedOffset =
-          cursor?.committed ?? (subscription.startFrom === 'earliest' ? startOffset : endOffset);
-        const lag = Math.max(0, endOffset - Math.max(committedOffset, startOffset));
-        return {
-          partition,
-          committedOffset,
-          endOffset,
-          lag,
-          attempts: cursor?.attempts ?? 0,
-          lastError: cursor?.lastError ?? null,
-          ...(cursor?.retryAt ? { retryAt: new Date(cursor.retryAt).toISOString() } : {}),
-          ...(cursor?.throttledUntil
-            ? { throttledUntil: new Date(cursor.throttledUntil).toISOString() }
-            : {}),
-          oldestEventAgeMs:
-            lag > 0 ? await oldestEventAge(bus, topic.name, partition, committedOffset, now) : 0,
-        };
-      },
-      { concurrency: PARTITION_CONCURRENCY },
+  handle: async ({ params, principal }, { authorizer, subscriptions }) => {
+    const { subscription, partitions } = await subscriptions.describe(params.group, (topic) =>
+      authorizer.authorize(principal, 'read', topic),
     );
     return json(200, { ...subscriptionView(subscription), partitions });
   },
 });
-
-async function oldestEventAge(
-  bus: Bus,
-  topic: string,
-  partition: number,
-  offset: number,
-  now: number,
-): Promise<number> {
-  try {
-    const { records } = await bus.log.read(topic, partition, offset, 1);
-    return records[0] ? Math.max(0, now - records[0].timestamp) : 0;
-  } catch (error) {
-    if (!(error instanceof OffsetOutOfRangeError)) throw error;
-    return oldestEventAge(bus, topic, partition, error.startOffset, now);
-  }
-}
 
 /** DELETE /subscriptions/{group} — 204; the group receives nothing more, and its offsets are forgotten. */
 export const deleteSubscription = defineRoute({
@@ -177,12 +112,8 @@ export const deleteSubscription = defineRoute({
   access: { permission: 'admin', resource: { param: 'group' }, also: READ_ON_TOPIC },
   params: GroupPath,
   responses: { 204: { description: 'Deleted.' } },
-  handle: async ({ params, principal }, { bus }) => {
-    const { subscription } = await subscriptionFor(bus, principal, params.group);
-    await bus.subscriptions.delete(subscription.group);
-    // After the registry item: a deliverer that still holds a cursor fails its next commit and stops.
-    await bus.cursors.deleteAll(subscription.group);
-    await bus.cursors.deleteAll(redriveCursor(subscription.group));
+  handle: async ({ params, principal }, { authorizer, subscriptions }) => {
+    await subscriptions.delete(params.group, (topic) => authorizer.authorize(principal, 'read', topic));
     return noContent();
   },
 });
@@ -206,66 +137,15 @@ export const resetOffsets = defineRoute({
   params: GroupPath,
   body: { schema: ResetBody },
   responses: { 200: { description: 'The new committed offsets.', schema: ResetAnswer } },
-  handle: async ({ params, body, principal }, { bus }) => {
-    const { subscription, topic } = await subscriptionFor(bus, principal, params.group);
-    const targets = await resetTargets(bus, topic, body.to);
-    const refs: CursorRef[] = [];
-    for (const [partition, offset] of targets) {
-      const ref = { cursor: subscription.group, partition };
-      await bus.cursors.reset(ref, topic.name, offset);
-      refs.push(ref);
-    }
-    await bus.waker.wake(refs);
+  handle: async ({ params, body, principal }, { authorizer, subscriptions }) => {
+    const targets = await subscriptions.resetOffsets(params.group, body.to, (topic) =>
+      authorizer.authorize(principal, 'read', topic),
+    );
     return json(200, {
       partitions: [...targets].map(([partition, committedOffset]) => ({ partition, committedOffset })),
     });
   },
 });
-
-async function resetTargets(
-  bus: Bus,
-  topic: TopicConfig,
-  to: z.output<typeof ResetBody>['to'],
-): Promise<Map<number, number>> {
-  const all = Array.from({ length: topic.partitions }, (_, partition) => partition);
-  const targets = new Map<number, number>();
-  if (to === 'earliest' || to === 'latest') {
-    const offsets = await pMap(all, (partition) => bus.log.offsets(topic.name, partition), {
-      concurrency: PARTITION_CONCURRENCY,
-    });
-    for (const partition of all) {
-      targets.set(
-        partition,
-        to === 'earliest' ? offsets[partition].startOffset : offsets[partition].endOffset,
-      );
-    }
-    return targets;
-  }
-  if ('timestamp' in to) {
-    const ms = Date.parse(to.timestamp);
-    for (const partition of all)
-      targets.set(partition, await bus.log.offsetForTimestamp(topic.name, partition, ms));
-    return targets;
-  }
-  const entries = Object.entries(to.offsets);
-  if (entries.length === 0)
-    throw new InvalidRequestError('"to.offsets" must map partitions to offsets, e.g. {"0": 42}.');
-  for (const [key, value] of entries) {
-    const partition = Number(key);
-    if (!/^\d{1,3}$/.test(key) || partition >= topic.partitions) {
-      throw new InvalidRequestError(
-        `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key.slice(0, 60)}".`,
-      );
-    }
-    const { startOffset, endOffset } = await bus.log.offsets(topic.name, partition);
-    if (value > endOffset) {
-      throw new InvalidRequestError(`Partition ${key} ends at offset ${endOffset}; ${value} is past it.`);
-    }
-    // Below the oldest retained event means "from the oldest retained event".
-    targets.set(partition, Math.max(value, startOffset));
-  }
-  return targets;
-}
 
 /**
  * POST /subscriptions/{group}/redrive — delivers the group's dead letters to
@@ -287,34 +167,10 @@ export const redriveDeadLetters = defineRoute({
   responses: {
     202: { description: 'Accepted: how many dead letters will be delivered again.', schema: RedriveAnswer },
   },
-  handle: async ({ params, principal }, { bus }) => {
-    const { subscription } = await subscriptionFor(bus, principal, params.group);
-    const dlq = deadLetterTopic(subscription.group);
-    if (!(await bus.topics.find(dlq))) return json(202, { deadLetters: 0 });
-    const { startOffset, endOffset } = await bus.log.offsets(dlq, 0);
-    const ref = { cursor: redriveCursor(subscription.group), partition: 0 };
-    const cursor = await bus.cursors.read(ref);
-    // Continue from where the last redrive stopped: a dead letter is redriven once per redrive.
-    const from = Math.max(cursor?.committed ?? startOffset, startOffset);
-    await bus.cursors.reset(ref, dlq, from, { until: endOffset });
-    await bus.waker.wake([ref]);
-    const deadLetters = Math.max(0, endOffset - from);
-    bus.metrics.redriven(deadLetters);
+  handle: async ({ params, principal }, { authorizer, subscriptions }) => {
+    const deadLetters = await subscriptions.redrive(params.group, (topic) =>
+      authorizer.authorize(principal, 'read', topic),
+    );
     return json(202, { deadLetters });
   },
 });
-
-/**
- * The group's subscription and topic. The route's declared access has been
- * checked; what only the stored subscription names is checked here: a
- * group's state is its topic's, so reading or changing it needs `read` there.
- */
-async function subscriptionFor(
-  bus: Bus,
-  principal: Principal,
-  group: string,
-): Promise<{ subscription: StoredSubscription; topic: TopicConfig }> {
-  const subscription = await bus.subscriptions.get(group);
-  bus.authorizer.authorize(principal, 'read', subscription.topic);
-  return { subscription, topic: await bus.topics.get(subscription.topic) };
-}

@@ -1,13 +1,7 @@
-import pMap from 'p-map';
 import { aclGrants } from '../../../shared/auth/acl';
+import { Topic as TopicSchema, TopicSettings } from '../../../shared/registry/topic';
 import { defineRoute } from '../contract/route';
-import {
-  TopicConfigBody,
-  TopicDescription,
-  TopicList,
-  TopicPath,
-  Topic as TopicSchema,
-} from '../contract/schemas';
+import { TopicDescription, TopicList, TopicPath } from '../contract/schemas';
 import { json } from '../http';
 
 /** PUT /topics/{topic} — 201 created, 200 when the same configuration exists, 409 when it differs. */
@@ -21,15 +15,15 @@ export const putTopic = defineRoute({
     'Creates the topic; the same configuration again is 200, a different one 409 CONFLICT. A topic never changes once created.',
   access: { permission: 'admin', resource: { param: 'topic' } },
   params: TopicPath,
-  body: { schema: TopicConfigBody },
+  body: { schema: TopicSettings },
   responses: {
     201: { description: 'Created.', schema: TopicSchema },
     200: { description: 'The same configuration exists already.', schema: TopicSchema },
     409: { description: 'CONFLICT: the topic exists with a different configuration.' },
   },
-  handle: async ({ params, body }, { bus }) => {
+  handle: async ({ params, body }, { topics }) => {
     const topic = { name: params.topic, partitions: body.partitions, retentionHours: body.retentionHours };
-    const created = await bus.topics.create(topic);
+    const created = await topics.create(topic);
     return json(created ? 201 : 200, topic);
   },
 });
@@ -44,16 +38,13 @@ export const listTopics = defineRoute({
   description: 'The topics this key may read; all of them for the admin key.',
   access: { permission: 'read', resource: 'some-topic' },
   responses: { 200: { description: 'The topics.', schema: TopicList } },
-  handle: async ({ principal }, { bus }) => {
-    const topics = (await bus.topics.list()).filter(
+  handle: async ({ principal }, { topics }) => {
+    const readable = (await topics.list()).filter(
       (topic) => principal.admin || aclGrants(principal.acl, 'read', topic.name),
     );
-    return json(200, { topics });
+    return json(200, { topics: readable });
   },
 });
-
-/** How many partitions' offsets one describe reads at once. */
-const DESCRIBE_CONCURRENCY = 16;
 
 /** GET /topics/{topic} — the configuration and each partition's retained range. */
 export const describeTopic = defineRoute({
@@ -67,13 +58,8 @@ export const describeTopic = defineRoute({
   access: { permission: 'read', resource: { param: 'topic' } },
   params: TopicPath,
   responses: { 200: { description: 'The topic.', schema: TopicDescription } },
-  handle: async ({ params }, { bus }) => {
-    const topic = await bus.topics.get(params.topic);
-    const partitions = await pMap(
-      Array.from({ length: topic.partitions }, (_, partition) => partition),
-      async (partition) => ({ partition, ...(await bus.log.offsets(topic.name, partition)) }),
-      { concurrency: DESCRIBE_CONCURRENCY },
-    );
+  handle: async ({ params }, { topics }) => {
+    const { topic, partitions } = await topics.describe(params.topic);
     return json(200, { name: topic.name, partitions, retentionHours: topic.retentionHours });
   },
 });

@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { type NetworkPolicy, refusedAddressReason, refusedTargetReason } from '../network-policy';
+import type { NetworkPolicy } from '../../config';
+import { refusedAddressReason, refusedTargetReason } from '../network-policy';
 import {
   type DeliveryOutcome,
   type DeliveryTargetClient,

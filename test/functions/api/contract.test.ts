@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { routeContext } from '../../../functions/api/contract/route';
 import { serveRoute } from '../../../functions/api/contract/serve-route';
 import { OPENAPI_FILE } from '../../../functions/api/contract/write-openapi';
 import { createApiHandler } from '../../../functions/api/handler';
@@ -58,9 +59,9 @@ describe('the OpenAPI document', () => {
   test('fails to wire a route whose declared access names a path parameter it has not', () => {
     const [describeTopic] = API_ROUTES.filter((route) => route.operationId === 'describeTopic');
     const wrong = { ...describeTopic, access: { permission: 'read', resource: { param: 'group' } } } as const;
-    expect(() =>
-      serveRoute(wrong, { bus: createBus({ adminKey: ADMIN_KEY }), limits: DEFAULT_LIMITS }),
-    ).toThrow('GET /topics/{topic} declares access on {group}, which it has not.');
+    expect(() => serveRoute(wrong, routeContext(createBus({ adminKey: ADMIN_KEY }), DEFAULT_LIMITS))).toThrow(
+      'GET /topics/{topic} declares access on {group}, which it has not.',
+    );
   });
 
   test('the router answers every documented route, and only those', async () => {

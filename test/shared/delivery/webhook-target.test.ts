@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Webhook } from 'standardwebhooks';
-import { parseNetworkPolicy, STRICT_NETWORK_POLICY } from '../../../shared/delivery/network-policy';
+import { parseNetworkPolicy } from '../../../shared/config';
+import { STRICT_NETWORK_POLICY } from '../../../shared/delivery/network-policy';
 import { newWebhookSecret } from '../../../shared/delivery/subscription';
 import { MAX_WEBHOOK_ANSWER_BYTES, WebhookTarget } from '../../../shared/delivery/targets/webhook-target';
 

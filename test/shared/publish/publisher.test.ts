@@ -1,5 +1,5 @@
 import { Publisher } from '../../../shared/publish/publisher';
-import type { TopicConfig } from '../../../shared/registry/topic-registry';
+import type { TopicConfig } from '../../../shared/registry/topic';
 import { newLog, partitionItems, uniqueTopic } from '../../support/aws';
 
 const keyless = (value: unknown) => ({
