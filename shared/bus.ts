@@ -65,16 +65,35 @@ export function createBusCore(options: BusCoreOptions = {}): BusCore {
   const config = configFromEnv(env);
   const clients = { ...createAwsClients(env), ...options.clients };
   const metrics = options.metrics ?? busMetrics;
-  return {
-    config,
-    clients,
-    log: new Log({ dynamo: clients.dynamo, s3: clients.s3, config, metrics }),
-    topics: new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
-    subscriptions: new SubscriptionRegistry(clients.dynamo, config.registryTable),
-    cursors: new CursorStore(clients.dynamo, config.groupsTable),
-    waker: options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
-    metrics,
-  };
+  // Each part is made when first used: a role touches only the tables its topology access names, and
+  // on AWS its environment names no others (the sweeper has no groups table).
+  return lazily({
+    config: () => config,
+    clients: () => clients,
+    log: () => new Log({ dynamo: clients.dynamo, s3: clients.s3, config, metrics }),
+    topics: () => new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
+    subscriptions: () => new SubscriptionRegistry(clients.dynamo, config.registryTable),
+    cursors: () => new CursorStore(clients.dynamo, config.groupsTable),
+    waker: () => options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
+    metrics: () => metrics,
+  });
+}
+
+/** An object whose members are built on first read, once each. */
+function lazily<T extends object>(makers: { [K in keyof T]: () => T[K] }): T {
+  const object = {} as T;
+  for (const [name, make] of Object.entries(makers) as [keyof T & string, () => unknown][]) {
+    Object.defineProperty(object, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = make();
+        Object.defineProperty(object, name, { value, enumerable: true });
+        return value;
+      },
+    });
+  }
+  return object;
 }
 
 /** The API function's objects: the core, the publisher and the authorizer. */
