@@ -125,6 +125,10 @@ export interface SubscriptionConfig {
   readonly timeoutSeconds?: number;
   /** Webhooks only: the signing secret (`whsec_…`) to use instead of a new one. */
   readonly secret?: string;
+  /** An EventBridge event pattern over `{key, value, headers}`: only matching events are delivered. */
+  readonly filter?: Record<string, unknown>;
+  /** A JSONata expression whose result is the value the target receives. */
+  readonly transform?: { readonly jsonata: string };
 }
 
 /** A subscription as the bus answers it, defaults filled in. */
@@ -138,6 +142,8 @@ export interface Subscription {
   readonly startFrom: 'latest' | 'earliest';
   readonly delivery: 'at-least-once' | 'at-most-once';
   readonly timeoutSeconds: number;
+  readonly filter?: Record<string, unknown>;
+  readonly transform?: { readonly jsonata: string };
 }
 
 /** `PUT /subscriptions/{group}`'s answer. */

@@ -6,6 +6,7 @@ import type { ReadResult } from '../log/reader';
 import type { DeliveryObserver } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
+import { type Routing, routePage, routingOf } from '../routing/route';
 import type { LogRecord } from '../segment/codec';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
 import { cursorGroup, initializeCursor } from './cursor';
@@ -72,6 +73,9 @@ export interface DeliveryRun {
   readonly batches: number;
 }
 
+/** Compiled routings one deliverer keeps (the oldest goes first). */
+const ROUTINGS_KEPT = 1_000;
+
 /** Time kept back at the end of a run for the last commit and the hand-off. */
 const RUN_MARGIN_MS = 5_000;
 
@@ -83,6 +87,10 @@ interface Run {
   readonly retentionHours: number;
   readonly subscription: StoredSubscription;
   readonly target: DeliveryTargetClient;
+  /** The subscription's filter and transform, compiled once per deliverer; undefined without them. */
+  readonly routing?: Routing;
+  /** A redrive delivers dead letters, which passed the filter once already. */
+  readonly redrive: boolean;
   readonly owner: string;
   /** Epoch ms after which the run hands its work on. */
   readonly deadline: number;
@@ -108,7 +116,12 @@ interface Page {
   readonly batch: OutgoingBatch;
   /** The offset after the batch's last event. */
   readonly next: number;
+  /** Set when the batch's one event failed its transform: the target is not invoked, and this is the error. */
+  readonly failure?: string;
 }
+
+/** Events a filtered subscription reads per page: a group that wants few events reads and commits past many at once. */
+const FILTERED_PAGE_EVENTS = 1_000;
 
 /** What a step tells the loop: go on to the next step, look again from the top, or end the run. */
 type Step = 'go' | 'again' | DeliveryRunResult;
@@ -144,6 +157,7 @@ export class Deliverer {
   private readonly backoff: BackoffPolicy;
   private readonly leaseMs: number;
   private readonly heartbeat: Heartbeat;
+  private readonly routings = new Map<string, Routing | undefined>();
 
   constructor(private readonly options: DelivererOptions) {
     this.now = options.now ?? Date.now;
@@ -195,6 +209,8 @@ export class Deliverer {
       retentionHours: topic.retentionHours,
       subscription,
       target: this.options.targetFor(subscription),
+      routing: this.routingOf(subscription),
+      redrive,
       owner: randomUUID(),
       deadline,
       state,
@@ -202,6 +218,17 @@ export class Deliverer {
       delivered: 0,
       batches: 0,
     };
+  }
+
+  /** A subscription's routing, compiled once per subscription (it never changes once created). */
+  private routingOf(subscription: StoredSubscription): Routing | undefined {
+    const key = `${subscription.group}@${subscription.createdAt}`;
+    if (!this.routings.has(key)) {
+      if (this.routings.size >= ROUTINGS_KEPT)
+        this.routings.delete(this.routings.keys().next().value as string);
+      this.routings.set(key, routingOf(subscription));
+    }
+    return this.routings.get(key);
   }
 
   /** The run's answer; where the group stands goes to the observer unless the run never held the cursor. */
@@ -286,14 +313,19 @@ export class Deliverer {
         : (run.bisect ?? run.subscription.batchSize),
       run.end - state.committed,
     );
+    // A filter reads more than it sends: the events it leaves out are committed past a page at a time.
+    const readLimit =
+      run.routing?.filter && !run.redrive
+        ? Math.min(Math.max(limit, FILTERED_PAGE_EVENTS), run.end - state.committed)
+        : limit;
     let result: ReadResult;
     try {
       const ahead =
-        run.prefetched?.from === state.committed && run.prefetched.limit === limit
+        run.prefetched?.from === state.committed && run.prefetched.limit === readLimit
           ? run.prefetched.read
           : undefined;
       run.prefetched = undefined;
-      result = await (ahead ?? this.read(run, state.committed, limit));
+      result = await (ahead ?? this.read(run, state.committed, readLimit));
     } catch (error) {
       if (!(error instanceof OffsetOutOfRangeError)) throw error;
       // Retention removed events this group had not read: go on from the oldest retained one.
@@ -323,14 +355,47 @@ export class Deliverer {
       return 'caught-up';
     }
     run.head = { offset: records[0].offset, timestamp: records[0].timestamp };
+    let routedNext: number | undefined;
+    if (run.routing) {
+      const routed = await routePage(
+        run.routing,
+        records,
+        { topic: run.topicName, partition: ref.partition, skipFilter: run.redrive },
+        limit,
+      );
+      if (routed.filtered > 0) this.options.observer?.filtered(run.group, routed.filtered);
+      // Nothing here for this group: commit past the page without invoking anyone.
+      if (routed.records.length === 0) return again(await this.moveTo(run, { next: routed.next }));
+      if (routed.failure !== undefined) {
+        const [record] = routed.records;
+        run.batches++;
+        return {
+          records: routed.records,
+          batch: this.batchOf(run.subscription.group, run.topicName, ref.partition, [record]),
+          next: record.offset + 1,
+          failure: routed.failure,
+        };
+      }
+      records = routed.records;
+      routedNext = routed.next;
+    }
     const batch = this.batchOf(run.subscription.group, run.topicName, ref.partition, records);
-    const next = batch.lastOffset + 1;
+    // All routed events fit: the batch also covers the filtered events up to where routing stopped.
+    const next =
+      routedNext !== undefined && batch.lastOffset === records.at(-1)?.offset
+        ? routedNext
+        : batch.lastOffset + 1;
     // Only what fits a payload is sent; the rest is the next batch's.
     records = records.filter((record) => record.offset < next);
     run.batches++;
     // A full batch with more behind it: read the next one while the target works on this one. It is
     // used only if this batch succeeds whole, so order and at-least-once are as without it.
-    if (records.length === limit && next < run.end && run.subscription.delivery === 'at-least-once') {
+    if (
+      records.length === limit &&
+      !run.routing &&
+      next < run.end &&
+      run.subscription.delivery === 'at-least-once'
+    ) {
       const read = this.read(run, next, limit);
       read.catch(() => {});
       run.prefetched = { from: next, limit, read };
@@ -353,7 +418,8 @@ export class Deliverer {
     if (!moved) return 'held';
     run.state = moved;
     run.pendingError = undefined;
-    const outcome = await this.invoke(run, page);
+    const outcome: DeliveryOutcome =
+      page.failure === undefined ? await this.invoke(run, page) : { status: 'failed', error: page.failure };
     run.delivered += page.records.length;
     if (outcome.status !== 'delivered') {
       run.pendingError = truncateError(outcome.error);
@@ -367,7 +433,9 @@ export class Deliverer {
 
   /** At least once: invokes the target, decides what its outcome calls for (decide.ts), and does it. */
   private async sendAtLeastOnce(run: Run, page: Page): Promise<Step> {
-    const outcome = await this.invoke(run, page);
+    // An event whose transform failed fails as if its target had refused it: retried, then dead-lettered.
+    const outcome: DeliveryOutcome =
+      page.failure === undefined ? await this.invoke(run, page) : { status: 'failed', error: page.failure };
     const action = decide(outcome, {
       committed: run.state.committed,
       attempts: run.state.attempts,

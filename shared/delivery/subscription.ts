@@ -4,6 +4,8 @@ import type { NetworkPolicy } from '../config';
 import { InvalidRequestError } from '../errors';
 import { GroupName, TopicName } from '../names';
 import { DEAD_LETTER_SUFFIX } from '../registry/topic';
+import { compileEventPattern, EventPatternError } from '../routing/event-pattern';
+import { compileTransform, TransformError } from '../routing/transform';
 import { integer, validate } from '../validation';
 import { refusedTargetReason } from './network-policy';
 
@@ -29,6 +31,10 @@ export interface Subscription {
   readonly delivery: DeliveryGuarantee;
   /** How long the target may take to answer (a webhook's response, a function's invocation). */
   readonly timeoutSeconds: number;
+  /** An EventBridge event pattern over `{key, value, headers}`: only matching events are delivered. */
+  readonly filter?: Readonly<Record<string, unknown>>;
+  /** A JSONata expression whose result is the value the target receives. */
+  readonly transform?: { readonly jsonata: string };
 }
 
 /** A subscription as stored: with its webhook signing secret, which is never logged nor shown after creation. */
@@ -125,6 +131,45 @@ function oneOf<const T extends readonly [string, ...string[]]>(field: string, va
   return z.enum(values, { error: `"${field}" must be one of ${values.map((v) => `"${v}"`).join(', ')}.` });
 }
 
+/** An event pattern, compiled here so a wrong one is refused where it is declared, saying where. */
+const Filter = z
+  .record(z.string(), z.unknown(), { error: '"filter" must be an EventBridge event pattern: a JSON object.' })
+  .superRefine((pattern, context) => {
+    try {
+      compileEventPattern(pattern);
+    } catch (error) {
+      if (!(error instanceof EventPatternError)) throw error;
+      context.addIssue({ code: 'custom', message: error.message });
+    }
+  })
+  .meta({
+    description:
+      'An EventBridge event pattern over {"key", "value", "headers"}: only matching events are delivered; the others are committed past.',
+    example: { headers: { ce_type: ['order.created'] }, value: { total: [{ numeric: ['>', 100] }] } },
+  });
+
+/** A JSONata transform, compiled here so one that does not compile is refused where it is declared. */
+const Transform = z
+  .strictObject(
+    {
+      jsonata: z
+        .string({ error: '"transform.jsonata" must be a JSONata expression (a string).' })
+        .superRefine((expression, context) => {
+          try {
+            compileTransform(expression);
+          } catch (error) {
+            if (!(error instanceof TransformError)) throw error;
+            context.addIssue({ code: 'custom', message: error.message });
+          }
+        }),
+    },
+    { error: '"transform" must be {"jsonata": "<expression>"}.' },
+  )
+  .meta({
+    description:
+      'A JSONata expression over {"key", "value", "headers", "topic", "partition", "offset", "timestamp"}: its result is the value the target receives.',
+  });
+
 const START_FROM = ['latest', 'earliest'] as const;
 const DELIVERY = ['at-least-once', 'at-most-once'] as const;
 
@@ -157,6 +202,8 @@ export const SubscriptionBody = z
         .regex(SECRET, { error: SECRET_RULE })
         .optional()
         .meta({ description: 'Webhooks only: the signing secret to use instead of a new one.' }),
+      filter: Filter.optional(),
+      transform: Transform.optional(),
     },
     {
       error:
@@ -180,6 +227,8 @@ export const SubscriptionSchema = z
     startFrom: z.enum(START_FROM),
     delivery: z.enum(DELIVERY),
     timeoutSeconds: z.int(),
+    filter: z.record(z.string(), z.unknown()).optional(),
+    transform: z.object({ jsonata: z.string() }).optional(),
   })
   .meta({ id: 'Subscription' });
 
@@ -209,6 +258,8 @@ export function parseSubscription(
     startFrom: input.startFrom ?? SUBSCRIPTION_DEFAULTS.startFrom,
     delivery: input.delivery ?? SUBSCRIPTION_DEFAULTS.delivery,
     timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS[target.type],
+    ...optional('filter', input.filter),
+    ...optional('transform', input.transform),
   };
   if (input.secret === undefined) return { subscription };
   if (target.type !== 'webhook') throw new InvalidRequestError('"secret" is for webhook targets only.');
@@ -242,14 +293,27 @@ export function sameSubscription(a: Subscription, b: Subscription): boolean {
     a.maxAgeSeconds === b.maxAgeSeconds &&
     a.startFrom === b.startFrom &&
     a.delivery === b.delivery &&
-    a.timeoutSeconds === b.timeoutSeconds
+    a.timeoutSeconds === b.timeoutSeconds &&
+    JSON.stringify(a.filter) === JSON.stringify(b.filter) &&
+    a.transform?.jsonata === b.transform?.jsonata
   );
 }
 
 /** A subscription as the API shows it: never its secret. */
 export function subscriptionView(subscription: Subscription): Subscription {
-  const { group, topic, target, batchSize, maxAttempts, maxAgeSeconds, startFrom, delivery, timeoutSeconds } =
-    subscription;
+  const {
+    group,
+    topic,
+    target,
+    batchSize,
+    maxAttempts,
+    maxAgeSeconds,
+    startFrom,
+    delivery,
+    timeoutSeconds,
+    filter,
+    transform,
+  } = subscription;
   return {
     group,
     topic,
@@ -260,5 +324,7 @@ export function subscriptionView(subscription: Subscription): Subscription {
     startFrom,
     delivery,
     timeoutSeconds,
+    ...optional('filter', filter),
+    ...optional('transform', transform),
   };
 }

@@ -18,6 +18,8 @@ export const BUS_METRICS = {
   /** Age of a group's oldest undelivered event, at the end of a delivery run (0 when caught up). */
   oldestEventAgeMs: 'OldestEventAgeMs',
   deadLetters: 'DeadLetters',
+  /** Events a subscription's filter left out: committed past, never delivered. */
+  filteredEvents: 'FilteredEvents',
   /** Batches a target throttled (429, 503, Lambda's throttling): sent again whole after its Retry-After. */
   throttledDeliveries: 'ThrottledDeliveries',
   redrives: 'Redrives',
@@ -41,6 +43,8 @@ export interface MetricsPort extends DeliveryObserver {
 export interface DeliveryObserver {
   delivered(group: string, records: readonly Pick<LogRecord, 'timestamp'>[], now: number): void;
   deadLettered(group: string): void;
+  /** Events the group's filter left out: committed past, never delivered. */
+  filtered(group: string, count: number): void;
   /** The target throttled a batch of the group's: it goes again whole, later. */
   throttled(group: string): void;
   /** Where the group stands when a run ends; `oldestTimestamp` of its first undelivered event, when known. */
@@ -111,6 +115,11 @@ export class BusMetrics implements MetricsPort {
     this.perGroup(group, BUS_METRICS.deadLetters, MetricUnit.Count, 1);
   }
 
+  filtered(group: string, count: number): void {
+    this.metrics.addMetric(BUS_METRICS.filteredEvents, MetricUnit.Count, count);
+    this.perGroup(group, BUS_METRICS.filteredEvents, MetricUnit.Count, count);
+  }
+
   throttled(group: string): void {
     this.metrics.addMetric(BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
     this.perGroup(group, BUS_METRICS.throttledDeliveries, MetricUnit.Count, 1);
@@ -171,6 +180,7 @@ export const NO_METRICS: MetricsPort = {
   redriven: () => {},
   delivered: () => {},
   deadLettered: () => {},
+  filtered: () => {},
   throttled: () => {},
   runEnded: () => {},
 };

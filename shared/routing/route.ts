@@ -1,0 +1,89 @@
+import { eventJson } from '../events/event-view';
+import type { LogRecord } from '../segment/codec';
+import { compileEventPattern, type EventMatcher } from './event-pattern';
+import { compileTransform, type EventTransform } from './transform';
+
+/** A subscription's routing, compiled once: which events it wants, and what shape they arrive in. */
+export interface Routing {
+  readonly filter?: EventMatcher;
+  readonly transform?: EventTransform;
+}
+
+/** What one page of a partition becomes for a subscription with routing. */
+export interface RoutedPage {
+  /** The events to deliver, in offset order, with their transformed values. */
+  readonly records: LogRecord[];
+  /** The offset after the last event this page decided about: filtered-out events below it are done. */
+  readonly next: number;
+  /** Events the filter left out. */
+  readonly filtered: number;
+  /** Set when the first event to deliver failed its transform: it alone is the page, and this is why. */
+  readonly failure?: string;
+}
+
+/**
+ * Compiles a subscription's filter and transform; undefined when it has
+ * neither (its events go as stored). Patterns and expressions were validated
+ * when the subscription was declared, so this does not throw for a stored one.
+ */
+export function routingOf(subscription: {
+  readonly filter?: Readonly<Record<string, unknown>>;
+  readonly transform?: { readonly jsonata: string };
+}): Routing | undefined {
+  if (!subscription.filter && !subscription.transform) return undefined;
+  return {
+    filter: subscription.filter ? compileEventPattern(subscription.filter) : undefined,
+    transform: subscription.transform ? compileTransform(subscription.transform.jsonata) : undefined,
+  };
+}
+
+/**
+ * Applies routing to a page read from the log, keeping offset order: events
+ * the filter leaves out are skipped; each other event is transformed, and at
+ * most `max` are kept. An event whose transform fails ends the page before it,
+ * or, when it comes first, is the page alone with its failure — so it is
+ * retried and dead-lettered like any event its target refused.
+ */
+export async function routePage(
+  routing: Routing,
+  records: readonly LogRecord[],
+  place: { readonly topic: string; readonly partition: number; readonly skipFilter?: boolean },
+  max: number,
+): Promise<RoutedPage> {
+  const out: LogRecord[] = [];
+  let filtered = 0;
+  for (const record of records) {
+    const view = JSON.parse(eventJson(record)) as {
+      key: string | null;
+      value: unknown;
+      headers: Record<string, string>;
+    };
+    if (
+      routing.filter &&
+      !place.skipFilter &&
+      !routing.filter.matches({ key: view.key, value: view.value, headers: view.headers })
+    ) {
+      filtered++;
+      continue;
+    }
+    if (!routing.transform) out.push(record);
+    else {
+      const outcome = await routing.transform.apply({
+        key: view.key,
+        value: view.value,
+        headers: view.headers,
+        topic: place.topic,
+        partition: place.partition,
+        offset: record.offset,
+        timestamp: new Date(record.timestamp).toISOString(),
+      });
+      if (!outcome.ok) {
+        if (out.length > 0) return { records: out, next: record.offset, filtered };
+        return { records: [record], next: record.offset + 1, filtered, failure: outcome.error };
+      }
+      out.push({ ...record, value: Buffer.from(JSON.stringify(outcome.value)), json: true });
+    }
+    if (out.length === max) return { records: out, next: record.offset + 1, filtered };
+  }
+  return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
+}
