@@ -22,6 +22,9 @@ import { IdempotentAppends } from './publish/idempotent-appends';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
+import { SchemaRegistry } from './schemas/schema-registry';
+import { TopicSchemas } from './schemas/topic-schemas';
+import { SchemaService } from './services/schemas';
 import { SubscriptionService } from './services/subscriptions';
 import { TopicService } from './services/topics';
 
@@ -100,6 +103,7 @@ function lazily<T extends object>(makers: { [K in keyof T]: () => T[K] }): T {
 export interface Bus extends BusCore {
   readonly publisher: Publisher;
   readonly authorizer: Authorizer;
+  readonly schemas: SchemaService;
 }
 
 export interface BusOptions extends BusCoreOptions {
@@ -115,7 +119,10 @@ export interface BusOptions extends BusCoreOptions {
  */
 export function createBus(options: BusOptions): Bus {
   const core = createBusCore(options);
-  const { clients, config, log, metrics } = core;
+  const { clients, config, log, metrics, topics } = core;
+  const schemaRegistry = new SchemaRegistry(clients.dynamo, config.registryTable);
+  // One cache of compiled schemas: what publishes enforce, and what a registration here refreshes at once.
+  const enforced = new TopicSchemas(schemaRegistry);
   return {
     ...core,
     publisher: new Publisher(
@@ -123,7 +130,9 @@ export function createBus(options: BusOptions): Bus {
       new IdempotentAppends(clients.dynamo, config.registryTable, log),
       undefined,
       metrics,
+      enforced,
     ),
+    schemas: new SchemaService(schemaRegistry, topics, enforced),
     authorizer: new Authorizer(options.adminKey, {
       keyStore: new DynamoKeyStore(clients.dynamo, config.registryTable),
       iamGrants: new IamGrants(clients.dynamo, config.registryTable),

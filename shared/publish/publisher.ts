@@ -4,6 +4,8 @@ import type { AppendResult } from '../log/appender';
 import type { Log } from '../log/log';
 import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import type { TopicConfig } from '../registry/topic';
+import { SCHEMA_VERSION_HEADER } from '../schemas/schema-errors';
+import type { TopicSchemas } from '../schemas/topic-schemas';
 import type { SegmentRecord } from '../segment/codec';
 import { hashRecords, IdempotencyKeyReusedError, type IdempotentAppends } from './idempotent-appends';
 
@@ -55,6 +57,8 @@ export class Publisher {
     private readonly now: () => number = Date.now,
     /** Told how many events each publish appended. */
     private readonly metrics: Pick<MetricsPort, 'published'> = NO_METRICS,
+    /** The topics' schemas: a request with a value its topic's schema refuses appends nothing. */
+    private readonly schemas?: Pick<TopicSchemas, 'check'>,
   ) {}
 
   /**
@@ -66,6 +70,7 @@ export class Publisher {
     events: readonly OutgoingEvent[],
     options: PublishOptions = {},
   ): Promise<PublishOutcome> {
+    events = await this.checkSchema(topic, events);
     const partitions = this.assignPartitions(topic, events, options.idempotencyKey);
     const byPartition = new Map<number, number[]>();
     partitions.forEach((partition, index) => {
@@ -137,6 +142,27 @@ export class Publisher {
     if (conflict) throw conflict;
     this.metrics.published(results.filter((result) => 'offset' in result).length);
     return { results, complete: failure === undefined, failure };
+  }
+
+  /**
+   * Every value checked against the topic's schema before anything is
+   * appended (SCHEMA_VIOLATION at the first that fails); accepted events
+   * carry the version they were checked against.
+   */
+  private async checkSchema(
+    topic: TopicConfig,
+    events: readonly OutgoingEvent[],
+  ): Promise<readonly OutgoingEvent[]> {
+    if (!this.schemas) return events;
+    const version = await this.schemas.check(
+      topic.name,
+      events.map((event) => (event.json ? event.value.toString('utf8') : undefined)),
+    );
+    if (version === undefined) return events;
+    return events.map((event) => ({
+      ...event,
+      headers: { ...event.headers, [SCHEMA_VERSION_HEADER]: String(version) },
+    }));
   }
 
   /**

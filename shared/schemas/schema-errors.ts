@@ -1,4 +1,8 @@
 import { BusError } from '../errors';
+
+/** The header an accepted event carries: the version of its topic's schema it was checked against. */
+export const SCHEMA_VERSION_HEADER = 'eventbus-schema-version';
+
 import type { Incompatibility } from './compatibility';
 
 /** A new schema version breaks the topic's compatibility mode (409), with every reason found. */

@@ -57,6 +57,7 @@ export function openApiDocument(
       { name: 'health' },
       { name: 'contract' },
       { name: 'topics' },
+      { name: 'schemas' },
       { name: 'events' },
       { name: 'subscriptions' },
       { name: 'keys' },

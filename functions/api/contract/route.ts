@@ -4,6 +4,7 @@ import { type Bus, createServices } from '../../../shared/bus';
 import type { PublishLimits } from '../../../shared/publish/limits';
 import type { Publisher } from '../../../shared/publish/publisher';
 import { checkHealth, type HealthReport } from '../../../shared/services/health';
+import type { SchemaService } from '../../../shared/services/schemas';
 import type { SubscriptionService } from '../../../shared/services/subscriptions';
 import type { TopicService } from '../../../shared/services/topics';
 import type { HttpResult } from '../http';
@@ -73,6 +74,7 @@ export interface RouteContext {
   readonly publisher: Publisher;
   readonly topics: TopicService;
   readonly subscriptions: SubscriptionService;
+  readonly schemas: SchemaService;
   readonly health: () => Promise<HealthReport>;
   readonly limits: PublishLimits;
 }
@@ -87,6 +89,7 @@ export function routeContext(bus: Bus, limits: PublishLimits): RouteContext {
   return {
     authorizer: bus.authorizer,
     publisher: bus.publisher,
+    schemas: bus.schemas,
     ...createServices(bus),
     health: () => checkHealth(bus),
     limits,
@@ -106,7 +109,7 @@ export interface Route<
   /** OpenAPI form: `/topics/{topic}`. */
   readonly path: string;
   readonly operationId: string;
-  readonly tag: 'health' | 'contract' | 'topics' | 'events' | 'subscriptions' | 'keys';
+  readonly tag: 'health' | 'contract' | 'topics' | 'schemas' | 'events' | 'subscriptions' | 'keys';
   readonly summary: string;
   readonly description?: string;
   readonly access: Access;

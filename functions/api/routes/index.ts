@@ -5,6 +5,7 @@ import { json } from '../http';
 import { publishEvents, readEvents } from './events';
 import { healthRoutes } from './health';
 import { createKey, deleteKey, listKeys } from './keys';
+import { schemaRoutes } from './schemas';
 import {
   deleteSubscription,
   describeSubscription,
@@ -46,6 +47,7 @@ export const API_ROUTES: readonly AnyRoute[] = [
   listTopics,
   putTopic,
   describeTopic,
+  ...schemaRoutes,
   publishEvents,
   readEvents,
   listSubscriptions,

@@ -1,0 +1,126 @@
+import { startTestApi, type TestApi } from '../../support/api';
+import { uniqueTopic } from '../../support/aws';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const orders = {
+  type: 'object',
+  properties: { id: { type: 'string' }, total: { type: 'number', minimum: 0 } },
+  required: ['id'],
+};
+
+async function topic(): Promise<string> {
+  const name = uniqueTopic('schema');
+  expect(
+    (await api.request('PUT', `/topics/${name}`, { body: { partitions: 1, retentionHours: 24 } })).status,
+  ).toBe(201);
+  return name;
+}
+
+describe('topic schemas over HTTP', () => {
+  test('register, publish valid and invalid, evolve: the contract is enforced and nothing invalid is appended', async () => {
+    const name = await topic();
+    expect((await api.request('GET', `/topics/${name}/schema`)).status).toBe(404);
+    const first = await api.request('PUT', `/topics/${name}/schema`, { body: { schema: orders } });
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({ version: 1, compatibility: 'BACKWARD' });
+    expect((await api.request('PUT', `/topics/${name}/schema`, { body: { schema: orders } })).status).toBe(
+      200,
+    );
+
+    // A valid event is accepted and carries the version it was checked against.
+    const ok = await api.request('POST', `/topics/${name}/events`, {
+      body: { events: [{ value: { id: 'o-1', total: 3 } }] },
+    });
+    expect(ok.status).toBe(200);
+    // One invalid event refuses the whole request, naming it, and appends nothing.
+    const bad = await api.request('POST', `/topics/${name}/events`, {
+      body: { events: [{ value: { id: 'o-2' } }, { value: { id: 'o-3', total: -1 } }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({
+      code: 'SCHEMA_VIOLATION',
+      index: 1,
+      pointer: '/total',
+      version: 1,
+    });
+    expect(bad.body.error.rule).toContain('minimum');
+    const read = await api.request('GET', `/topics/${name}/partitions/0/events?offset=0`);
+    expect(read.body.events).toHaveLength(1);
+    expect(read.body.events[0].headers['eventbus-schema-version']).toBe('1');
+
+    // An incompatible evolution is refused with reasons; a compatible one is the next version.
+    const breaking = await api.request('PUT', `/topics/${name}/schema`, {
+      body: { schema: { ...orders, required: ['id', 'total'] } },
+    });
+    expect(breaking.status).toBe(409);
+    expect(breaking.body.error.code).toBe('SCHEMA_INCOMPATIBLE');
+    expect(breaking.body.error.reasons).toEqual([
+      { pointer: '/required', reason: expect.stringContaining('"total"') },
+    ]);
+    const widened = { ...orders, properties: { ...orders.properties, total: { type: 'number' } } };
+    expect(
+      (await api.request('PUT', `/topics/${name}/schema`, { body: { schema: widened } })).body.version,
+    ).toBe(2);
+    const versions = await api.request('GET', `/topics/${name}/schema/versions`);
+    expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    expect((await api.request('GET', `/topics/${name}/schema/versions/1`)).body.schema).toEqual(orders);
+    expect((await api.request('GET', `/topics/${name}/schema`)).body).toMatchObject({
+      version: 2,
+      compatibility: 'BACKWARD',
+    });
+  });
+
+  test('a CloudEvent is validated on its data', async () => {
+    const name = await topic();
+    await api.request('PUT', `/topics/${name}/schema`, { body: { schema: orders } });
+    const event = {
+      specversion: '1.0',
+      id: 'e-1',
+      source: 'shop',
+      type: 'order.created',
+      datacontenttype: 'application/json',
+    };
+    const bad = await api.request('POST', `/topics/${name}/events`, {
+      body: { ...event, data: { total: 1 } },
+      headers: { 'content-type': 'application/cloudevents+json' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('SCHEMA_VIOLATION');
+    const good = await api.request('POST', `/topics/${name}/events`, {
+      body: { ...event, data: { id: 'o-1' } },
+      headers: { 'content-type': 'application/cloudevents+json' },
+    });
+    expect(good.status).toBe(200);
+  });
+
+  test.each([
+    ['an unknown topic', 'PUT', (t: string) => `/topics/${t}-missing/schema`, { schema: orders }, 404],
+    [
+      'a remote $ref',
+      'PUT',
+      (t: string) => `/topics/${t}/schema`,
+      { schema: { $ref: 'https://x.example/s.json' } },
+      400,
+    ],
+    [
+      'an unknown mode',
+      'PUT',
+      (t: string) => `/topics/${t}/schema`,
+      { schema: orders, compatibility: 'SOMETIMES' },
+      400,
+    ],
+    ['a missing version', 'GET', (t: string) => `/topics/${t}/schema/versions/7`, undefined, 404],
+  ])('answers %s with a clear 4xx', async (_name, method, path, body, status) => {
+    const name = await topic();
+    const res = await api.request(method as 'PUT', path(name), body ? { body } : {});
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toMatch(/^[A-Z_]+$/);
+  });
+});
