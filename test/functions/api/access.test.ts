@@ -34,7 +34,7 @@ beforeAll(async () => {
   const created = await api.request('POST', '/keys', {
     body: { acl: [{ topics: topic, permissions: ['read'] }] },
   });
-  values = { topic, group, partition: '0', id: created.body.id };
+  values = { topic, group, partition: '0', id: created.body.id, version: '1' };
   for (const permission of ['publish', 'read', 'admin'] as const) {
     const res = await api.request('POST', '/keys', {
       body: { acl: [{ topics: '*', permissions: lesserPermissions(permission) }] },

@@ -83,7 +83,7 @@ describe('the OpenAPI document', () => {
       const result = await handler(event, {} as never);
       return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined };
     };
-    const names = { topic: 't', group: 'g', partition: '0', id: 'k' };
+    const names = { topic: 't', group: 'g', partition: '0', id: 'k', version: '1' };
     for (const operation of operations) {
       const answer = await send(operation.method, fillPath(operation.path, names));
       expect([operation.operationId, answer.status]).toEqual([
@@ -99,6 +99,7 @@ describe('the OpenAPI document', () => {
 describe('every route answers what its schema says', () => {
   let api: TestApi;
   let fixture: Record<string, string>;
+  let schemaTopic: string;
 
   beforeAll(async () => {
     // Deliverers are not this test's concern: wake-ups go nowhere.
@@ -116,6 +117,12 @@ describe('every route answers what its schema says', () => {
       body: { acl: [{ topics: topic, permissions: ['read'] }] },
     });
     fixture = { topic, group, partition: '0', id: key.body.id };
+    // The schema routes walk a topic of their own, whose schema is the document's example.
+    schemaTopic = uniqueTopic('walk-schema');
+    await api.request('PUT', `/topics/${schemaTopic}`, { body: { partitions: 1, retentionHours: 24 } });
+    await api.request('PUT', `/topics/${schemaTopic}/schema`, {
+      body: { schema: { type: 'object', required: ['id'] }, compatibility: 'BACKWARD' },
+    });
   });
   afterAll(() => api.close());
 
@@ -130,8 +137,9 @@ describe('every route answers what its schema says', () => {
 
   test.each(calls)('%s', async (_name, operation: Operation, type: string | undefined) => {
     // Creating routes get names of their own, so that they create rather than find.
-    const values =
-      operation.method === 'PUT'
+    const values = operation.path.includes('/schema')
+      ? { ...fixture, topic: schemaTopic, version: '1' }
+      : operation.method === 'PUT'
         ? { ...fixture, topic: uniqueTopic('walk-new'), group: uniqueTopic('walk-new') }
         : fixture;
     let body = type ? exampleBody(generated, operation, type) : undefined;
