@@ -14,7 +14,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -47,6 +47,7 @@ import {
   sweeperSchedule,
   type TableDefinition,
 } from '../shared/topology';
+import { consoleBundling } from './console-bundling';
 import {
   type BusSubscription,
   type BusTopic,
@@ -146,6 +147,13 @@ export interface EventBusProps {
    * @default - `PASS_THROUGH` for the API function, `ACTIVE` for the others
    */
   readonly tracing?: lambda.Tracing;
+
+  /**
+   * Whether the API serves the web console at `/console` (its assets are bundled beside the API
+   * function's code; the publish path never loads them). Off, `/console` answers 404.
+   * @default true
+   */
+  readonly console?: boolean;
 
   /**
    * How long the log's stream trigger gathers commits (up to 100 records) before it runs the dispatcher. Each
@@ -249,7 +257,12 @@ export class EventBus extends Construct {
 
     this.metricsNamespace = `EventBus/${Stack.of(this).stackName}/${id}`;
     const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
-    this.apiFunction = this.function(apiFunction, resolved, props.tracing ?? lambda.Tracing.PASS_THROUGH);
+    this.apiFunction = this.function(
+      apiFunction,
+      resolved,
+      props.tracing ?? lambda.Tracing.PASS_THROUGH,
+      props.console === false ? undefined : consoleBundling,
+    );
     this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
     this.delivererFunction = this.function(delivererFunction, resolved, tracing);
     this.sweeperFunction = this.function(sweeperFunction, resolved, tracing);
@@ -598,6 +611,7 @@ export class EventBus extends Construct {
     def: FunctionDefinition,
     resolved: ResolvedProps,
     tracing: lambda.Tracing,
+    commandHooks?: ICommandHooks,
   ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
@@ -629,6 +643,7 @@ export class EventBus extends Construct {
         format: OutputFormat.CJS,
         // The runtime ships SDK v3 and its Smithy dependencies; bundling either half alone risks a mismatch.
         externalModules: ['@aws-sdk/*', '@smithy/*'],
+        commandHooks,
       },
     });
   }

@@ -1,0 +1,27 @@
+// Builds the console (npm run build:console) when its output is missing: `npm start` and the browser
+// tests run it first, so a fresh clone serves /console without a separate step.
+const { existsSync } = require('node:fs');
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const PAGE = path.join(__dirname, 'dist', 'index.html');
+
+/** Builds the console unless console/dist/index.html exists; returns whether it is there now. */
+function ensureConsoleBuilt() {
+  if (existsSync(PAGE)) return true;
+  const vite = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (!existsSync(vite)) {
+    console.error('eventbus: the console is not built and vite is not installed (npm ci installs it).');
+    return false;
+  }
+  const built = spawnSync(process.execPath, [vite, 'build', '--config', 'console/vite.config.mts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return built.status === 0 && existsSync(PAGE);
+}
+
+module.exports = { ensureConsoleBuilt };
+
+if (require.main === module) ensureConsoleBuilt();
