@@ -143,7 +143,8 @@ export class EventBusClient {
     }
     this.url = options.url.replace(/\/+$/, '');
     this.key = options.key;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    // Bound: a browser refuses `fetch` called as another object's method ("Illegal invocation").
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }

@@ -15,7 +15,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -50,6 +50,7 @@ import {
   type TableDefinition,
   tablesOf,
 } from '../shared/topology';
+import { consoleBundling } from './console-bundling';
 import {
   type BusSubscription,
   type BusTopic,
@@ -149,6 +150,13 @@ export interface EventBusProps {
    * @default - `PASS_THROUGH` for the API function, `ACTIVE` for the others
    */
   readonly tracing?: lambda.Tracing;
+
+  /**
+   * Whether the API serves the web console at `/console` (its assets are bundled beside the API
+   * function's code; the publish path never loads them). Off, `/console` answers 404.
+   * @default true
+   */
+  readonly console?: boolean;
 
   /**
    * How long the log's stream trigger gathers commits (up to 100 records) before it runs the dispatcher. Each
@@ -252,7 +260,12 @@ export class EventBus extends Construct {
 
     this.metricsNamespace = `EventBus/${Stack.of(this).stackName}/${id}`;
     const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
-    this.apiFunction = this.function(apiFunction, resolved, props.tracing ?? lambda.Tracing.PASS_THROUGH);
+    this.apiFunction = this.function(
+      apiFunction,
+      resolved,
+      props.tracing ?? lambda.Tracing.PASS_THROUGH,
+      props.console === false ? undefined : consoleBundling,
+    );
     this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
     this.delivererFunction = this.function(delivererFunction, resolved, tracing);
     this.sweeperFunction = this.function(sweeperFunction, resolved, tracing);
@@ -610,6 +623,7 @@ export class EventBus extends Construct {
     def: FunctionDefinition,
     resolved: ResolvedProps,
     tracing: lambda.Tracing,
+    commandHooks?: ICommandHooks,
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
@@ -651,6 +665,7 @@ export class EventBus extends Construct {
         ...FUNCTION_BUNDLING,
         format: OutputFormat.CJS,
         externalModules: [...FUNCTION_BUNDLING.externalModules],
+        commandHooks,
       },
     });
   }

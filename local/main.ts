@@ -43,6 +43,7 @@ async function run(options: RunLocalBusOptions): Promise<void> {
     clients: options.clients,
   });
   console.log(`eventbus: listening on ${bus.url}`);
+  console.log(`eventbus: console on ${bus.url}/console`);
   console.log(`eventbus: Lambda Invoke API on ${bus.lambdaEndpoint}`);
   console.log(
     `eventbus: local functions: ${bus.localFunctions.length > 0 ? bus.localFunctions.join(', ') : '(none; declare yours with EVENTBUS_LOCAL_FUNCTIONS=name=path/to/module.ts#handler)'}`,

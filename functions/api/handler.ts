@@ -6,6 +6,7 @@ import { type Bus, createBus } from '../../shared/bus';
 import { settingFromEnv } from '../../shared/config';
 import { createLogger } from '../../shared/observability/logger';
 import { limitsFromEnv, type PublishLimits } from '../../shared/publish/limits';
+import { consoleMiddleware, isConsolePath } from './console';
 import { routeContext } from './contract/route';
 import { serveRoute } from './contract/serve-route';
 import type { HttpEvent, HttpResult } from './http';
@@ -34,6 +35,7 @@ export function createApiHandler(
   return middy<HttpEvent, HttpResult>()
     .use(accessLog(logger, { everyRequest }))
     .use(errorResponse())
+    .use(consoleMiddleware())
     .handler(httpRouter(routes) as unknown as (event: HttpEvent) => Promise<HttpResult>);
 }
 
@@ -49,7 +51,8 @@ const PUBLIC_ROUTES = new Set(
  */
 export function screenRequest(bus: Bus) {
   return async (request: { method: string; path: string; headers: Record<string, string> }) => {
-    if (PUBLIC_ROUTES.has(`${request.method} ${request.path}`)) return undefined;
+    if (PUBLIC_ROUTES.has(`${request.method} ${request.path}`) || isConsolePath(request.path))
+      return undefined;
     try {
       // Only the key: what it may do depends on the route, checked with the request in full.
       await bus.authorizer.authenticate(lowerCased(request.headers).authorization);
