@@ -4,6 +4,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../local/defaults';
 import { registerConsume } from './commands/consume';
 import { registerKeys } from './commands/keys';
 import { registerPublish } from './commands/publish';
+import { registerSchemas } from './commands/schemas';
 import { registerSubscriptions } from './commands/subscriptions';
 import { registerTopics } from './commands/topics';
 import { connectionInUse } from './context';
@@ -39,6 +40,7 @@ function buildProgram(): Command {
     .exitOverride()
     .addHelpText('after', `${CONNECTION_HELP}\n${EXIT_CODES_HELP}`);
   registerTopics(program);
+  registerSchemas(program);
   registerPublish(program);
   registerConsume(program);
   registerSubscriptions(program);

@@ -1,4 +1,5 @@
 import type {
+  CompatibilityMode,
   CreatedKey,
   CreatedSubscription,
   EventPage,
@@ -7,11 +8,14 @@ import type {
   EventView,
   KeyList,
   KeyView,
+  LatestSchema,
   NewKey,
   PublishAnswer,
   PublishResult,
   RedriveAnswer,
   ResetAnswer,
+  SchemaRegistered,
+  SchemaVersion,
   Subscription,
   SubscriptionConfig,
   SubscriptionDescription,
@@ -213,6 +217,61 @@ export class EventBusClient {
       options,
     );
     return body;
+  }
+
+  // --- Schemas ---
+
+  /**
+   * `PUT /topics/{topic}/schema`: registers the topic's next schema version
+   * (or finds it equals the latest). A change that breaks the topic's
+   * compatibility mode is refused with SCHEMA_INCOMPATIBLE and its reasons.
+   *
+   * @example
+   * const { version } = await bus.registerSchema('orders', { type: 'object', required: ['id'] });
+   */
+  async registerSchema(
+    topic: string,
+    schema: unknown,
+    compatibility?: CompatibilityMode,
+    options: CallOptions = {},
+  ): Promise<SchemaRegistered & { created: boolean }> {
+    const { status, body } = await this.call<SchemaRegistered>(
+      {
+        method: 'PUT',
+        path: `/topics/${segment(topic)}/schema`,
+        body: compatibility ? { schema, compatibility } : { schema },
+        idempotent: true,
+      },
+      options,
+    );
+    return { ...body, created: status === 201 };
+  }
+
+  /**
+   * The topic's latest schema (`GET /topics/{topic}/schema`), or one version.
+   *
+   * @example
+   * const { version, schema } = await bus.getSchema('orders');
+   */
+  async getSchema(topic: string, version?: number, options: CallOptions = {}): Promise<SchemaVersion> {
+    const path =
+      version === undefined
+        ? `/topics/${segment(topic)}/schema`
+        : `/topics/${segment(topic)}/schema/versions/${version}`;
+    const { body } = await this.call<LatestSchema>({ method: 'GET', path, idempotent: true }, options);
+    return body;
+  }
+
+  /** `GET /topics/{topic}/schema/versions`: every version, oldest first. */
+  async listSchemaVersions(
+    topic: string,
+    options: CallOptions = {},
+  ): Promise<{ version: number; createdAt: string }[]> {
+    const { body } = await this.call<{ versions: { version: number; createdAt: string }[] }>(
+      { method: 'GET', path: `/topics/${segment(topic)}/schema/versions`, idempotent: true },
+      options,
+    );
+    return body.versions;
   }
 
   // --- Publish and read ---

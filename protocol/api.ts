@@ -232,3 +232,31 @@ export interface HealthAnswer {
   readonly dependencies: { readonly dynamodb: 'ok' | 'down'; readonly s3: 'ok' | 'down' };
   readonly error?: ErrorAnswer['error'];
 }
+
+/** Confluent Schema Registry's compatibility modes (docs/api.md, Schemas). */
+export type CompatibilityMode =
+  | 'BACKWARD'
+  | 'BACKWARD_TRANSITIVE'
+  | 'FORWARD'
+  | 'FORWARD_TRANSITIVE'
+  | 'FULL'
+  | 'FULL_TRANSITIVE'
+  | 'NONE';
+
+/** `PUT /topics/{topic}/schema`'s answer. */
+export interface SchemaRegistered {
+  readonly version: number;
+  readonly compatibility: CompatibilityMode;
+}
+
+/** One version of a topic's schema (`GET /topics/{topic}/schema/versions/{n}`). */
+export interface SchemaVersion {
+  readonly version: number;
+  readonly schema: unknown;
+  readonly createdAt: string;
+}
+
+/** `GET /topics/{topic}/schema`'s answer: the latest version and the topic's mode. */
+export interface LatestSchema extends SchemaVersion {
+  readonly compatibility: CompatibilityMode;
+}

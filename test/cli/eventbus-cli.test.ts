@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -231,6 +231,25 @@ describe('the eventbus CLI against a local bus', () => {
     const refused = await asKey(['publish', 'keyed', '2']);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/UNAUTHORIZED[\s\S]*--key or EVENTBUS_KEY/);
+  });
+
+  test('registers, checks and lists schemas, writes their TypeScript types, and a publish meets the schema', async () => {
+    await cli(['topics', 'create', 'typed']);
+    const dir = mkdtempSync(path.join(tmpdir(), 'schemas-'));
+    const v1 = path.join(dir, 'v1.json');
+    const breaking = path.join(dir, 'breaking.json');
+    const schema = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+    writeFileSync(v1, JSON.stringify(schema));
+    writeFileSync(breaking, JSON.stringify({ ...schema, required: ['id', 'total'] }));
+    expect((await cli(['schemas', 'register', 'typed', v1])).stdout).toMatch(/Registered version 1/);
+    const check = await cli(['schemas', 'check', 'typed', breaking]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(/Incompatible \(BACKWARD\)[\s\S]*\/required/);
+    expect((await cli(['schemas', 'list', 'typed', '--json'])).stdout).toContain('"version": 1');
+    const types = await cli(['schemas', 'codegen', 'typed']);
+    expect(types.code).toBe(0);
+    expect(types.stdout).toMatch(/export interface Typed \{[\s\S]*id: string;/);
+    expect((await cli(['publish', 'typed', '{"total": 1}'])).stderr).toMatch(/SCHEMA_VIOLATION/);
   });
 
   test('finds a local bus and its admin key by itself, from EVENTBUS_PORT and .eventbus in the current directory', async () => {
