@@ -97,6 +97,18 @@ export function GroupView({ bus, group }: { bus: EventBusClient; group: string }
             {targetText(described.target)}; {described.delivery ?? 'at-least-once'}, up to{' '}
             {described.maxAttempts ?? 5} attempts, batches of {described.batchSize ?? 100}.
           </p>
+          {described.filter && (
+            <div class="routing">
+              <h3>Filter (EventBridge event pattern)</h3>
+              <pre class="filter">{JSON.stringify(described.filter, null, 2)}</pre>
+            </div>
+          )}
+          {described.transform && (
+            <div class="routing">
+              <h3>Transform (JSONata)</h3>
+              <pre class="transform">{described.transform.jsonata}</pre>
+            </div>
+          )}
           <table class="lag">
             <thead>
               <tr>

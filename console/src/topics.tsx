@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { ConsumedEvent } from '../../client';
+import { type ConsumedEvent, NotFoundError } from '../../client';
 import type { EventBusClient } from '../../client/event-bus-client';
 import { EventList, Problem, Show, useLoad } from './views';
 
@@ -20,6 +20,7 @@ export function TopicList({ bus }: { bus: EventBusClient }) {
                   <th>Topic</th>
                   <th>Partitions</th>
                   <th>Retention</th>
+                  <th>Schema</th>
                 </tr>
               </thead>
               <tbody>
@@ -30,6 +31,9 @@ export function TopicList({ bus }: { bus: EventBusClient }) {
                     </td>
                     <td>{topic.partitions}</td>
                     <td>{topic.retentionHours} h</td>
+                    <td>
+                      <SchemaVersion bus={bus} topic={topic.name} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -38,6 +42,29 @@ export function TopicList({ bus }: { bus: EventBusClient }) {
         }
       </Show>
     </section>
+  );
+}
+
+/** A topic's latest schema version and mode, or "none" (a topic without a schema answers 404). */
+function SchemaVersion({ bus, topic }: { bus: EventBusClient; topic: string }) {
+  const [schema] = useLoad(
+    () =>
+      bus.getSchema(topic).then(
+        (latest) => latest as typeof latest & { compatibility?: string },
+        (error) => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        },
+      ),
+    [bus, topic],
+  );
+  if (schema.state === 'loading') return <span class="muted">…</span>;
+  if (schema.state === 'failed') return <span class="muted">not readable</span>;
+  if (!schema.value) return <span class="muted">none</span>;
+  return (
+    <span class="schema-version">
+      v{schema.value.version} ({schema.value.compatibility ?? 'BACKWARD'})
+    </span>
   );
 }
 
@@ -72,7 +99,9 @@ export function TopicView({ bus, name }: { bus: EventBusClient; name: string }) 
                 ))}
               </tbody>
             </table>
-            <p class="muted">Retention {described.retentionHours} h.</p>
+            <p class="muted">
+              Retention {described.retentionHours} h. Schema: <SchemaVersion bus={bus} topic={name} />
+            </p>
             <EventBrowser bus={bus} topic={name} partitions={described.partitions.length} />
           </>
         )}

@@ -121,6 +121,19 @@ beforeAll(async () => {
   });
   expect((await call(bus, 'PUT', '/subscriptions/billing', group(billing.url, 100))).status).toBe(201);
   expect((await call(bus, 'PUT', '/subscriptions/audit', group(audit.url, 1))).status).toBe(201);
+  // A routed group (nothing new reaches it) and a topic with a schema, for the views that show them.
+  const routed = {
+    topic: 'orders',
+    target: { type: 'webhook', url: billing.url },
+    filter: { value: { total: [{ numeric: ['>', 100] }] } },
+    transform: { jsonata: '{"total": value.total}' },
+  };
+  expect((await call(bus, 'PUT', '/subscriptions/routed', routed)).status).toBe(201);
+  expect((await call(bus, 'PUT', '/topics/contracts', { partitions: 1, retentionHours: 24 })).status).toBe(
+    201,
+  );
+  const schema = { schema: { type: 'object', required: ['employee'] }, compatibility: 'FULL' };
+  expect((await call(bus, 'PUT', '/topics/contracts/schema', schema)).status).toBe(201);
 }, 180_000);
 
 afterAll(async () => {
@@ -172,6 +185,12 @@ describe('the web console', () => {
     const rows = page.locator('table tbody tr');
     await expect(rows.filter({ hasText: 'orders' }).textContent()).resolves.toContain('48 h');
     await expect(rows.filter({ hasText: 'payroll' }).count()).resolves.toBe(1);
+    // Each topic's schema version: contracts has one, payroll none.
+    await until(
+      async () => (await rows.filter({ hasText: 'contracts' }).textContent())?.includes('v1 (FULL)') === true,
+      'contracts shows schema v1 (FULL)',
+    );
+    await expect(rows.filter({ hasText: 'payroll' }).textContent()).resolves.toContain('none');
     expect(page.url()).not.toContain(bus.adminKey);
     expect(await page.evaluate('document.cookie')).toBe('');
     expect(await page.evaluate("sessionStorage.getItem('eventbus.key')")).toBe(bus.adminKey);
@@ -252,6 +271,18 @@ describe('the web console', () => {
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByText(/^Reset: /).waitFor();
     await until(async () => (await row.locator('.lag-value').textContent()) === '0', 'lag 0 after the reset');
+    await context.close();
+  });
+
+  test('GIVEN a routed group WHEN it is opened THEN its filter and transform show', async () => {
+    const { context, page } = await openConsole(bus.adminKey);
+    await page.getByRole('link', { name: 'Consumer groups' }).click();
+    await page.getByRole('link', { name: 'routed' }).click();
+    await page.locator('pre.filter').waitFor();
+    expect(JSON.parse((await page.locator('pre.filter').textContent()) ?? '')).toEqual({
+      value: { total: [{ numeric: ['>', 100] }] },
+    });
+    await expect(page.locator('pre.transform').textContent()).resolves.toBe('{"total": value.total}');
     await context.close();
   });
 
