@@ -43,8 +43,16 @@ export type DeliveryAction =
   | { readonly kind: 'retry'; readonly failure: RecordedFailure }
   /** The target is throttling: keep the batch whole and send it again at `failure.retryAt`, no sooner. */
   | { readonly kind: 'wait'; readonly failure: RecordedFailure }
-  /** Give up on the event at `committed`: append it to the group's dead-letter topic, commit past it. */
-  | { readonly kind: 'dead-letter'; readonly attempts: number; readonly error: string };
+  /**
+   * Give up on the event at `committed`: append it to the group's dead-letter topic, commit past it.
+   * After a throttle, `resumeAt` keeps the events behind it from going before the target's Retry-After.
+   */
+  | {
+      readonly kind: 'dead-letter';
+      readonly attempts: number;
+      readonly error: string;
+      readonly resumeAt?: number;
+    };
 
 /**
  * The at-least-once rules, as a pure function of a batch's outcome and where
@@ -59,7 +67,8 @@ export type DeliveryAction =
  * |                                   |          | attempts or the age budget is spent             |
  * | throttled                         | any      | wait for Retry-After (else backoff), resend the |
  * |                                   |          | whole batch; dead-letter its first event once   |
- * |                                   |          | the attempts or the age budget is spent         |
+ * |                                   |          | the attempts or the age budget is spent, and    |
+ * |                                   |          | send the rest no sooner than the Retry-After    |
  *
  * A throttle counts as one attempt of the batch's first event, so a target
  * that throttles forever still cannot hold its group beyond `maxAttempts`
@@ -77,8 +86,16 @@ export function decide(outcome: DeliveryOutcome, state: DecisionState): Delivery
   }
   if (outcome.status === 'throttled') {
     const attempts = state.attempts + 1;
-    if (spent(attempts, state)) return { kind: 'dead-letter', attempts, error: truncateError(outcome.error) };
     const delayMs = outcome.retryAfterMs ?? retryDelayMs(attempts, state.backoff, () => state.jitter);
+    if (spent(attempts, state)) {
+      // The event is given up on, but the target still asked for a pause: the rest wait for it too.
+      return {
+        kind: 'dead-letter',
+        attempts,
+        error: truncateError(outcome.error),
+        resumeAt: state.now + delayMs,
+      };
+    }
     return {
       kind: 'wait',
       failure: { attempts, retryAt: state.now + delayMs, error: truncateError(outcome.error) },

@@ -514,7 +514,12 @@ export class Deliverer {
           error: action.error,
         });
         run.bisect = undefined;
-        return this.moveTo(run, { next: record.offset + 1 });
+        return this.moveTo(
+          run,
+          action.resumeAt === undefined
+            ? { next: record.offset + 1 }
+            : { next: record.offset + 1, retryAt: action.resumeAt, throttledUntil: action.resumeAt },
+        );
       }
     }
   }

@@ -87,13 +87,13 @@ describe('decide', () => {
       'a throttle counts against the attempts: the last one dead-letters the first event',
       { status: 'throttled', error: '429', retryAfterMs: 2_000 },
       state(5, 2),
-      { kind: 'dead-letter', attempts: 3, error: '429' },
+      { kind: 'dead-letter', attempts: 3, error: '429', resumeAt: NOW + 2_000 },
     ],
     [
       'a throttled batch older than maxAgeSeconds dead-letters its first event',
       { status: 'throttled', error: '429' },
       state(5, 0, 61_000, 60),
-      { kind: 'dead-letter', attempts: 1, error: '429' },
+      { kind: 'dead-letter', attempts: 1, error: '429', resumeAt: NOW + 750 },
     ],
   ])('%s', (_, outcome, given, expected) => {
     expect(decide(outcome, given)).toEqual(expected);

@@ -655,6 +655,14 @@ describe('delivery checked against a model of what was acknowledged', () => {
     240_000,
   );
 
+  // Found by a random seed: after a throttle spent the first event's attempts, the events behind its
+  // dead letter went 29 ms after the 429 instead of waiting for its Retry-After.
+  test(
+    'seed 712709825: the events behind a throttled dead letter wait for the Retry-After',
+    () => checkDelivery(712_709_825, { numRuns: 12, timeLimitMs: 4 * TIME_LIMIT_MS }),
+    240_000,
+  );
+
   test(`a random seed (${RANDOM_SEED}; replay with CHECKER_SEED=${RANDOM_SEED})`, () => {
     console.log(`delivery checker: random seed ${RANDOM_SEED}`);
     return checkDelivery(RANDOM_SEED, {
