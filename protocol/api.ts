@@ -106,7 +106,13 @@ export interface EventPage {
 
 export type SubscriptionTarget =
   | { readonly type: 'lambda'; readonly function: string }
-  | { readonly type: 'webhook'; readonly url: string };
+  | { readonly type: 'webhook'; readonly url: string }
+  /**
+   * Appends each matching (and transformed) event to another topic, exactly once, with the header
+   * `eventbus-origin: <topic>/<partition>/<offset>`; keyed by the source key unless `key`, a JSONata
+   * expression over the transform's input, computes another.
+   */
+  | { readonly type: 'topic'; readonly topic: string; readonly key?: string };
 
 /** `PUT /subscriptions/{group}`'s body. */
 export interface SubscriptionConfig {

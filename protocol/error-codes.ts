@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'INVALID_REQUEST',
   // A published value that its topic's schema refuses (with index, pointer and rule).
   'SCHEMA_VIOLATION',
+  // A topic target that would route events back into the topic they came from.
+  'ROUTE_CYCLE',
   'UNAUTHORIZED',
   'FORBIDDEN',
   'TOPIC_NOT_FOUND',

@@ -179,15 +179,19 @@ export function createDelivererRole(
   options: { onError?: (message: string, details: Record<string, unknown>) => void } = {},
 ): DelivererRole {
   const { config, clients, log, topics, subscriptions, cursors, waker, metrics } = core;
-  const targetFor = (subscription: StoredSubscription): DeliveryTargetClient =>
-    subscription.target.type === 'lambda'
-      ? new LambdaTarget(clients.lambda, subscription.target.function, subscription.timeoutSeconds * 1000)
-      : new WebhookTarget(
-          subscription.target.url,
-          subscription.secret as string,
-          subscription.timeoutSeconds * 1000,
-          config.webhookPolicy,
-        );
+  const targetFor = (subscription: StoredSubscription): DeliveryTargetClient => {
+    const { target } = subscription;
+    if (target.type === 'lambda')
+      return new LambdaTarget(clients.lambda, target.function, subscription.timeoutSeconds * 1000);
+    if (target.type === 'webhook')
+      return new WebhookTarget(
+        target.url,
+        subscription.secret as string,
+        subscription.timeoutSeconds * 1000,
+        config.webhookPolicy,
+      );
+    throw new Error('Topic targets are appended by the deliverer itself.');
+  };
   return {
     core,
     deliverer: new Deliverer({

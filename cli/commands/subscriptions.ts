@@ -5,7 +5,14 @@ import { UsageError } from '../exit-codes';
 import { table } from '../output';
 
 function describeTarget(target: SubscriptionTarget): string {
-  return target.type === 'webhook' ? `webhook ${target.url}` : `lambda ${target.function}`;
+  switch (target.type) {
+    case 'webhook':
+      return `webhook ${target.url}`;
+    case 'lambda':
+      return `lambda ${target.function}`;
+    case 'topic':
+      return `topic ${target.topic}${target.key === undefined ? '' : ` keyed by ${target.key}`}`;
+  }
 }
 
 function ageOf(ms: number | undefined): string {

@@ -12,7 +12,16 @@ import { refusedTargetReason } from './network-policy';
 /** Where a consumer group's events go. */
 export type DeliveryTarget =
   | { readonly type: 'lambda'; readonly function: string }
-  | { readonly type: 'webhook'; readonly url: string };
+  | { readonly type: 'webhook'; readonly url: string }
+  | TopicTarget;
+
+/** Another topic of the bus, appended to exactly once per source event (docs/adr/0020). */
+export interface TopicTarget {
+  readonly type: 'topic';
+  readonly topic: string;
+  /** A JSONata expression over the transform's input whose result keys the appended event. */
+  readonly key?: string;
+}
 
 export type DeliveryGuarantee = 'at-least-once' | 'at-most-once';
 
@@ -51,7 +60,7 @@ export const SUBSCRIPTION_DEFAULTS = {
 } as const;
 
 /** How long a target may take by default: a webhook should answer fast; a function works through a batch. */
-export const DEFAULT_TIMEOUT_SECONDS = { webhook: 10, lambda: 60 } as const;
+export const DEFAULT_TIMEOUT_SECONDS = { webhook: 10, lambda: 60, topic: 30 } as const;
 
 export const MAX_BATCH_SIZE = 1_000;
 export const MAX_ATTEMPTS = 100;
@@ -83,9 +92,23 @@ const SECRET_RULE = '"secret" must be "whsec_" followed by 24 to 192 bytes in ba
 const LAMBDA_TARGET_RULE =
   'A lambda target is {"type": "lambda", "function": a function name or ARN}, nothing else.';
 const TARGET_RULE =
-  '"target" must be {"type": "lambda", "function": name-or-ARN} or {"type": "webhook", "url": "https://…"}.';
+  '"target" must be {"type": "lambda", "function": name-or-ARN}, {"type": "webhook", "url": "https://…"} or {"type": "topic", "topic": name}.';
 /** The longest `maxAgeSeconds`: a year and a day. */
 export const MAX_AGE_SECONDS = 366 * 24 * 3600;
+
+/** A JSONata expression, compiled here so one that does not compile is refused where it is declared. */
+function jsonata(field: string) {
+  return z
+    .string({ error: `"${field}" must be a JSONata expression (a string).` })
+    .superRefine((expression, context) => {
+      try {
+        compileTransform(expression);
+      } catch (error) {
+        if (!(error instanceof TransformError)) throw error;
+        context.addIssue({ code: 'custom', message: error.message });
+      }
+    });
+}
 
 /** A subscription's target, as requests give it and the API shows it. */
 export const Target = z.discriminatedUnion(
@@ -118,11 +141,28 @@ export const Target = z.discriminatedUnion(
         { error: 'A webhook target is {"type": "webhook", "url": "https://…"}, nothing else.' },
       )
       .meta({ id: 'WebhookTarget' }),
+    z
+      .strictObject(
+        {
+          type: z.literal('topic'),
+          topic: TopicName,
+          key: jsonata('target.key')
+            .optional()
+            .meta({
+              description: "A JSONata expression over the transform's input: the appended event's key.",
+            }),
+        },
+        {
+          error:
+            'A topic target is {"type": "topic", "topic": name, "key"?: "<JSONata expression>"}, nothing else.',
+        },
+      )
+      .meta({ id: 'TopicTarget' }),
   ],
   {
     error: (issue) =>
       typeof issue.input === 'object' && issue.input !== null
-        ? '"target.type" must be "lambda" or "webhook".'
+        ? '"target.type" must be "lambda", "webhook" or "topic".'
         : TARGET_RULE,
   },
 );
@@ -148,20 +188,11 @@ const Filter = z
     example: { headers: { ce_type: ['order.created'] }, value: { total: [{ numeric: ['>', 100] }] } },
   });
 
-/** A JSONata transform, compiled here so one that does not compile is refused where it is declared. */
+/** A JSONata transform. */
 const Transform = z
   .strictObject(
     {
-      jsonata: z
-        .string({ error: '"transform.jsonata" must be a JSONata expression (a string).' })
-        .superRefine((expression, context) => {
-          try {
-            compileTransform(expression);
-          } catch (error) {
-            if (!(error instanceof TransformError)) throw error;
-            context.addIssue({ code: 'custom', message: error.message });
-          }
-        }),
+      jsonata: jsonata('transform.jsonata'),
     },
     { error: '"transform" must be {"jsonata": "<expression>"}.' },
   )
@@ -261,6 +292,11 @@ export function parseSubscription(
     ...optional('filter', input.filter),
     ...optional('transform', input.transform),
   };
+  if (target.type === 'topic' && subscription.delivery === 'at-most-once') {
+    throw new InvalidRequestError(
+      'A topic target delivers exactly once: "delivery" cannot be "at-most-once".',
+    );
+  }
   if (input.secret === undefined) return { subscription };
   if (target.type !== 'webhook') throw new InvalidRequestError('"secret" is for webhook targets only.');
   return { subscription, secret: input.secret };
