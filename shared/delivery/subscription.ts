@@ -146,11 +146,9 @@ export const Target = z.discriminatedUnion(
         {
           type: z.literal('topic'),
           topic: TopicName,
-          key: jsonata('target.key')
-            .optional()
-            .meta({
-              description: "A JSONata expression over the transform's input: the appended event's key.",
-            }),
+          key: jsonata('target.key').optional().meta({
+            description: "A JSONata expression over the transform's input: the appended event's key.",
+          }),
         },
         {
           error:
