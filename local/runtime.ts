@@ -151,6 +151,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     const core = createBusCore({ env: deliveryEnv, clients: clientsFor(deliveryEnv) });
     const delivery = createDelivererRole(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
+      limits: limitsFromEnv(deliveryEnv),
     });
     functions.register(
       delivererFunction.id,

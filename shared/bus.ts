@@ -19,9 +19,11 @@ import { Log } from './log/log';
 import { SegmentStore } from './log/segment-store';
 import { type BusMetrics, busMetrics } from './observability/metrics';
 import { IdempotentAppends } from './publish/idempotent-appends';
+import { DEFAULT_LIMITS, type PublishLimits } from './publish/limits';
 import { Publisher } from './publish/publisher';
 import { SubscriptionRegistry } from './registry/subscription-registry';
 import { TopicRegistry } from './registry/topic-registry';
+import { TopicTargets } from './routing/topic-target';
 import { SchemaRegistry } from './schemas/schema-registry';
 import { TopicSchemas } from './schemas/topic-schemas';
 import { SchemaService } from './services/schemas';
@@ -163,7 +165,7 @@ export function createServices(bus: BusCore): BusServices {
   };
 }
 
-/** The deliverer role: one deliverer, delivering to Lambda functions and webhooks. */
+/** The deliverer role: one deliverer, delivering to Lambda functions, webhooks and topics. */
 export interface DelivererRole {
   readonly core: BusCore;
   readonly deliverer: Deliverer;
@@ -176,9 +178,20 @@ export interface DelivererRole {
  */
 export function createDelivererRole(
   core: BusCore,
-  options: { onError?: (message: string, details: Record<string, unknown>) => void } = {},
+  options: {
+    onError?: (message: string, details: Record<string, unknown>) => void;
+    /** What a topic target's events may carry, as at publish. @default the defaults */
+    limits?: PublishLimits;
+  } = {},
 ): DelivererRole {
   const { config, clients, log, topics, subscriptions, cursors, waker, metrics } = core;
+  // Topic targets append as publish does: idempotently, under the target topic's schema and limits.
+  const topicTargets = new TopicTargets({
+    topics,
+    appends: new IdempotentAppends(clients.dynamo, config.registryTable, log),
+    schemas: new TopicSchemas(new SchemaRegistry(clients.dynamo, config.registryTable)),
+    limits: options.limits ?? DEFAULT_LIMITS,
+  });
   const targetFor = (subscription: StoredSubscription): DeliveryTargetClient => {
     const { target } = subscription;
     if (target.type === 'lambda')
@@ -205,6 +218,7 @@ export function createDelivererRole(
       backoff: { ...DEFAULT_BACKOFF, baseMs: config.retryBaseMs },
       onError: options.onError,
       observer: metrics,
+      topicTargets,
     }),
   };
 }

@@ -185,8 +185,15 @@ export const delivererFunction: FunctionDefinition = {
   // It reads the log (segments too), moves cursors, appends dead letters (creating a group's dead-letter
   // topic on first use), and hands work it has no time for to a fresh invocation of itself.
   access: { log: 'rw', groups: 'rw', registry: 'rw', segments: 'rw', deliverer: 'invoke' },
-  // Dead letters are appended like any event; its own name it learns from Lambda.
-  settings: [...APPEND_SETTINGS, 'webhookAllow', 'retryBaseMs', 'maxRetentionHours'],
+  // Dead letters and topic targets' events are appended like any event (a topic target's within the publish
+  // limits); its own name it learns from Lambda.
+  settings: [
+    ...APPEND_SETTINGS,
+    'webhookAllow',
+    'retryBaseMs',
+    'maxRetentionHours',
+    ...PUBLISH_LIMIT_SETTINGS,
+  ],
   entry: 'functions/deliverer/handler.ts',
   handler: 'handler',
   memoryMiB: 512,

@@ -5,6 +5,7 @@ import { SETTINGS } from '../../shared/config';
 import type { CursorRef } from '../../shared/delivery/cursor-store';
 import type { DeliveryRun } from '../../shared/delivery/deliverer';
 import { createLogger } from '../../shared/observability/logger';
+import { limitsFromEnv } from '../../shared/publish/limits';
 
 const logger = createLogger();
 
@@ -49,6 +50,7 @@ export const handler = (event: CursorRef, context: DelivererContext): Promise<De
     env[SETTINGS.delivererFunction.env] ??= env.AWS_LAMBDA_FUNCTION_NAME;
     const role = createDelivererRole(createBusCore({ env }), {
       onError: (message, details) => logger.warn(message, details),
+      limits: limitsFromEnv(env),
     });
     deliver = middy(createDelivererHandler(role)).use(logMetrics(role.core.metrics.metrics)) as never;
   }

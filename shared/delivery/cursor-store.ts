@@ -47,6 +47,11 @@ export interface CursorState extends CursorRef {
   readonly throttledUntil?: number;
   /** A redrive stops here: the dead-letter topic's end when it was asked for. */
   readonly until?: number;
+  /**
+   * A topic target's batch in flight: the events from `committed` up to this offset are being appended,
+   * and whoever holds the cursor next appends exactly them again, idempotently (docs/adr/0020).
+   */
+  readonly appendingUntil?: number;
 }
 
 /**
@@ -68,6 +73,8 @@ export interface CommitUpdate {
   readonly retryAt?: number;
   readonly lastError?: string;
   readonly throttledUntil?: number;
+  /** Fixes a topic target's batch before it is appended; kept while the cursor stays, cleared when it moves. */
+  readonly appendingUntil?: number;
   /** The lease's new expiry; absent releases the lease. */
   readonly leaseExpires?: number;
 }
@@ -230,7 +237,7 @@ export class CursorStore {
 
   /**
    * Moves the cursor from `expected` to `update.next` (the same offset to
-   * record a failure), on condition that `owner` still holds the lease and
+   * record a failure; a topic target's batch in flight stays fixed then), on condition that `owner` still holds the lease and
    * no reset came in between — in the lease's epoch, so a holder that
    * stalled while another took the lease over cannot commit. False when that no longer holds: the caller
    * stops, and whoever holds the cursor now carries on.
@@ -263,6 +270,10 @@ export class CursorStore {
       }
     }
     if (update.leaseExpires === undefined) remove.push('leaseOwner');
+    if (update.appendingUntil !== undefined) {
+      set.push('appendingUntil = :appendingUntil');
+      values[':appendingUntil'] = update.appendingUntil;
+    } else if (update.next !== state.committed) remove.push('appendingUntil');
     try {
       await this.dynamo.send(
         new UpdateCommand({
@@ -298,7 +309,7 @@ export class CursorStore {
       new UpdateCommand({
         TableName: this.table,
         Key: keyOf(ref),
-        UpdateExpression: `${set} REMOVE retryAt, lastError, throttledUntil`,
+        UpdateExpression: `${set} REMOVE retryAt, lastError, throttledUntil, appendingUntil`,
         ExpressionAttributeValues: values,
         ...(extra.until !== undefined ? { ExpressionAttributeNames: { '#until': 'until' } } : {}),
       }),
@@ -332,5 +343,6 @@ function toState(item: Record<string, unknown>): CursorState {
     lastError: item.lastError as string | undefined,
     throttledUntil: item.throttledUntil as number | undefined,
     until: item.until as number | undefined,
+    appendingUntil: item.appendingUntil as number | undefined,
   };
 }

@@ -69,6 +69,9 @@ export type DeliveryAction =
  * |                                   |          | whole batch; dead-letter its first event once   |
  * |                                   |          | the attempts or the age budget is spent, and    |
  * |                                   |          | send the rest no sooner than the Retry-After    |
+ * | refused (a topic target's rule)   | 1        | dead-letter at once: no retry can help          |
+ * | unavailable (the bus's storage)   | any      | wait and send the same batch again, however     |
+ * |                                   |          | long: a topic target's append may have landed   |
  *
  * A throttle counts as one attempt of the batch's first event, so a target
  * that throttles forever still cannot hold its group beyond `maxAttempts`
@@ -83,6 +86,17 @@ export function decide(outcome: DeliveryOutcome, state: DecisionState): Delivery
   if (outcome.status === 'delivered') return { kind: 'commit', next: state.batch.next };
   if (outcome.status === 'partial' && outcome.lowestFailed > state.committed) {
     return { kind: 'commit', next: outcome.lowestFailed, failure: failure(1, outcome.error, state) };
+  }
+  if (outcome.status === 'refused') {
+    return { kind: 'dead-letter', attempts: state.attempts + 1, error: truncateError(outcome.error) };
+  }
+  if (outcome.status === 'unavailable') {
+    const attempts = state.attempts + 1;
+    const delayMs = outcome.retryAfterMs ?? retryDelayMs(attempts, state.backoff, () => state.jitter);
+    return {
+      kind: 'wait',
+      failure: { attempts, retryAt: state.now + delayMs, error: truncateError(outcome.error) },
+    };
   }
   if (outcome.status === 'throttled') {
     const attempts = state.attempts + 1;

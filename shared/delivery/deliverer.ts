@@ -7,6 +7,7 @@ import type { DeliveryObserver } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import { type Routing, routePage, routingOf } from '../routing/route';
+import type { RouteSource, TopicTargets } from '../routing/topic-target';
 import type { LogRecord } from '../segment/codec';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
 import { cursorGroup, initializeCursor } from './cursor';
@@ -21,7 +22,7 @@ import {
 import type { DeadLetters } from './dead-letters';
 import { type DeliveryAction, decide } from './decide';
 import { type Heartbeat, timerHeartbeat } from './heartbeat';
-import { deadLetterTopic, type StoredSubscription } from './subscription';
+import { deadLetterTopic, type StoredSubscription, type TopicTarget } from './subscription';
 import {
   type DeliveryOutcome,
   type DeliveryTargetClient,
@@ -53,6 +54,8 @@ export interface DelivererOptions {
   readonly onError?: (message: string, details: Record<string, unknown>) => void;
   /** Told what was delivered and where the group stands (the bus's metrics). */
   readonly observer?: DeliveryObserver;
+  /** Appends to topic targets (docs/adr/0020); without it, a subscription with one cannot be delivered. */
+  readonly topicTargets?: TopicTargets;
 }
 
 export type DeliveryRunResult =
@@ -86,7 +89,8 @@ interface Run {
   readonly topicName: string;
   readonly retentionHours: number;
   readonly subscription: StoredSubscription;
-  readonly target: DeliveryTargetClient;
+  /** The function or webhook invoked; a topic target is appended to instead (`sendToTopic`). */
+  readonly target?: DeliveryTargetClient;
   /** The subscription's filter and transform, compiled once per deliverer; undefined without them. */
   readonly routing?: Routing;
   /** A redrive delivers dead letters, which passed the filter once already. */
@@ -183,9 +187,11 @@ export class Deliverer {
       if (page === 'again') continue;
       if (typeof page === 'string') return this.ended(run, page);
       step =
-        run.subscription.delivery === 'at-most-once'
-          ? await this.sendAtMostOnce(run, page)
-          : await this.sendAtLeastOnce(run, page);
+        run.subscription.target.type === 'topic'
+          ? await this.sendToTopic(run, page)
+          : run.subscription.delivery === 'at-most-once'
+            ? await this.sendAtMostOnce(run, page)
+            : await this.sendAtLeastOnce(run, page);
       if (step !== 'go' && step !== 'again') return this.ended(run, step);
     }
   }
@@ -208,7 +214,7 @@ export class Deliverer {
       topicName,
       retentionHours: topic.retentionHours,
       subscription,
-      target: this.options.targetFor(subscription),
+      target: subscription.target.type === 'topic' ? undefined : this.options.targetFor(subscription),
       routing: this.routingOf(subscription),
       redrive,
       owner: randomUUID(),
@@ -306,16 +312,21 @@ export class Deliverer {
    */
   private async readPage(run: Run): Promise<Page | Exclude<Step, 'go'>> {
     const { state, ref } = run;
-    const limit = Math.min(
-      // A throttled batch goes again whole: the target was busy, no event in it failed.
-      state.attempts > 0 && state.throttledUntil === undefined
-        ? 1
-        : (run.bisect ?? run.subscription.batchSize),
-      run.end - state.committed,
-    );
+    const intended = state.appendingUntil;
+    const limit =
+      // A topic target's batch in flight is read again as it was fixed, to be appended exactly once.
+      intended !== undefined
+        ? intended - state.committed
+        : Math.min(
+            // A throttled batch goes again whole: the target was busy, no event in it failed.
+            state.attempts > 0 && state.throttledUntil === undefined
+              ? 1
+              : (run.bisect ?? run.subscription.batchSize),
+            run.end - state.committed,
+          );
     // A filter reads more than it sends: the events it leaves out are committed past a page at a time.
     const readLimit =
-      run.routing?.filter && !run.redrive
+      run.routing?.filter && !run.redrive && intended === undefined
         ? Math.min(Math.max(limit, FILTERED_PAGE_EVENTS), run.end - state.committed)
         : limit;
     let result: ReadResult;
@@ -436,6 +447,69 @@ export class Deliverer {
     // An event whose transform failed fails as if its target had refused it: retried, then dead-lettered.
     const outcome: DeliveryOutcome =
       page.failure === undefined ? await this.invoke(run, page) : { status: 'failed', error: page.failure };
+    return this.settle(run, page, outcome);
+  }
+
+  /**
+   * A topic target, exactly once (docs/adr/0020): the batch's source range
+   * is fixed on the cursor under the lease, then appended idempotently by
+   * that range, then committed past. Whoever holds the cursor next — this run
+   * after a failure, another after a crash — finds the range and appends
+   * exactly it again, and the append finds what landed. An event the target
+   * topic refuses (its schema, its limits) ends the batch before it, and is
+   * dead-lettered once it comes first.
+   */
+  private async sendToTopic(run: Run, page: Page): Promise<Step> {
+    const targets = this.options.topicTargets;
+    if (!targets) throw new Error('This deliverer has no topic targets.');
+    if (page.failure !== undefined) return this.settle(run, page, { status: 'failed', error: page.failure });
+    const intended = run.state.appendingUntil;
+    const source = (until: number): RouteSource => ({
+      scope: `${run.ref.cursor}@${run.subscription.createdAt}#${run.state.generation}`,
+      topic: run.topicName,
+      partition: run.ref.partition,
+      from: run.state.committed,
+      until,
+    });
+    const admission = await targets.admit(
+      run.subscription.target as TopicTarget,
+      source(page.next),
+      page.records,
+    );
+    const { refused, topic } = admission;
+    if (!topic || (refused && intended === undefined && refused.offset === page.records[0].offset)) {
+      return this.settle(run, page, {
+        status: 'refused',
+        error: refused?.error ?? 'the target topic is gone',
+      });
+    }
+    if (intended !== undefined && page.next !== intended) {
+      // Only a transform that answers differently the second time (a timeout, `$random()`) gets here.
+      return this.settle(run, page, {
+        status: 'unavailable',
+        error: `the batch in flight (offsets ${run.state.committed} to ${intended - 1}) read differently the second time`,
+      });
+    }
+    // A batch already fixed goes as it is (it was admitted then); a new one stops before a refused event.
+    const next = intended ?? refused?.offset ?? page.next;
+    const batch = { ...page, records: page.records.filter((record) => record.offset < next), next };
+    if (intended === undefined) {
+      const { state } = run;
+      const fixed = await this.moveTo(run, {
+        next: state.committed,
+        attempts: state.attempts,
+        lastError: state.lastError,
+        appendingUntil: next,
+      });
+      if (fixed !== 'go') return fixed;
+    }
+    const ready = admission.ready.filter((event) => event.offset < next);
+    const outcome = await this.whileHeld(run, () => targets.append(topic, source(next), ready));
+    return this.settle(run, batch, outcome);
+  }
+
+  /** Decides what a batch's outcome calls for (decide.ts), and does it. */
+  private async settle(run: Run, page: Page, outcome: DeliveryOutcome): Promise<Step> {
     const action = decide(outcome, {
       committed: run.state.committed,
       attempts: run.state.attempts,
@@ -495,7 +569,7 @@ export class Deliverer {
         });
       }
       case 'dead-letter': {
-        const record = page.records[0];
+        const record = await this.sourceOf(run, page.records[0]);
         // A holder that stalled while another took the lease over must not add a dead letter the other
         // may add too: the append follows a check of the lease, and the commit past it names the epoch.
         if (!(await this.renew(run))) return 'held';
@@ -524,14 +598,31 @@ export class Deliverer {
     }
   }
 
-  /** Invokes the target, renewing the lease while the invocation lasts: a live holder keeps its cursor. */
-  private async invoke(run: Run, page: Page): Promise<DeliveryOutcome> {
+  /** Invokes the target while holding the cursor. */
+  private invoke(run: Run, page: Page): Promise<DeliveryOutcome> {
+    const { target } = run;
+    if (!target) throw new Error('A topic target is appended to, not invoked.');
+    return this.whileHeld(run, () => target.deliver(page.batch));
+  }
+
+  /** Runs `work`, renewing the lease while it lasts: a live holder keeps its cursor. */
+  private async whileHeld<T>(run: Run, work: () => Promise<T>): Promise<T> {
     const stop = this.heartbeat(() => this.renew(run), this.leaseMs / 3);
     try {
-      return await run.target.deliver(page.batch);
+      return await work();
     } finally {
       await stop();
     }
+  }
+
+  /**
+   * The event as stored, for its dead letter: a transform or a target's key changed the one delivered,
+   * and a redrive must route the original again.
+   */
+  private async sourceOf(run: Run, record: LogRecord): Promise<LogRecord> {
+    if (!run.routing?.transform && !run.routing?.key) return record;
+    const { records } = await this.read(run, record.offset, 1);
+    return records[0]?.offset === record.offset ? records[0] : record;
   }
 
   /** Extends the run's lease from now; false when another took it over. */
@@ -598,6 +689,8 @@ export class Deliverer {
       retryAt: update.retryAt,
       lastError: update.lastError,
       throttledUntil: update.throttledUntil,
+      appendingUntil:
+        update.appendingUntil ?? (update.next === state.committed ? state.appendingUntil : undefined),
       leaseOwner: release ? undefined : owner,
       leaseExpires,
     };

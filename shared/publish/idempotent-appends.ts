@@ -38,6 +38,11 @@ export interface IdempotentAppend {
   readonly partition: number;
   readonly retentionHours: number;
   readonly records: SegmentRecord[];
+  /**
+   * What a repeat must match, instead of the records' hash: a topic target names the source range it
+   * appends, so a retry whose transform says something else (`$now()`) still finds the first append.
+   */
+  readonly identity?: string;
 }
 
 interface AppendRecord {
@@ -123,7 +128,7 @@ export class IdempotentAppends {
       request.topic,
       String(request.partition),
     );
-    const payloadHash = hashRecords(request.records);
+    const payloadHash = request.identity ?? hashRecords(request.records);
     for (let round = 0; round < 3; round++) {
       const existing = await this.read(key);
       if (!existing) {

@@ -1,12 +1,14 @@
 import { eventJson } from '../events/event-view';
 import type { LogRecord } from '../segment/codec';
 import { compileEventPattern, type EventMatcher } from './event-pattern';
-import { compileTransform, type EventTransform } from './transform';
+import { compileTransform, type EventTransform, type TransformInput } from './transform';
 
-/** A subscription's routing, compiled once: which events it wants, and what shape they arrive in. */
+/** A subscription's routing, compiled once: which events it wants, what shape and (into a topic) what key. */
 export interface Routing {
   readonly filter?: EventMatcher;
   readonly transform?: EventTransform;
+  /** A topic target's key expression: its result keys the event appended. */
+  readonly key?: EventTransform;
 }
 
 /** What one page of a partition becomes for a subscription with routing. */
@@ -29,11 +31,14 @@ export interface RoutedPage {
 export function routingOf(subscription: {
   readonly filter?: Readonly<Record<string, unknown>>;
   readonly transform?: { readonly jsonata: string };
+  readonly target?: { readonly type: string; readonly key?: string };
 }): Routing | undefined {
-  if (!subscription.filter && !subscription.transform) return undefined;
+  const key = subscription.target?.type === 'topic' ? subscription.target.key : undefined;
+  if (!subscription.filter && !subscription.transform && key === undefined) return undefined;
   return {
     filter: subscription.filter ? compileEventPattern(subscription.filter) : undefined,
     transform: subscription.transform ? compileTransform(subscription.transform.jsonata) : undefined,
+    key: key === undefined ? undefined : compileTransform(key),
   };
 }
 
@@ -66,24 +71,44 @@ export async function routePage(
       filtered++;
       continue;
     }
-    if (!routing.transform) out.push(record);
-    else {
-      const outcome = await routing.transform.apply({
-        key: view.key,
-        value: view.value,
-        headers: view.headers,
-        topic: place.topic,
-        partition: place.partition,
-        offset: record.offset,
-        timestamp: new Date(record.timestamp).toISOString(),
-      });
-      if (!outcome.ok) {
-        if (out.length > 0) return { records: out, next: record.offset, filtered };
-        return { records: [record], next: record.offset + 1, filtered, failure: outcome.error };
-      }
-      out.push({ ...record, value: Buffer.from(JSON.stringify(outcome.value)), json: true });
+    const routed = await reshape(routing, record, {
+      key: view.key,
+      value: view.value,
+      headers: view.headers,
+      topic: place.topic,
+      partition: place.partition,
+      offset: record.offset,
+      timestamp: new Date(record.timestamp).toISOString(),
+    });
+    if (typeof routed === 'string') {
+      if (out.length > 0) return { records: out, next: record.offset, filtered };
+      return { records: [record], next: record.offset + 1, filtered, failure: routed };
     }
+    out.push(routed);
     if (out.length === max) return { records: out, next: record.offset + 1, filtered };
   }
   return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
+}
+
+/** An event with its transformed value and computed key; the error's text when either expression fails. */
+async function reshape(
+  routing: Routing,
+  record: LogRecord,
+  input: TransformInput,
+): Promise<LogRecord | string> {
+  let reshaped = record;
+  if (routing.transform) {
+    const outcome = await routing.transform.apply(input);
+    if (!outcome.ok) return outcome.error;
+    reshaped = { ...reshaped, value: Buffer.from(JSON.stringify(outcome.value)), json: true };
+  }
+  if (routing.key) {
+    const outcome = await routing.key.apply(input);
+    if (!outcome.ok) return `the target's key expression failed: ${outcome.error}`;
+    const { value } = outcome;
+    if (value !== null && typeof value === 'object')
+      return `the target's key expression must yield a string, a number or null, not ${Array.isArray(value) ? 'an array' : 'an object'}`;
+    reshaped = { ...reshaped, key: value === null ? null : Buffer.from(String(value)) };
+  }
+  return reshaped;
 }

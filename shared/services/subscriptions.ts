@@ -4,7 +4,12 @@ import type { NetworkPolicy } from '../config';
 import { initializeCursor, redriveCursor } from '../delivery/cursor';
 import type { CursorRef, CursorStore } from '../delivery/cursor-store';
 import type { DeadLetters } from '../delivery/dead-letters';
-import { deadLetterTopic, parseSubscription, type StoredSubscription } from '../delivery/subscription';
+import {
+  deadLetterTopic,
+  parseSubscription,
+  type StoredSubscription,
+  type Subscription,
+} from '../delivery/subscription';
 import type { Waker } from '../delivery/waker';
 import { ConflictError, InvalidRequestError, OffsetOutOfRangeError } from '../errors';
 import type { Log } from '../log/log';
@@ -12,6 +17,7 @@ import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicConfig } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
+import { findRouteCycle, RouteCycleError, type TopicRoute } from '../routing/route-cycle';
 
 /** How many partitions one request reads or resets at once. */
 const PARTITION_CONCURRENCY = 16;
@@ -76,6 +82,7 @@ export class SubscriptionService {
   ): Promise<{ created: boolean; subscription: StoredSubscription }> {
     const { group } = checked.subscription;
     const topic = await this.options.topics.get(checked.subscription.topic);
+    await this.checkRoute(checked.subscription);
     const isNew = !(await this.options.subscriptions.find(group));
     if (isNew) await this.refuseForeignDeadLetterTopic(group);
     const outcome = await this.options.subscriptions.create(checked.subscription, checked.secret);
@@ -95,6 +102,7 @@ export class SubscriptionService {
   async declare(group: string, body: unknown, replacesPrevious: boolean): Promise<void> {
     const checked = this.parse(group, body);
     const topic = await this.options.topics.get(checked.subscription.topic);
+    await this.checkRoute(checked.subscription);
     const existing = await this.options.subscriptions.find(group);
     if (!existing) await this.refuseForeignDeadLetterTopic(group);
     if (replacesPrevious && existing) await this.options.subscriptions.delete(group);
@@ -109,6 +117,30 @@ export class SubscriptionService {
     }
     await this.options.deadLetters.ensureTopic(group, topic.retentionHours);
     await this.startCursors(subscription, topic);
+  }
+
+  /**
+   * A topic target must exist (TOPIC_NOT_FOUND), be a topic the bus lets
+   * clients publish to (not a dead-letter topic), and not lead back to the
+   * subscription's own topic through the other topic targets (ROUTE_CYCLE):
+   * events routed in a circle would be appended forever.
+   */
+  private async checkRoute(subscription: Subscription): Promise<void> {
+    const { target } = subscription;
+    if (target.type !== 'topic') return;
+    const into = await this.options.topics.get(target.topic);
+    if (into.deadLetterOf !== undefined) {
+      throw new InvalidRequestError(
+        `"target.topic" is group "${into.deadLetterOf}"'s dead-letter topic: only the bus appends to it.`,
+      );
+    }
+    const routes: TopicRoute[] = [];
+    for (const other of await this.options.subscriptions.list()) {
+      if (other.group !== subscription.group && other.target.type === 'topic')
+        routes.push({ from: other.topic, to: other.target.topic });
+    }
+    const cycle = findRouteCycle(routes, { from: subscription.topic, to: target.topic });
+    if (cycle) throw new RouteCycleError(cycle);
   }
 
   /**

@@ -32,7 +32,11 @@ export const putSubscription = defineRoute({
     'Creates the group; the same subscription again is 200 (without the secret), a different one 409 CONFLICT. ' +
     "Each partition's cursor starts at the end (`latest`) or at the oldest retained event (`earliest`). " +
     'Dead letters land in topic `<group>.dlq`.',
-  access: { permission: 'admin', resource: { param: 'group' }, also: "and `read` on the body's topic" },
+  access: {
+    permission: 'admin',
+    resource: { param: 'group' },
+    also: "and `read` on the body's topic (and `publish` on a topic target's topic)",
+  },
   params: GroupPath,
   body: { schema: SubscriptionBody },
   responses: {
@@ -43,10 +47,17 @@ export const putSubscription = defineRoute({
     },
     200: { description: 'The same subscription exists already.', schema: Subscription },
     409: { description: 'CONFLICT: the group exists with a different subscription.' },
+    400: {
+      description:
+        'INVALID_REQUEST, or ROUTE_CYCLE: a topic target that would route events back to the topic they came from.',
+    },
   },
   handle: async ({ params, body, principal }, { authorizer, subscriptions }) => {
     const checked = subscriptions.parse(params.group, body);
     authorizer.authorize(principal, 'read', checked.subscription.topic);
+    const { target } = checked.subscription;
+    // Routing into a topic publishes to it: a key that could not publish there may not route there.
+    if (target.type === 'topic') authorizer.authorize(principal, 'publish', target.topic);
     const { created, subscription } = await subscriptions.subscribe(checked);
     if (!created) return json(200, subscriptionView(subscription));
     return json(

@@ -10,7 +10,14 @@ export type DeliveryOutcome =
    * The target asked the bus to slow down (HTTP 429 or 503, Lambda's throttling): nothing in the batch is
    * at fault, so it is sent again whole, after `retryAfterMs` when the target said how long.
    */
-  | { readonly status: 'throttled'; readonly error: string; readonly retryAfterMs?: number };
+  | { readonly status: 'throttled'; readonly error: string; readonly retryAfterMs?: number }
+  /** A target topic refused the batch's first event for good (its schema, its limits): no retry can help. */
+  | { readonly status: 'refused'; readonly error: string }
+  /**
+   * The bus's own storage could not take a topic target's batch (throttled, down, an append in doubt):
+   * nothing in it is at fault, and giving up on an event could append it twice, so it is never dead-lettered.
+   */
+  | { readonly status: 'unavailable'; readonly error: string; readonly retryAfterMs?: number };
 
 /** One batch on its way: the JSON the target receives, and the offsets it covers. */
 export interface OutgoingBatch {
