@@ -8,6 +8,7 @@
 
 export {
   DEAD_LETTER_HEADERS,
+  describeTarget,
   ERROR_CODES,
   type ErrorCode,
   type EventView,

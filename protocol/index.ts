@@ -7,6 +7,7 @@
 export type * from './api';
 export { DEAD_LETTER_HEADERS } from './dead-letter-headers';
 export type { DeliveryBatch, DeliveryResponse } from './delivery-batch';
+export { describeTarget } from './describe-target';
 export { ERROR_CODES, type ErrorCode, isErrorCode } from './error-codes';
 export type { EventView } from './event-view';
 export type { JsonValue } from './json-value';

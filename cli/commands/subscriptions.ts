@@ -1,19 +1,8 @@
 import { type Command, Option } from 'commander';
-import type { OffsetReset, Subscription, SubscriptionTarget } from '../../client';
+import { describeTarget, type OffsetReset, type Subscription, type SubscriptionTarget } from '../../client';
 import { collect, contextOf, integer, isoTime } from '../context';
 import { UsageError } from '../exit-codes';
 import { table } from '../output';
-
-function describeTarget(target: SubscriptionTarget): string {
-  switch (target.type) {
-    case 'webhook':
-      return `webhook ${target.url}`;
-    case 'lambda':
-      return `lambda ${target.function}`;
-    case 'topic':
-      return `topic ${target.topic}${target.key === undefined ? '' : ` keyed by ${target.key}`}`;
-  }
-}
 
 function ageOf(ms: number | undefined): string {
   if (!ms) return '';

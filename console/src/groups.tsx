@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { OffsetReset, SubscriptionDescription, SubscriptionTarget } from '../../client';
+import { describeTarget, type OffsetReset, type SubscriptionDescription } from '../../client';
 import { EventBusError } from '../../client/errors';
 import type { EventBusClient } from '../../client/event-bus-client';
 import { duration } from './format';
@@ -8,10 +8,6 @@ import { ConfirmButton, EventList, Problem, Show, useLoad } from './views';
 
 const WINDOW_MS = 5 * 60_000;
 const SAMPLE_EVERY_MS = 2_000;
-
-function targetText(target: SubscriptionTarget): string {
-  return target.type === 'webhook' ? `webhook ${target.url}` : `lambda ${target.function}`;
-}
 
 /** Every consumer group on a topic the key may read. */
 export function GroupList({ bus }: { bus: EventBusClient }) {
@@ -40,7 +36,7 @@ export function GroupList({ bus }: { bus: EventBusClient }) {
                       <a href={`#/groups/${encodeURIComponent(group.group)}`}>{group.group}</a>
                     </td>
                     <td>{group.topic}</td>
-                    <td>{targetText(group.target)}</td>
+                    <td>{describeTarget(group.target)}</td>
                     <td>{group.delivery ?? 'at-least-once'}</td>
                   </tr>
                 ))}
@@ -94,7 +90,7 @@ export function GroupView({ bus, group }: { bus: EventBusClient; group: string }
         <>
           <p>
             Topic <a href={`#/topics/${encodeURIComponent(described.topic)}`}>{described.topic}</a> →{' '}
-            {targetText(described.target)}; {described.delivery ?? 'at-least-once'}, up to{' '}
+            {describeTarget(described.target)}; {described.delivery ?? 'at-least-once'}, up to{' '}
             {described.maxAttempts ?? 5} attempts, batches of {described.batchSize ?? 100}.
           </p>
           {described.filter && (
@@ -139,7 +135,7 @@ export function GroupView({ bus, group }: { bus: EventBusClient; group: string }
           </table>
           <LagChart samples={samples} windowMs={WINDOW_MS} />
           <ResetOffsets bus={bus} group={group} onDone={() => setRound((r) => r + 1)} />
-          <DeadLetters bus={bus} group={group} target={targetText(described.target)} />
+          <DeadLetters bus={bus} group={group} target={describeTarget(described.target)} />
         </>
       )}
     </section>

@@ -143,7 +143,7 @@ describe('schema messages say what to fix', () => {
       'PUT',
       () => `/subscriptions/${uniqueTopic()}`,
       { topic: 'x', target: { type: 'sqs' } },
-      '"target.type" must be "lambda" or "webhook".',
+      '"target.type" must be "lambda", "webhook" or "topic".',
     ],
     [
       'PUT',
