@@ -1,5 +1,11 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { queryAll } from '../aws/query-all';
 import {
@@ -11,8 +17,17 @@ import {
 import { ConflictError, NotFoundError } from '../errors';
 
 const SUBSCRIPTION_PK = 'subscription';
+/** The item whose version every new topic target bumps: see {@link SubscriptionRegistry.routesVersion}. */
+const ROUTES_KEY = { pk: 'routes', sk: 'routes' };
 /** Groups `findRecent` keeps at most (the least recently used goes first). */
 const RECENT_ENTRIES = 10_000;
+
+/** Another topic target was created since the routes were read: check for a cycle again. */
+export class RoutesChangedError extends Error {
+  constructor() {
+    super('the topic targets changed while this one was checked');
+  }
+}
 
 export class SubscriptionNotFoundError extends NotFoundError {
   constructor(readonly group: string) {
@@ -52,24 +67,23 @@ export class SubscriptionRegistry {
   async create(
     subscription: Subscription,
     secret?: string,
+    routesVersion?: number,
   ): Promise<{ created: boolean; subscription: StoredSubscription }> {
     const stored: StoredSubscription = {
       ...subscription,
       ...(subscription.target.type === 'webhook' ? { secret: secret ?? newWebhookSecret() } : {}),
       createdAt: new Date(this.now()).toISOString(),
     };
-    try {
-      await this.dynamo.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: SUBSCRIPTION_PK, sk: subscription.group, ...stored },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+    const put = {
+      TableName: this.table,
+      Item: { pk: SUBSCRIPTION_PK, sk: subscription.group, ...stored },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    };
+    const created =
+      routesVersion === undefined ? await this.put(put) : await this.putRoute(put, routesVersion);
+    if (created) {
       this.listed = undefined;
       return { created: true, subscription: stored };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
     const existing = await this.get(subscription.group);
     if (sameSubscription(existing, subscription) && (secret === undefined || secret === existing.secret)) {
@@ -78,6 +92,63 @@ export class SubscriptionRegistry {
     throw new ConflictError(
       `Subscription "${subscription.group}" exists with a different configuration; delete it first to change it.`,
     );
+  }
+
+  /**
+   * The version of the routes between topics, bumped by every topic target
+   * created. A route is checked for cycles against the routes listed after
+   * reading it and written only if it is still the same: two requests that
+   * each close half of a circle cannot both land (one re-checks and is refused).
+   */
+  async routesVersion(): Promise<number> {
+    const { Item } = await this.dynamo.send(
+      new GetCommand({ TableName: this.table, Key: ROUTES_KEY, ConsistentRead: true }),
+    );
+    return (Item?.version as number | undefined) ?? 0;
+  }
+
+  /** Writes a new group's subscription; false when the group exists. */
+  private async put(put: PutCommand['input']): Promise<boolean> {
+    try {
+      await this.dynamo.send(new PutCommand(put));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a topic target's subscription and bumps the routes' version in
+   * one transaction, if no other route landed since `routesVersion` was read
+   * (RoutesChangedError otherwise); false when the group exists.
+   */
+  private async putRoute(put: PutCommand['input'], routesVersion: number): Promise<boolean> {
+    try {
+      await this.dynamo.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: put },
+            {
+              Update: {
+                TableName: this.table,
+                Key: ROUTES_KEY,
+                UpdateExpression: 'SET version = :next',
+                ConditionExpression: 'attribute_not_exists(version) OR version = :seen',
+                ExpressionAttributeValues: { ':seen': routesVersion, ':next': routesVersion + 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [group, routes] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+      if (group === 'ConditionalCheckFailed') return false;
+      if (routes === 'ConditionalCheckFailed') throw new RoutesChangedError();
+      throw error;
+    }
   }
 
   /** The subscription; SUBSCRIPTION_NOT_FOUND if there is none. */

@@ -14,10 +14,13 @@ import type { Waker } from '../delivery/waker';
 import { ConflictError, InvalidRequestError, OffsetOutOfRangeError } from '../errors';
 import type { Log } from '../log/log';
 import { type MetricsPort, NO_METRICS } from '../observability/metrics';
-import type { SubscriptionRegistry } from '../registry/subscription-registry';
+import { RoutesChangedError, type SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicConfig } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
 import { findRouteCycle, RouteCycleError, type TopicRoute } from '../routing/route-cycle';
+
+/** How many times a topic target is checked for a cycle while other routes keep landing. */
+const ROUTE_CHECKS = 5;
 
 /** How many partitions one request reads or resets at once. */
 const PARTITION_CONCURRENCY = 16;
@@ -82,10 +85,9 @@ export class SubscriptionService {
   ): Promise<{ created: boolean; subscription: StoredSubscription }> {
     const { group } = checked.subscription;
     const topic = await this.options.topics.get(checked.subscription.topic);
-    await this.checkRoute(checked.subscription);
     const isNew = !(await this.options.subscriptions.find(group));
     if (isNew) await this.refuseForeignDeadLetterTopic(group);
-    const outcome = await this.options.subscriptions.create(checked.subscription, checked.secret);
+    const outcome = await this.create(checked.subscription, checked.secret);
     if (!outcome.created) return outcome;
     await this.options.deadLetters.ensureTopic(group, topic.retentionHours);
     await this.options.waker.wake(await this.startCursors(outcome.subscription, topic));
@@ -108,7 +110,7 @@ export class SubscriptionService {
     if (replacesPrevious && existing) await this.options.subscriptions.delete(group);
     let subscription: StoredSubscription;
     try {
-      ({ subscription } = await this.options.subscriptions.create(checked.subscription, checked.secret));
+      ({ subscription } = await this.create(checked.subscription, checked.secret));
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       throw new ConflictError(
@@ -120,14 +122,35 @@ export class SubscriptionService {
   }
 
   /**
+   * Creates the subscription in the registry; a topic target only if no
+   * other route landed between its check and its write, checked again
+   * otherwise (a few times: each retry means another route did land).
+   */
+  private async create(
+    subscription: Subscription,
+    secret: string | undefined,
+  ): ReturnType<SubscriptionRegistry['create']> {
+    for (let attempt = 1; ; attempt++) {
+      const routesVersion = await this.checkRoute(subscription);
+      try {
+        return await this.options.subscriptions.create(subscription, secret, routesVersion);
+      } catch (error) {
+        if (!(error instanceof RoutesChangedError) || attempt === ROUTE_CHECKS) throw error;
+      }
+    }
+  }
+
+  /**
    * A topic target must exist (TOPIC_NOT_FOUND), be a topic the bus lets
    * clients publish to (not a dead-letter topic), and not lead back to the
    * subscription's own topic through the other topic targets (ROUTE_CYCLE):
-   * events routed in a circle would be appended forever.
+   * events routed in a circle would be appended forever. Returns the routes'
+   * version the check saw, for a topic target.
    */
-  private async checkRoute(subscription: Subscription): Promise<void> {
+  private async checkRoute(subscription: Subscription): Promise<number | undefined> {
     const { target } = subscription;
-    if (target.type !== 'topic') return;
+    if (target.type !== 'topic') return undefined;
+    const routesVersion = await this.options.subscriptions.routesVersion();
     const into = await this.options.topics.get(target.topic);
     if (into.deadLetterOf !== undefined) {
       throw new InvalidRequestError(
@@ -141,6 +164,7 @@ export class SubscriptionService {
     }
     const cycle = findRouteCycle(routes, { from: subscription.topic, to: target.topic });
     if (cycle) throw new RouteCycleError(cycle);
+    return routesVersion;
   }
 
   /**

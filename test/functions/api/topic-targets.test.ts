@@ -238,6 +238,40 @@ describe('topic targets: a subscription that routes into another topic', () => {
       expect((await route(c, { topic: await topicWith(1) }).put()).status).toBe(201);
     });
 
+    test('two instances each closing half of a circle at the same time: one route lands, the other is ROUTE_CYCLE', async () => {
+      // GIVEN a second API instance on the same tables, as a second Lambda instance would be
+      const other = await startTestApi(undefined, {
+        env: { ...process.env, ...DELIVERY_TEST_ENV },
+        waker: harness.waker,
+      });
+      try {
+        for (let round = 0; round < 4; round++) {
+          const [a, b] = [await topicWith(1), await topicWith(1)];
+          const there = route(a, { topic: b });
+          const back = route(b, { topic: a });
+          // WHEN a → b goes to one instance and b → a to the other, at once
+          const [first, second] = await Promise.all([
+            there.put(),
+            other.request('PUT', `/subscriptions/${back.group}`, {
+              body: { topic: b, target: { type: 'topic', topic: a }, startFrom: 'earliest' },
+            }),
+          ]);
+          // THEN exactly one is created; the other names the circle, and no circle is stored
+          expect([first.status, second.status].sort()).toEqual([201, 400]);
+          const refused = first.status === 400 ? first : second;
+          expect(refused.body.error.code).toBe('ROUTE_CYCLE');
+          const stored = await Promise.all(
+            [there.group, back.group].map(
+              async (group) => (await api.request('GET', `/subscriptions/${group}`)).status,
+            ),
+          );
+          expect(stored.sort()).toEqual([200, 404]);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
     test.each([
       [
         'a dead-letter topic',
