@@ -5,7 +5,7 @@ import { InvalidRequestError } from '../errors';
 import { GroupName, TopicName } from '../names';
 import { DEAD_LETTER_SUFFIX } from '../registry/topic';
 import { compileEventPattern, EventPatternError } from '../routing/event-pattern';
-import { compileTransform, TransformError } from '../routing/transform';
+import { type CompileOptions, compileTransform, TransformError } from '../routing/transform';
 import { integer, validate } from '../validation';
 import { refusedTargetReason } from './network-policy';
 
@@ -97,12 +97,12 @@ const TARGET_RULE =
 export const MAX_AGE_SECONDS = 366 * 24 * 3600;
 
 /** A JSONata expression, compiled here so one that does not compile is refused where it is declared. */
-function jsonata(field: string) {
+function jsonata(field: string, options: CompileOptions = {}) {
   return z
     .string({ error: `"${field}" must be a JSONata expression (a string).` })
     .superRefine((expression, context) => {
       try {
-        compileTransform(expression);
+        compileTransform(expression, { field, ...options });
       } catch (error) {
         if (!(error instanceof TransformError)) throw error;
         context.addIssue({ code: 'custom', message: error.message });
@@ -146,7 +146,7 @@ export const Target = z.discriminatedUnion(
         {
           type: z.literal('topic'),
           topic: TopicName,
-          key: jsonata('target.key').optional().meta({
+          key: jsonata('target.key', { deterministic: true }).optional().meta({
             description: "A JSONata expression over the transform's input: the appended event's key.",
           }),
         },

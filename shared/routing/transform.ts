@@ -46,6 +46,13 @@ export const TRANSFORM_LIMITS = {
   maxResultBytes: 256 * 1024,
 } as const;
 
+export interface CompileOptions {
+  /** The field the expression came in, named by refusals. */
+  readonly field?: string;
+  /** Refuse `$now()`, `$millis()`, `$random()`: what a topic target's key needs (docs/adr/0020). */
+  readonly deterministic?: boolean;
+}
+
 /** A compiled transform: `apply` is all that runs per event. */
 export interface EventTransform {
   readonly expression: string;
@@ -64,14 +71,15 @@ const EXIT_HOOK = Symbol.for('jsonata.__evaluate_exit');
  * await transform.apply({ key: 'o-1', value: { total: 3 }, headers: {}, topic: 'orders', partition: 0, offset: 7, timestamp: '…' });
  * // { ok: true, value: { id: 'o-1', total: 3 } }
  */
-export function compileTransform(expression: string): EventTransform {
+export function compileTransform(
+  expression: string,
+  { field = 'transform.jsonata', deterministic = false }: CompileOptions = {},
+): EventTransform {
   if (typeof expression !== 'string' || expression.trim() === '') {
-    throw new TransformError('transform.jsonata must be a non-empty JSONata expression');
+    throw new TransformError(`${field} must be a non-empty JSONata expression`);
   }
   if (expression.length > TRANSFORM_LIMITS.maxExpressionLength) {
-    throw new TransformError(
-      `transform.jsonata is at most ${TRANSFORM_LIMITS.maxExpressionLength} characters`,
-    );
+    throw new TransformError(`${field} is at most ${TRANSFORM_LIMITS.maxExpressionLength} characters`);
   }
   let compiled: jsonata.Expression;
   try {
@@ -83,14 +91,24 @@ export function compileTransform(expression: string): EventTransform {
     } as unknown as jsonata.JsonataOptions);
   } catch (error) {
     const { message, position } = error as { message?: string; position?: number };
-    throw new TransformError(`transform.jsonata does not compile: ${message ?? String(error)}`, position);
+    throw new TransformError(`${field} does not compile: ${message ?? String(error)}`, position);
   }
-  for (const source of regexLiterals(compiled.ast())) {
+  const ast = compiled.ast();
+  for (const source of astNodes(ast, (node): node is RegExp => node instanceof RegExp).map((r) => r.source)) {
     try {
       new LinearRegExp(source);
     } catch (error) {
       throw new TransformError(
-        `transform.jsonata: the regular expression /${source}/ cannot be run in linear time (${(error as Error).message})`,
+        `${field}: the regular expression /${source}/ cannot be run in linear time (${(error as Error).message})`,
+      );
+    }
+  }
+  if (deterministic) {
+    const chance = astNodes(ast, isVariable).find((node) => NONDETERMINISTIC.has(node.value));
+    if (chance) {
+      throw new TransformError(
+        `${field} must give the same result every time it runs: $${chance.value}() does not, so a batch computed again after a crash could land elsewhere`,
+        chance.position,
       );
     }
   }
@@ -152,11 +170,18 @@ function describe(error: unknown): string {
   return position === undefined ? text : `${text} (at character ${position})`;
 }
 
-/** The sources of the regular expressions written in an expression, found in its syntax tree. */
-function regexLiterals(node: unknown, found: string[] = []): string[] {
-  if (node instanceof RegExp) found.push(node.source);
-  else if (Array.isArray(node)) for (const child of node) regexLiterals(child, found);
-  else if (typeof node === 'object' && node !== null)
-    for (const child of Object.values(node)) regexLiterals(child, found);
+/** JSONata's functions whose result changes from one evaluation to the next. */
+const NONDETERMINISTIC = new Set(['now', 'millis', 'random']);
+
+function isVariable(node: unknown): node is { type: 'variable'; value: string; position?: number } {
+  return (node as { type?: unknown } | null)?.type === 'variable';
+}
+
+/** The nodes of an expression's syntax tree that `match` picks, wherever they sit. */
+function astNodes<T>(node: unknown, match: (node: unknown) => node is T, found: T[] = []): T[] {
+  if (match(node)) found.push(node);
+  if (Array.isArray(node)) for (const child of node) astNodes(child, match, found);
+  else if (typeof node === 'object' && node !== null && !(node instanceof RegExp))
+    for (const child of Object.values(node)) astNodes(child, match, found);
   return found;
 }

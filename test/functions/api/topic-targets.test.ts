@@ -281,6 +281,12 @@ describe('topic targets: a subscription that routes into another topic', () => {
       ],
       ['at most once', async () => ({ topic: await topicWith(1) }), { delivery: 'at-most-once' }, 400],
       ['a key that does not compile', async () => ({ topic: await topicWith(1), key: 'value.(' }), {}, 400],
+      [
+        'a key that changes from run to run ($random)',
+        async () => ({ topic: await topicWith(1), key: '$string($random())' }),
+        {},
+        400,
+      ],
     ])('%s: 400', async (_name, target, options, status) => {
       const from = await topicWith(1);
       const { group, put } = route(from, await target(from), options);

@@ -50,6 +50,22 @@ describe('transforms', () => {
     expect(() => compileTransform('1'.repeat(5000))).toThrow(/at most 4096/);
   });
 
+  it("refuses the clock and chance where the same result is needed every time (a topic target's key), naming the field", () => {
+    for (const expression of ['$string($random())', 'key & $now()', '($t := $millis; $t())']) {
+      expect(() => compileTransform(expression, { field: 'target.key', deterministic: true })).toThrow(
+        /^target\.key must give the same result every time it runs: \$(random|now|millis)\(\)/,
+      );
+      // A transform may use them: its value is appended once whatever it is (docs/adr/0020)
+      expect(() => compileTransform(expression)).not.toThrow();
+    }
+    expect(() =>
+      compileTransform('value.customer & "-" & $string(partition)', {
+        field: 'target.key',
+        deterministic: true,
+      }),
+    ).not.toThrow();
+  });
+
   it('refuses a regular expression RE2 cannot run in linear time', () => {
     expect(() => compileTransform('$match(value.note, /(a)\\1/)')).toThrow(/linear time/);
     expect(() => compileTransform('$match(value.note, /a(?=b)/)')).toThrow(/linear time/);
