@@ -53,7 +53,7 @@ describe('local mode, hardened', () => {
     bus = await startBus(dataDir);
   }, 120_000);
   afterAll(async () => {
-    if (bus.child.exitCode === null) await stopBus(bus, 'SIGTERM');
+    if (bus?.child.exitCode === null) await stopBus(bus, 'SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -186,7 +186,7 @@ describe('local mode, stopping', () => {
         expect(mine.filter(({ offset }: { offset: number }) => !stored.has(offset))).toEqual([]);
       }
     } finally {
-      if (bus.child.exitCode === null) await stopBus(bus, 'SIGTERM');
+      if (bus?.child.exitCode === null) await stopBus(bus, 'SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
