@@ -100,6 +100,52 @@ describe('topic schemas over HTTP', () => {
     expect(good.status).toBe(200);
   });
 
+  test('every CloudEvents mode is validated on its data: binary, and a batch refused whole at its first invalid event', async () => {
+    const name = await topic();
+    await api.request('PUT', `/topics/${name}/schema`, { body: { schema: orders } });
+    const binary = (data: unknown, contentType = 'application/json') =>
+      api.request('POST', `/topics/${name}/events`, {
+        body: data,
+        headers: {
+          'content-type': contentType,
+          'ce-specversion': '1.0',
+          'ce-id': 'b-1',
+          'ce-source': 'shop',
+          'ce-type': 'order.created',
+        },
+      });
+    // Binary mode: the body is the data
+    const badBinary = await binary({ total: 3 });
+    expect(badBinary.status).toBe(400);
+    expect(badBinary.body.error).toMatchObject({ code: 'SCHEMA_VIOLATION' });
+    expect(badBinary.body.error.message).toContain('required');
+    // A text value is not JSON: refused too, saying so
+    const text = await binary('o-1', 'text/plain');
+    expect(text.status).toBe(400);
+    expect(text.body.error.message).toContain('not JSON');
+    expect((await binary({ id: 'o-1' })).status).toBe(200);
+    // Batch mode: the second event is invalid, so none of the three is appended
+    const base = {
+      specversion: '1.0',
+      source: 'shop',
+      type: 'order.created',
+      datacontenttype: 'application/json',
+    };
+    const batch = await api.request('POST', `/topics/${name}/events`, {
+      body: [
+        { ...base, id: 'c-1', data: { id: 'o-2' } },
+        { ...base, id: 'c-2', data: { id: 'o-3', total: -1 } },
+        { ...base, id: 'c-3', data: { id: 'o-4' } },
+      ],
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+    });
+    expect(batch.status).toBe(400);
+    expect(batch.body.error).toMatchObject({ code: 'SCHEMA_VIOLATION', index: 1, pointer: '/total' });
+    const read = await api.request('GET', `/topics/${name}/partitions/0/events?offset=0`);
+    expect(read.body.events.map((e: { value: unknown }) => e.value)).toEqual([{ id: 'o-1' }]);
+    expect(read.body.events[0].headers['eventbus-schema-version']).toBe('1');
+  });
+
   test.each([
     ['an unknown topic', 'PUT', (t: string) => `/topics/${t}-missing/schema`, { schema: orders }, 404],
     [
