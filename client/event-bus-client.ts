@@ -14,6 +14,8 @@ import type {
   PublishResult,
   RedriveAnswer,
   ResetAnswer,
+  RoutingTestAnswer,
+  RoutingTestRequest,
   SchemaRegistered,
   SchemaVersion,
   Subscription,
@@ -509,6 +511,27 @@ export class EventBusClient {
       { method: 'DELETE', path: `/subscriptions/${segment(group)}`, idempotent: true },
       options,
     );
+  }
+
+  /**
+   * `POST /routing/test`: what a filter, a transform and a topic target's key
+   * would make of sample events, or of a topic's retained events (needs `read`
+   * on it), without delivering or writing anything. Invalid routing throws the
+   * same {@link InvalidRequestError} as `putSubscription`.
+   *
+   * @example
+   * const { counts, results } = await bus.testRouting({
+   *   filter: { value: { total: [{ numeric: ['>', 100] }] } },
+   *   transform: { jsonata: '{"id": key, "total": value.total}' },
+   *   topic: 'orders', limit: 1000,
+   * });
+   */
+  async testRouting(test: RoutingTestRequest, options: CallOptions = {}): Promise<RoutingTestAnswer> {
+    const { body } = await this.call<RoutingTestAnswer>(
+      { method: 'POST', path: '/routing/test', body: test, idempotent: true },
+      options,
+    );
+    return body;
   }
 
   // --- Keys ---
