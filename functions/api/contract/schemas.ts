@@ -248,13 +248,10 @@ export const RoutingTestAnswer = z
             description:
               "A matching event: the key a topic target would append it with (the `key` expression's, or the event's).",
           }),
-          error: z
-            .string()
-            .optional()
-            .meta({
-              description:
-                'A matching event the transform or key fails: why (delivery would retry, then dead-letter it).',
-            }),
+          error: z.string().optional().meta({
+            description:
+              'A matching event the transform or key fails: why (delivery would retry, then dead-letter it).',
+          }),
         }),
       )
       .meta({ description: 'Per event tried, in order (a topic: partition by partition as read).' }),
