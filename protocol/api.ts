@@ -63,10 +63,13 @@ export interface TopicDescription {
 
 // ---------------------------------------------------------------- publish
 
-/** What a producer sends: a value, and optionally a key (which picks the partition), headers or a partition. */
-export interface EventToPublish {
+/**
+ * What a producer sends: a value, and optionally a key (which picks the partition), headers or a partition.
+ * `V` is the value's type (a type `eventbus schemas codegen` wrote for the topic, say): JSON by default.
+ */
+export interface EventToPublish<V = JsonValue> {
   readonly key?: string | null;
-  readonly value: JsonValue;
+  readonly value: V;
   readonly headers?: Readonly<Record<string, string>> | null;
   /** An explicit partition; otherwise the key decides, or the bus (or the Producer) picks one. */
   readonly partition?: number | null;
