@@ -6,6 +6,7 @@ import type {
   EventPosition,
   EventToPublish,
   EventView,
+  JsonValue,
   KeyList,
   KeyView,
   LatestSchema,
@@ -14,6 +15,8 @@ import type {
   PublishResult,
   RedriveAnswer,
   ResetAnswer,
+  RoutingTestAnswer,
+  RoutingTestRequest,
   SchemaRegistered,
   SchemaVersion,
   Subscription,
@@ -28,8 +31,8 @@ import type {
 import { type EventBusError, errorFromAnswer, NetworkError, OffsetOutOfRangeError } from './errors';
 import { backoffDelay, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
 
-/** An event read back from a partition. */
-export type ConsumedEvent = EventView;
+/** An event read back from a partition; `V` is what the reader takes its value to be (JSON by default). */
+export type ConsumedEvent<V = JsonValue> = EventView<V>;
 
 /** Where `resetOffsets` moves a group: the API's `to`, with a `Date` allowed for a timestamp. */
 export type OffsetReset =
@@ -283,12 +286,16 @@ export class EventBusClient {
    * on every retry, so a retry never appends twice. For many events, the
    * {@link Producer} batches them for you.
    *
+   * `V` types the values: with the type `eventbus schemas codegen` wrote for
+   * the topic, a value that does not fit its schema does not compile.
+   *
    * @example
    * const positions = await bus.publish('orders', [{ key: 'order-1', value: { total: 42 } }]);
+   * await bus.publish<OrdersCreated>('orders.created', [{ key: 'o-1', value: { id: 'o-1', status: 'new' } }]);
    */
-  async publish(
+  async publish<V = JsonValue>(
     topic: string,
-    events: readonly EventToPublish[],
+    events: readonly EventToPublish<V>[],
     options: PublishOptions = {},
   ): Promise<EventPosition[]> {
     const { body } = await this.call<PublishAnswer>(
@@ -364,12 +371,19 @@ export class EventBusClient {
    * events until `signal` aborts or the loop breaks. `from: 'earliest'`
    * starts at the oldest retained event even if retention moved it.
    *
+   * `V` is what the values are taken to be (not checked: the topic's schema is what guarantees it).
+   *
    * @example
    * for await (const event of bus.read('orders', 0, { from: { timestamp: '2026-11-24T00:00:00Z' } })) {
    *   console.log(event.offset, event.key, event.value);
    * }
+   * for await (const { value } of bus.read<OrdersCreated>('orders.created', 0)) console.log(value.status);
    */
-  async *read(topic: string, partition: number, options: ReadOptions = {}): AsyncGenerator<ConsumedEvent> {
+  async *read<V = JsonValue>(
+    topic: string,
+    partition: number,
+    options: ReadOptions = {},
+  ): AsyncGenerator<ConsumedEvent<V>> {
     const from = options.from ?? 'earliest';
     const limit = options.limit;
     const call = { signal: options.signal };
@@ -392,7 +406,7 @@ export class EventBusClient {
       }
     }
     for (;;) {
-      yield* page.events;
+      yield* page.events as readonly EventView<unknown>[] as readonly ConsumedEvent<V>[];
       if (page.events.length === 0) {
         if (!options.follow) return;
         await sleep(options.pollIntervalMs ?? 1_000, options.signal);
@@ -509,6 +523,27 @@ export class EventBusClient {
       { method: 'DELETE', path: `/subscriptions/${segment(group)}`, idempotent: true },
       options,
     );
+  }
+
+  /**
+   * `POST /routing/test`: what a filter, a transform and a topic target's key
+   * would make of sample events, or of a topic's retained events (needs `read`
+   * on it), without delivering or writing anything. Invalid routing throws the
+   * same {@link InvalidRequestError} as `putSubscription`.
+   *
+   * @example
+   * const { counts, results } = await bus.testRouting({
+   *   filter: { value: { total: [{ numeric: ['>', 100] }] } },
+   *   transform: { jsonata: '{"id": key, "total": value.total}' },
+   *   topic: 'orders', limit: 1000,
+   * });
+   */
+  async testRouting(test: RoutingTestRequest, options: CallOptions = {}): Promise<RoutingTestAnswer> {
+    const { body } = await this.call<RoutingTestAnswer>(
+      { method: 'POST', path: '/routing/test', body: test, idempotent: true },
+      options,
+    );
+    return body;
   }
 
   // --- Keys ---

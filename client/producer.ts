@@ -1,4 +1,10 @@
-import { type EventPosition, type EventToPublish, type PublishResult, partitionForKey } from '../protocol';
+import {
+  type EventPosition,
+  type EventToPublish,
+  type JsonValue,
+  type PublishResult,
+  partitionForKey,
+} from '../protocol';
 import { type EventBusError, InvalidRequestError, ProducerClosedError } from './errors';
 import type { EventBusClient } from './event-bus-client';
 import type { RetryOptions } from './retry';
@@ -47,7 +53,7 @@ export interface ProducerStats {
 
 /** An event sent and not yet settled; one object per event (the Producer's per-event cost is kept small). */
 interface PendingEvent {
-  readonly event: EventToPublish;
+  readonly event: EventToPublish<unknown>;
   /** The event as sent, serialized: set once its partition is known. */
   json: string;
   bytes: number;
@@ -144,10 +150,14 @@ export class Producer {
    * Queues an event; resolves with its partition and offset once committed,
    * rejects with an {@link EventBusError} when its request failed for good.
    *
+   * `V` types the value: with the type `eventbus schemas codegen` wrote for the
+   * topic, a value that does not fit its schema does not compile.
+   *
    * @example
    * const { offset } = await producer.send('orders', { key: 'order-1', value: { total: 42 } });
+   * await producer.send<OrdersCreated>('orders.created', { key: 'o-1', value: { id: 'o-1', status: 'new' } });
    */
-  send(topic: string, event: EventToPublish): Promise<EventPosition> {
+  send<V = JsonValue>(topic: string, event: EventToPublish<V>): Promise<EventPosition> {
     if (this.closed) return Promise.reject(new ProducerClosedError());
     if (event === null || typeof event !== 'object' || event.value === undefined) {
       return Promise.reject(

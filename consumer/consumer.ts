@@ -5,8 +5,8 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DEAD_LETTER_HEADERS, type DeliveryBatch, type DeliveryResponse, type EventView } from '../protocol';
 
-/** One delivered event, with where it comes from. */
-export interface ConsumedEvent extends EventView<unknown> {
+/** One delivered event, with where it comes from; `V` is its value's type (`unknown` unless given). */
+export interface ConsumedEvent<V = unknown> extends EventView<V> {
   readonly group: string;
   readonly topic: string;
   readonly partition: number;
@@ -14,9 +14,14 @@ export interface ConsumedEvent extends EventView<unknown> {
   readonly id: string;
 }
 
-export interface ConsumerOptions<R = unknown> {
+/**
+ * `V` is what the handler takes the events' values to be — the type `eventbus schemas codegen` wrote for
+ * the topic, say; not checked at run time (the topic's schema is what guarantees it). `R` is what
+ * `processEvent` returns.
+ */
+export interface ConsumerOptions<V = unknown, R = unknown> {
   /** Processes one event; a throw marks it failed (and, by default, stops the batch there). */
-  readonly processEvent: (event: ConsumedEvent, context: Context) => Promise<R> | R;
+  readonly processEvent: (event: ConsumedEvent<V>, context: Context) => Promise<R> | R;
   /**
    * What to do with the events after a failed one. `stop` (the default) leaves them: the bus delivers
    * the failed event and everything after it again, in order, so processing them now would only do
@@ -88,11 +93,11 @@ function isDeliveryBatch(event: unknown): event is DeliveryBatch {
  *   .use(eventbusConsumer({ processEvent: async (event) => bill(event.value), idempotency: { tableName: 'billing-processed' } }))
  *   .handler(async () => {});
  */
-export function eventbusConsumer<R>(
-  options: ConsumerOptions<R>,
+export function eventbusConsumer<V = unknown, R = unknown>(
+  options: ConsumerOptions<V, R>,
 ): middy.MiddlewareObj<DeliveryBatch, DeliveryResponse, Error, Context> {
   const { processEvent, afterFailure = 'stop' } = options;
-  let process = async (event: ConsumedEvent, context: Context): Promise<unknown> =>
+  let process = async (event: ConsumedEvent<V>, context: Context): Promise<unknown> =>
     processEvent(event, context);
   let config: IdempotencyConfig | undefined;
   if (options.idempotency) {
@@ -106,7 +111,7 @@ export function eventbusConsumer<R>(
         : new DynamoDBPersistenceLayer({ tableName: options.idempotency.tableName });
     // One argument, whose `id` is the key: the record is about the event, not the invocation.
     const once = makeIdempotent(
-      async (input: { id: string; event: ConsumedEvent; context: Context }) =>
+      async (input: { id: string; event: ConsumedEvent<V>; context: Context }) =>
         processEvent(input.event, input.context),
       { persistenceStore, config },
     );
@@ -123,13 +128,13 @@ export function eventbusConsumer<R>(
       config?.registerLambdaContext(request.context);
       const failed: { itemIdentifier: string; error: string }[] = [];
       for (const view of batch.events) {
-        const event: ConsumedEvent = {
-          ...view,
+        const event = {
+          ...(view as EventView<unknown> as EventView<V>),
           group: batch.group,
           topic: batch.topic,
           partition: batch.partition,
           id: eventIdOf(batch, view),
-        };
+        } satisfies ConsumedEvent<V>;
         try {
           await process(event, request.context);
         } catch (error) {
@@ -150,13 +155,16 @@ export function eventbusConsumer<R>(
  * export const handler = createConsumer(async (event) => {
  *   await recordPayment(event.value);
  * }, { idempotency: { tableName: process.env.PROCESSED_TABLE as string } });
+ *
+ * // Typed by the topic's schema (`eventbus schemas codegen orders.created > orders.ts`):
+ * export const typed = createConsumer<OrdersCreated>(async ({ value }) => ship(value.id, value.items ?? []));
  */
-export function createConsumer<R>(
-  processEvent: ConsumerOptions<R>['processEvent'],
-  options: Omit<ConsumerOptions<R>, 'processEvent'> = {},
+export function createConsumer<V = unknown, R = unknown>(
+  processEvent: ConsumerOptions<V, R>['processEvent'],
+  options: Omit<ConsumerOptions<V, R>, 'processEvent'> = {},
 ) {
   return middy<DeliveryBatch, DeliveryResponse, Error, Context>()
-    .use(eventbusConsumer({ ...options, processEvent }))
+    .use(eventbusConsumer<V, R>({ ...options, processEvent }))
     .handler(async () => ({ batchItemFailures: [] }));
 }
 

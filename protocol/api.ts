@@ -63,10 +63,13 @@ export interface TopicDescription {
 
 // ---------------------------------------------------------------- publish
 
-/** What a producer sends: a value, and optionally a key (which picks the partition), headers or a partition. */
-export interface EventToPublish {
+/**
+ * What a producer sends: a value, and optionally a key (which picks the partition), headers or a partition.
+ * `V` is the value's type (a type `eventbus schemas codegen` wrote for the topic, say): JSON by default.
+ */
+export interface EventToPublish<V = JsonValue> {
   readonly key?: string | null;
-  readonly value: JsonValue;
+  readonly value: V;
   readonly headers?: Readonly<Record<string, string>> | null;
   /** An explicit partition; otherwise the key decides, or the bus (or the Producer) picks one. */
   readonly partition?: number | null;
@@ -201,6 +204,60 @@ export interface ResetAnswer {
 export interface RedriveAnswer {
   /** Dead letters this redrive delivers again. */
   readonly deadLetters: number;
+}
+
+// ---------------------------------------------------------------- routing
+
+/** A sample event for `POST /routing/test`. */
+export interface SampleEvent {
+  readonly key?: string | null;
+  readonly value: JsonValue;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * `POST /routing/test`'s body: a subscription's routing (as `PUT /subscriptions` takes it, a topic
+ * target's `key` on its own) and what to try it on: sample `events`, or the events retained in `topic`.
+ */
+export interface RoutingTestRequest {
+  readonly filter?: Record<string, unknown>;
+  readonly transform?: { readonly jsonata: string };
+  /** A topic target's key expression (JSONata). */
+  readonly key?: string;
+  readonly events?: readonly SampleEvent[];
+  /** Without `events`: the topic whose retained events are tried. With them: the topic the transform sees. */
+  readonly topic?: string;
+  /** Where reading `topic` starts. @default 'earliest' */
+  readonly from?:
+    | 'earliest'
+    | { readonly timestamp: string }
+    | { readonly offsets: Readonly<Record<string, number>> };
+  /** Events of `topic` read at most, 1 to 1000. @default 100 */
+  readonly limit?: number;
+}
+
+/** What routing does with one event tried. */
+export interface RoutingTestResult {
+  /** A sample's index. */
+  readonly index?: number;
+  /** A retained event's partition and offset. */
+  readonly partition?: number;
+  readonly offset?: number;
+  readonly matched: boolean;
+  /** A matching event: the value the target would receive. */
+  readonly value?: JsonValue;
+  /** A matching event: the key a topic target would append it with. */
+  readonly key?: string | null;
+  /** A matching event whose transform or key fails: why. */
+  readonly error?: string;
+}
+
+/** `POST /routing/test`'s answer. */
+export interface RoutingTestAnswer {
+  readonly results: RoutingTestResult[];
+  readonly counts: { readonly read: number; readonly matched: number; readonly failed: number };
+  /** Reading a topic: pass as `from` to try the events after these. */
+  readonly next?: { readonly offsets: Record<string, number> };
 }
 
 // ---------------------------------------------------------------- keys

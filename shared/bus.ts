@@ -26,6 +26,7 @@ import { TopicRegistry } from './registry/topic-registry';
 import { TopicTargets } from './routing/topic-target';
 import { SchemaRegistry } from './schemas/schema-registry';
 import { TopicSchemas } from './schemas/topic-schemas';
+import { RoutingService } from './services/routing';
 import { SchemaService } from './services/schemas';
 import { SubscriptionService } from './services/subscriptions';
 import { TopicService } from './services/topics';
@@ -146,6 +147,8 @@ export function createBus(options: BusOptions): Bus {
 export interface BusServices {
   readonly topics: TopicService;
   readonly subscriptions: SubscriptionService;
+  /** Tries a subscription's routing without delivering (`POST /routing/test`). */
+  readonly routing: RoutingService;
 }
 
 export function createServices(bus: BusCore): BusServices {
@@ -162,6 +165,7 @@ export function createServices(bus: BusCore): BusServices {
       webhookPolicy: config.webhookPolicy,
       metrics,
     }),
+    routing: new RoutingService(topics, log),
   };
 }
 

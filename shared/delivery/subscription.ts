@@ -97,7 +97,7 @@ const TARGET_RULE =
 export const MAX_AGE_SECONDS = 366 * 24 * 3600;
 
 /** A JSONata expression, compiled here so one that does not compile is refused where it is declared. */
-function jsonata(field: string, options: CompileOptions = {}) {
+export function jsonata(field: string, options: CompileOptions = {}) {
   return z
     .string({ error: `"${field}" must be a JSONata expression (a string).` })
     .superRefine((expression, context) => {
@@ -170,7 +170,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(field: string, va
 }
 
 /** An event pattern, compiled here so a wrong one is refused where it is declared, saying where. */
-const Filter = z
+export const Filter = z
   .record(z.string(), z.unknown(), { error: '"filter" must be an EventBridge event pattern: a JSON object.' })
   .superRefine((pattern, context) => {
     try {
@@ -187,7 +187,7 @@ const Filter = z
   });
 
 /** A JSONata transform. */
-const Transform = z
+export const Transform = z
   .strictObject(
     {
       jsonata: jsonata('transform.jsonata'),

@@ -90,25 +90,44 @@ export async function routePage(
   return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
 }
 
+/**
+ * What routing makes of one matching event: its transformed value (when
+ * there is a transform) and its computed key (when a topic target has a key
+ * expression); the error's text when either expression fails. The deliverer
+ * and `POST /routing/test` both call it, so a preview is what delivery does.
+ */
+export async function reshapeEvent(
+  routing: Routing,
+  input: TransformInput,
+): Promise<
+  { readonly value?: { readonly json: unknown }; readonly key?: { readonly text: string | null } } | string
+> {
+  let value: { json: unknown } | undefined;
+  if (routing.transform) {
+    const outcome = await routing.transform.apply(input);
+    if (!outcome.ok) return outcome.error;
+    value = { json: outcome.value };
+  }
+  if (!routing.key) return { value };
+  const outcome = await routing.key.apply(input);
+  if (!outcome.ok) return `the target's key expression failed: ${outcome.error}`;
+  const key = outcome.value;
+  if (key !== null && typeof key === 'object')
+    return `the target's key expression must yield a string, a number or null, not ${Array.isArray(key) ? 'an array' : 'an object'}`;
+  return { value, key: { text: key === null ? null : String(key) } };
+}
+
 /** An event with its transformed value and computed key; the error's text when either expression fails. */
 async function reshape(
   routing: Routing,
   record: LogRecord,
   input: TransformInput,
 ): Promise<LogRecord | string> {
-  let reshaped = record;
-  if (routing.transform) {
-    const outcome = await routing.transform.apply(input);
-    if (!outcome.ok) return outcome.error;
-    reshaped = { ...reshaped, value: Buffer.from(JSON.stringify(outcome.value)), json: true };
-  }
-  if (routing.key) {
-    const outcome = await routing.key.apply(input);
-    if (!outcome.ok) return `the target's key expression failed: ${outcome.error}`;
-    const { value } = outcome;
-    if (value !== null && typeof value === 'object')
-      return `the target's key expression must yield a string, a number or null, not ${Array.isArray(value) ? 'an array' : 'an object'}`;
-    reshaped = { ...reshaped, key: value === null ? null : Buffer.from(String(value)) };
-  }
-  return reshaped;
+  const reshaped = await reshapeEvent(routing, input);
+  if (typeof reshaped === 'string') return reshaped;
+  return {
+    ...record,
+    ...(reshaped.value ? { value: Buffer.from(JSON.stringify(reshaped.value.json)), json: true } : {}),
+    ...(reshaped.key ? { key: reshaped.key.text === null ? null : Buffer.from(reshaped.key.text) } : {}),
+  };
 }

@@ -203,6 +203,139 @@ describe('the eventbus CLI against a local bus', () => {
     }
   }, 120_000);
 
+  test('tries routing before creating it, creates a topic route with a filter, transform and key, shows and tries it by group', async () => {
+    // GIVEN a topic of 60 orders, 3 of them big, and a target topic
+    await cli(['topics', 'create', 'shop', '--partitions', '2']);
+    await cli(['topics', 'create', 'shop-big']);
+    const lines = Array.from({ length: 60 }, (_, n) =>
+      JSON.stringify({ key: `o-${n}`, value: { n, total: n % 20 === 7 ? 500 : 5, customer: `c-${n % 4}` } }),
+    );
+    expect((await cli(['publish', 'shop'], lines.join('\n'))).code).toBe(0);
+    const filter = '{"value": {"total": [{"numeric": [">", 100]}]}}';
+    const transform = '{"order": key, "total": value.total}';
+
+    // WHEN the routing is tried on the topic's retained events and on samples
+    const tried = await cli([
+      'subscriptions',
+      'test',
+      '--topic',
+      'shop',
+      '--filter',
+      filter,
+      '--transform',
+      transform,
+      '--target-key',
+      'value.customer',
+      '--json',
+    ]);
+
+    // THEN every event was tried, the big ones matched with their value and key, and nothing was written
+    expect(tried.code).toBe(0);
+    const answer = JSON.parse(tried.stdout);
+    expect(answer.counts).toEqual({ read: 60, matched: 3, failed: 0 });
+    const matched = answer.results.filter((r: { matched: boolean }) => r.matched);
+    expect(matched.map((r: { value: { order: string } }) => r.value.order).sort()).toEqual([
+      'o-27',
+      'o-47',
+      'o-7',
+    ]);
+    expect(matched.find((r: { value: { order: string } }) => r.value.order === 'o-7')).toMatchObject({
+      key: 'c-3',
+      value: { order: 'o-7', total: 500 },
+    });
+    const samples = await cli([
+      'subscriptions',
+      'test',
+      '--filter',
+      filter,
+      '--transform',
+      'value.total * 2',
+      '--event',
+      '{"total": 900}',
+      '--event',
+      '{"key": "o-1", "value": {"total": 1}}',
+    ]);
+    expect(samples.code).toBe(0);
+    expect(samples.stdout).toMatch(/#0\s*│ yes\s*│ \(none\)\s*│ 1800/);
+    expect(samples.stdout).toMatch(/#1\s*│ no/);
+    expect(samples.stdout).toMatch(/2 event\(s\) tried: 1 matched, 0 failed\. Nothing was delivered\./);
+    const invalid = await cli([
+      'subscriptions',
+      'test',
+      '--filter',
+      '{"value": {"total": [{"numeric": [">>", 1]}]}}',
+      '--event',
+      '1',
+    ]);
+    expect(invalid.code).toBe(7);
+    expect(invalid.stderr).toMatch(/INVALID_REQUEST: filter\/value\/total\/0\/numeric\/0/);
+    expect(
+      JSON.parse((await cli(['topics', 'describe', 'shop-big', '--json'])).stdout).partitions[0].endOffset,
+    ).toBe(0);
+
+    // WHEN the route is created from the CLI
+    const created = await cli([
+      'subscriptions',
+      'create',
+      'shop-router',
+      '--topic',
+      'shop',
+      '--to-topic',
+      'shop-big',
+      '--target-key',
+      'value.customer',
+      '--start-from',
+      'earliest',
+      '--filter',
+      filter,
+      '--transform',
+      transform,
+      '--json',
+    ]);
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      created: true,
+      target: { type: 'topic', topic: 'shop-big', key: 'value.customer' },
+      filter: JSON.parse(filter),
+      transform: { jsonata: transform },
+    });
+
+    // THEN get shows its routing, the group's own test gives the same answer, and the big orders are routed
+    const shown = await cli(['subscriptions', 'get', 'shop-router']);
+    expect(shown.stdout).toContain('→ topic shop-big keyed by value.customer');
+    expect(shown.stdout).toContain('Filter: {"value":{"total":[{"numeric":[">",100]}]}}');
+    expect(shown.stdout).toContain(`Transform: ${transform}`);
+    const byGroup = JSON.parse((await cli(['subscriptions', 'test', 'shop-router', '--json'])).stdout);
+    expect(byGroup.results).toEqual(answer.results);
+    let routed: { key: string; value: { order: string } }[] = [];
+    while (routed.length < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const consumed = await cli(['consume', 'shop-big', '--from-beginning', '--json']);
+      routed = consumed.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
+    }
+    expect(routed.map((e) => [e.key, e.value.order]).sort()).toEqual([
+      ['c-3', 'o-27'],
+      ['c-3', 'o-47'],
+      ['c-3', 'o-7'],
+    ]);
+    const usage = await cli([
+      'subscriptions',
+      'create',
+      'x',
+      '--topic',
+      'shop',
+      '--webhook',
+      'http://127.0.0.1:9/h',
+      '--target-key',
+      'k',
+    ]);
+    expect(usage.code).toBe(2);
+  }, 120_000);
+
   test('creates, lists and revokes keys; a revoked key exits with code 4 and says what to do', async () => {
     await cli(['topics', 'create', 'keyed']);
     const created = await cli([

@@ -7,6 +7,7 @@ import { ERROR_CODES, type JsonValue } from '../../protocol';
 import type { NewKeyBody } from '../../shared/auth/new-api-key';
 import type { SubscriptionBody } from '../../shared/delivery/subscription';
 import type { Topic, TopicSettings } from '../../shared/registry/topic';
+import type { RoutingTestBody } from '../../shared/services/routing';
 
 /*
  * The protocol's types (what the client and consumer compile against) and the server's schemas (what the
@@ -58,6 +59,8 @@ agree<Same<protocol.CreatedKey, Out<typeof schemas.CreatedKey>>>();
 agree<Same<protocol.KeyList, Out<typeof schemas.KeyList>>>();
 agree<Same<protocol.SubscriptionConfig, In<typeof SubscriptionBody>>>();
 agree<Same<protocol.Subscription, Out<typeof schemas.Subscription>>>();
+agree<Same<protocol.RoutingTestRequest, In<typeof RoutingTestBody>>>();
+agree<Same<protocol.RoutingTestAnswer, Out<typeof schemas.RoutingTestAnswer>>>();
 agree<Same<protocol.CreatedSubscription, Out<typeof schemas.CreatedSubscription>>>();
 agree<Same<protocol.SubscriptionList, Out<typeof schemas.SubscriptionList>>>();
 agree<Same<protocol.SubscriptionDescription, Out<typeof schemas.SubscriptionDescription>>>();

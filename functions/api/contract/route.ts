@@ -4,6 +4,7 @@ import { type Bus, createServices } from '../../../shared/bus';
 import type { PublishLimits } from '../../../shared/publish/limits';
 import type { Publisher } from '../../../shared/publish/publisher';
 import { checkHealth, type HealthReport } from '../../../shared/services/health';
+import type { RoutingService } from '../../../shared/services/routing';
 import type { SchemaService } from '../../../shared/services/schemas';
 import type { SubscriptionService } from '../../../shared/services/subscriptions';
 import type { TopicService } from '../../../shared/services/topics';
@@ -75,6 +76,7 @@ export interface RouteContext {
   readonly topics: TopicService;
   readonly subscriptions: SubscriptionService;
   readonly schemas: SchemaService;
+  readonly routing: RoutingService;
   readonly health: () => Promise<HealthReport>;
   readonly limits: PublishLimits;
 }

@@ -229,6 +229,44 @@ export const RedriveAnswer = z
   .object({ deadLetters: z.int().min(0).meta({ description: 'Dead letters this redrive delivers again.' }) })
   .meta({ id: 'RedriveResponse' });
 
+// ---------------------------------------------------------------- routing
+
+export const RoutingTestAnswer = z
+  .object({
+    results: z
+      .array(
+        z.object({
+          index: z.int().min(0).optional().meta({ description: "A sample's index in `events`." }),
+          partition: z.int().min(0).optional().meta({ description: "A retained event's partition." }),
+          offset: z.int().min(0).optional().meta({ description: "A retained event's offset." }),
+          matched: z.boolean().meta({ description: 'Whether the filter lets the event through.' }),
+          value: z
+            .unknown()
+            .optional()
+            .meta({ description: 'A matching event: the value the target would receive (transformed).' }),
+          key: z.string().nullable().optional().meta({
+            description:
+              "A matching event: the key a topic target would append it with (the `key` expression's, or the event's).",
+          }),
+          error: z.string().optional().meta({
+            description:
+              'A matching event the transform or key fails: why (delivery would retry, then dead-letter it).',
+          }),
+        }),
+      )
+      .meta({ description: 'Per event tried, in order (a topic: partition by partition as read).' }),
+    counts: z.object({
+      read: z.int().min(0).meta({ description: 'Events tried.' }),
+      matched: z.int().min(0),
+      failed: z.int().min(0).meta({ description: 'Matching events whose transform or key failed.' }),
+    }),
+    next: z
+      .object({ offsets: z.record(z.string(), z.int().min(0)) })
+      .optional()
+      .meta({ description: 'Reading a topic: pass as `from` to try the events after these.' }),
+  })
+  .meta({ id: 'RoutingTestResponse' });
+
 // ---------------------------------------------------------------- health
 
 export const HealthAnswer = z

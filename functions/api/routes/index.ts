@@ -5,6 +5,7 @@ import { json } from '../http';
 import { publishEvents, readEvents } from './events';
 import { healthRoutes } from './health';
 import { createKey, deleteKey, listKeys } from './keys';
+import { testRouting } from './routing';
 import { schemaRoutes } from './schemas';
 import {
   deleteSubscription,
@@ -56,6 +57,7 @@ export const API_ROUTES: readonly AnyRoute[] = [
   deleteSubscription,
   resetOffsets,
   redriveDeadLetters,
+  testRouting,
   createKey,
   listKeys,
   deleteKey,

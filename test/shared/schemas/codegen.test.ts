@@ -28,8 +28,8 @@ const orders = {
   $defs: { item: { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] } },
 };
 
-/** Type-checks files under `tsc --strict`, written to a scratch folder; the diagnostics' messages. */
-function typeCheck(files: Record<string, string>): string[] {
+/** Type-checks files under `tsc --strict`, written to a scratch folder; the diagnostics' messages, each after its file's name. */
+function typeCheck(files: Record<string, string>, withNode = false): string[] {
   const dir = mkdtempSync(path.join(tmpdir(), 'codegen-'));
   const names = Object.entries(files).map(([name, text]) => {
     writeFileSync(path.join(dir, name), text);
@@ -40,10 +40,18 @@ function typeCheck(files: Record<string, string>): string[] {
     noEmit: true,
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.CommonJS,
-    types: [],
+    // A producer or consumer imports the client or consumer, whose SDK dependencies need Node's types.
+    types: withNode ? ['node'] : [],
+    typeRoots: [path.join(root, 'node_modules/@types')],
+    skipLibCheck: withNode,
   };
   const program = ts.createProgram(names, options);
-  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map(
+      (d) =>
+        `${path.basename(d.file?.fileName ?? '')}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+    );
 }
 
 describe('codegen', () => {
@@ -67,6 +75,69 @@ describe('codegen', () => {
     });
     expect(diagnostics).toEqual([]);
   });
+
+  it("types check a producer's sends and a consumer's handler through the client's and consumer's generics", () => {
+    // GIVEN the types of a topic's schema, and a producer and a consumer written against them
+    const types = typesForSchema('orders.created', 2, orders);
+    const client = JSON.stringify(path.join(root, 'client'));
+    const consumer = JSON.stringify(path.join(root, 'consumer'));
+    const producer = [
+      `import { EventBusClient, Producer } from ${client};`,
+      "import type { OrdersCreated } from './orders';",
+      "const bus = new EventBusClient({ url: 'http://127.0.0.1:4000' });",
+      'const producer = new Producer(bus);',
+      'export async function placeOrders(): Promise<number> {',
+      "  await producer.send<OrdersCreated>('orders.created', { key: 'o-1', value: { id: 'o-1', status: 'new' } });",
+      "  await bus.publish<OrdersCreated>('orders.created', [{ value: { id: 'o-2', status: 'paid', items: [{ sku: 'a' }] } }]);",
+      '  let total = 0;',
+      "  for await (const { value } of bus.read<OrdersCreated>('orders.created', 0)) total += value.total ?? 0;",
+      '  // Untyped callers compile as before: values are any JSON.',
+      "  await bus.publish('misc', [{ value: { anything: [1, 'two', null] } }]);",
+      "  await producer.send('misc', { value: 'text' });",
+      '  return total;',
+      '}',
+    ].join('\n');
+    const handler = [
+      `import { createConsumer, eventbusConsumer } from ${consumer};`,
+      "import type { OrdersCreated } from './orders';",
+      'export const handler = createConsumer<OrdersCreated>(async (event) => {',
+      "  const status: 'new' | 'paid' = event.value.status;",
+      "  return event.value.id + ': ' + status + ', ' + (event.value.items?.length ?? 0) + ' item(s)';",
+      '});',
+      'export const middleware = eventbusConsumer<OrdersCreated>({ processEvent: ({ value }) => value.id.length });',
+      'export const untyped = createConsumer(async (event) => JSON.stringify(event.value));',
+    ].join('\n');
+
+    // WHEN they are type-checked, THEN they compile
+    expect(typeCheck({ 'orders.ts': types, 'producer.ts': producer, 'handler.ts': handler }, true)).toEqual(
+      [],
+    );
+
+    // AND a send whose value breaks the schema, or a handler reading what the schema has not, does not
+    const wrong = typeCheck(
+      {
+        'orders.ts': types,
+        'wrong-send.ts': [
+          `import { EventBusClient, Producer } from ${client};`,
+          "import type { OrdersCreated } from './orders';",
+          "const producer = new Producer(new EventBusClient({ url: 'http://127.0.0.1:4000' }));",
+          "producer.send<OrdersCreated>('orders.created', { value: { id: 'o-1', status: 'lost' } });",
+          "new EventBusClient({ url: 'http://127.0.0.1:4000' }).publish<OrdersCreated>('orders.created', [{ value: { status: 'new' } }]);",
+        ].join('\n'),
+        'wrong-handler.ts': [
+          `import { createConsumer } from ${consumer};`,
+          "import type { OrdersCreated } from './orders';",
+          'export const handler = createConsumer<OrdersCreated>(async (event) => event.value.total.toFixed(2));',
+        ].join('\n'),
+      },
+      true,
+    );
+    expect([...wrong].sort()).toEqual([
+      expect.stringMatching(/^wrong-handler\.ts: 'event\.value\.total' is possibly 'undefined'/),
+      expect.stringMatching(/^wrong-send\.ts: Property 'id' is missing in type '\{ status: "new"; \}'/),
+      expect.stringMatching(/^wrong-send\.ts: Type '"lost"' is not assignable to type '"new" \| "paid"'/),
+    ]);
+  }, 60_000);
 
   it('names types after topics', () => {
     expect(typesForSchema('billing.invoice-paid', 1, { type: 'string' })).toContain(
