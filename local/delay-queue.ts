@@ -41,11 +41,6 @@ export class LocalDelayQueue implements DelayedWaker {
     this.after(delaySeconds(dueAt, Date.now()) * 1000, JSON.stringify(wake));
   }
 
-  /** Messages waiting to be handed over. */
-  get pending(): number {
-    return this.timers.size;
-  }
-
   /** Drops every pending message. */
   stop(): void {
     for (const timer of this.timers) clearTimeout(timer);
