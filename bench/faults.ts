@@ -8,17 +8,34 @@
  * - Takeover: the bus is killed with SIGKILL while the webhook holds a batch,
  *   and restarted on the same data. Time from the kill to the next delivery of
  *   that partition (goal ≤ 15 s), and how much of it the restart itself took.
+ * - Takeover, AWS-shaped: the delivery roles in this process on fresh
+ *   emulators, the sweep once a minute as on AWS, lease wakes on (local
+ *   mode's delay queue), no further appends. A deliverer holding a batch lives
+ *   15 s (so its first wake finds the lease renewed and arms it again), then
+ *   dies as a Lambda does: no heartbeat, no commit. Time from its death to the
+ *   next delivery, and the lease wakes armed.
  *
- * Prints one JSON object on stdout and writes the `faults` section of
- * docs/benchmarks.md.
+ * Prints a JSON object per measurement on stdout and writes the `faults` and
+ * `faults-aws-takeover` sections of docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createDispatcherHandler } from '../functions/dispatcher/handler';
+import { LocalDelayQueue } from '../local/delay-queue';
+import { createBusCore, createDelivererRole, createDispatcherRole } from '../shared/bus';
+import { DeadLetters } from '../shared/delivery/dead-letters';
+import type { DelayedWaker } from '../shared/delivery/delayed-waker';
+import { Deliverer } from '../shared/delivery/deliverer';
+import { type Heartbeat, timerHeartbeat } from '../shared/delivery/heartbeat';
+import type { DeliveryOutcome } from '../shared/delivery/targets/target';
+import type { Waker } from '../shared/delivery/waker';
+import { deliverySweepSchedule } from '../shared/topology';
 import { BusProcess, sleep } from './bus-process';
 import { writeSection } from './doc-sections';
+import { withEmulators } from './emulators';
 import { send } from './load';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -104,6 +121,9 @@ async function until(predicate: () => boolean, timeoutMs: number): Promise<boole
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  await measureAwsShapedTakeover();
+  // `BENCH_FAULTS=aws-takeover` measures only that (its own section of docs/benchmarks.md).
+  if (process.env.BENCH_FAULTS === 'aws-takeover') return;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-bench-faults-'));
   const statsFile = path.join(dataDir, 'request-stats.json');
   const webhook = await FaultyWebhook.start();
@@ -201,6 +221,134 @@ async function main(): Promise<void> {
   }
 }
 
+/** The AWS-shaped takeover, printed and written to its section of docs/benchmarks.md. */
+async function measureAwsShapedTakeover(): Promise<void> {
+  const webhook = await FaultyWebhook.start();
+  try {
+    const awsTakeover = await awsShapedTakeover(webhook);
+    log(
+      awsTakeover.takeoverMs === null
+        ? `takeover (AWS-shaped): no delivery within ${TAKEOVER_CAP_MS} ms of the death`
+        : `takeover (AWS-shaped): ${awsTakeover.takeoverMs} ms from the death to the next delivery; ${awsTakeover.wakesArmed} lease wakes armed`,
+    );
+    const summary = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, node: process.version, loadAverage: os.loadavg()[0] },
+      awsTakeover,
+    };
+    console.log(JSON.stringify(summary, null, 2));
+    writeSection('faults-aws-takeover', renderAwsTakeover(summary));
+  } finally {
+    await webhook.close();
+  }
+}
+
+/** How long the doomed deliverer of the AWS-shaped takeover lives, holding its batch, before it dies. */
+const DOOMED_LIFE_MS = 15_000;
+
+interface AwsTakeover {
+  readonly goalMs: number;
+  readonly takeoverMs: number | null;
+  readonly capMs: number;
+  readonly livedMs: number;
+  /** Lease wakes sent: one per lease taken, plus one per re-arm of a lease renewed past its wake. */
+  readonly wakesArmed: number;
+}
+
+/**
+ * The takeover as AWS has it: the queue and the dispatcher outlive the deliverer that dies, and the
+ * sweep comes once a minute. The roles are the bus's own, in this process, on fresh emulators.
+ */
+async function awsShapedTakeover(webhook: FaultyWebhook): Promise<AwsTakeover> {
+  return withEmulators('faults', async ({ env, names }) => {
+    // The SDK reads the emulators' endpoints from the process's environment.
+    Object.assign(process.env, env, names, { EVENTBUS_WEBHOOK_ALLOW: 'loopback,http' });
+    const queue = new LocalDelayQueue({ retryMs: 1_000 });
+    let wakesArmed = 0;
+    const counted: DelayedWaker = {
+      wakeAt: (wake, dueAt) => {
+        wakesArmed++;
+        return queue.wakeAt(wake, dueAt);
+      },
+    };
+    // Lambda's asynchronous invocation of the deliverer, played in this process.
+    const runs = new Set<Promise<unknown>>();
+    let deliverer: Deliverer | undefined;
+    const waker: Waker = {
+      wake: async (refs) => {
+        for (const ref of refs) {
+          const run = (deliverer as Deliverer).deliver(ref, 60_000).catch((error) => log(`run: ${error}`));
+          runs.add(run);
+          run.finally(() => runs.delete(run));
+        }
+      },
+    };
+    const core = createBusCore({ env: process.env, waker, delayedWaker: counted });
+    deliverer = createDelivererRole(core).deliverer;
+    const dispatch = createDispatcherHandler(createDispatcherRole(core));
+    queue.consumeWith(dispatch);
+    const sweep = setInterval(
+      () => void dispatch({ 'detail-type': 'Scheduled Event' }).catch(() => {}),
+      deliverySweepSchedule.awsRateMinutes * 60_000,
+    );
+    try {
+      const topic = 'aws-takeover';
+      await core.topics.create({ name: topic, partitions: 1, retentionHours: 24 });
+      await core.subscriptions.create({
+        group: topic,
+        topic,
+        target: { type: 'webhook', url: webhook.url },
+        batchSize: THROTTLE_EVENTS,
+        maxAttempts: 3,
+        startFrom: 'earliest',
+        delivery: 'at-least-once',
+        timeoutSeconds: 5,
+      });
+      await core.log.append(topic, 0, 24, [
+        { key: null, value: Buffer.from('{"n":0}'), json: true, headers: {}, timestamp: Date.now() },
+      ]);
+      // The doomed deliverer: its target holds the batch; its heartbeat beats until it dies.
+      let dead = false;
+      const killable: Heartbeat = (beat, everyMs) =>
+        timerHeartbeat(() => (dead ? Promise.resolve(false) : beat()), everyMs);
+      let invoked = false;
+      const doomed = new Deliverer({
+        log: core.log,
+        cursors: core.cursors,
+        subscriptions: core.subscriptions,
+        topics: core.topics,
+        deadLetters: new DeadLetters(core.log, core.topics),
+        targetFor: () => ({
+          deliver: () => {
+            invoked = true;
+            return new Promise<DeliveryOutcome>(() => {});
+          },
+        }),
+        waker,
+        delayedWaker: counted,
+        heartbeat: killable,
+      });
+      void doomed.deliver({ cursor: topic, partition: 0 }, 60_000);
+      await until(() => invoked, 30_000);
+      await sleep(DOOMED_LIFE_MS);
+      dead = true;
+      const diedAt = Date.now();
+      const resumed = await until(() => webhook.of(topic).length >= 1, TAKEOVER_CAP_MS);
+      return {
+        goalMs: TAKEOVER_GOAL_MS,
+        takeoverMs: resumed ? webhook.of(topic)[0].at - diedAt : null,
+        capMs: TAKEOVER_CAP_MS,
+        livedMs: DOOMED_LIFE_MS,
+        wakesArmed,
+      };
+    } finally {
+      clearInterval(sweep);
+      queue.stop();
+      await Promise.all([...runs]);
+    }
+  });
+}
+
 function renderFaults(summary: {
   date: string;
   machine: { cpus: number; node: string };
@@ -245,6 +393,32 @@ from the kill to the webhook's next request for that partition, restart included
 
 On AWS no restart comes first: another deliverer takes over once the lease lets it, so the wait after
 the restart is the part a deliverer's lease decides.
+`;
+}
+
+function renderAwsTakeover(summary: {
+  date: string;
+  machine: { cpus: number; node: string; loadAverage: number };
+  awsTakeover: AwsTakeover;
+}): string {
+  const { awsTakeover } = summary;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return `**Takeover after a killed deliverer, AWS-shaped.** Written by \`npm run bench\` (bench/faults.ts;
+\`BENCH_FAULTS=aws-takeover\` runs it alone) on ${summary.date}, ${summary.machine.cpus} cores, Node
+${summary.machine.node}. The delivery roles in the benchmark's process on fresh emulators, as AWS runs
+them: the sweep once a minute, lease wakes on (local mode's delay queue for the SQS queue), no event
+appended after the first. A deliverer holds the batch for ${seconds(awsTakeover.livedMs)}, renewing its
+lease, then dies as a Lambda does (no heartbeat, no commit); the time runs from its death to the
+webhook's next request for that partition.
+
+| death → next delivery | lease wakes armed | goal |
+| --- | --- | --- |
+| ${awsTakeover.takeoverMs === null ? `> ${seconds(awsTakeover.capMs)}` : seconds(awsTakeover.takeoverMs)} | ${awsTakeover.wakesArmed} | ≤ ${seconds(awsTakeover.goalMs)} |
+
+The machine was shared with other work while it ran (load average ${summary.machine.loadAverage.toFixed(1)} on its
+${summary.machine.cpus} cores at the end). The wakes armed: one for the dead deliverer's
+lease, the re-arms of that lease while it was renewed, and one for the lease its successor took
+(docs/adr/0019).
 `;
 }
 

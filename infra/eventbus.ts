@@ -14,7 +14,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -41,6 +41,7 @@ import {
   type FunctionDefinition,
   groupsTable,
   type KeyDefinition,
+  leaseWakeQueue,
   logTable,
   registrarFunction,
   registryTable,
@@ -209,6 +210,11 @@ export class EventBus extends Construct {
    * their data): nothing is lost by skipping one, since the schedules catch up floors and deliveries.
    */
   public readonly dispatchFailures: sqs.Queue;
+  /**
+   * Lease wakes (docs/adr/0019): a delayed message per lease a deliverer takes, due once it would lapse;
+   * the dispatcher consumes them and wakes a partition whose holder died.
+   */
+  public readonly leaseWakes: sqs.Queue;
   /** The Function URL of the API (ends with a slash). */
   public readonly url: string;
   public readonly urlAuthType: lambda.FunctionUrlAuthType;
@@ -257,6 +263,15 @@ export class EventBus extends Construct {
         generateSecretString: { passwordLength: 48, excludePunctuation: true },
         removalPolicy: resolved.removalPolicy,
       });
+
+    // No dead-letter queue: a wake that keeps failing is stale within minutes, and the sweep covers it.
+    this.leaseWakes = new sqs.Queue(this, leaseWakeQueue.id, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.minutes(leaseWakeQueue.retentionMinutes),
+      // Lambda's event source needs at least the consumer's timeout.
+      visibilityTimeout: Duration.seconds(dispatcherFunction.timeoutSeconds),
+    });
 
     this.metricsNamespace = `EventBus/${Stack.of(this).stackName}/${id}`;
     const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
@@ -317,6 +332,13 @@ export class EventBus extends Construct {
         filters: [
           lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or(...dispatcherTrigger.eventNames) }),
         ],
+      }),
+    );
+
+    this.dispatcherFunction.addEventSource(
+      new SqsEventSource(this.leaseWakes, {
+        batchSize: leaseWakeQueue.batchSize,
+        reportBatchItemFailures: true,
       }),
     );
 
@@ -484,7 +506,7 @@ export class EventBus extends Construct {
     );
     acknowledge(
       'AwsSolutions-SQS3',
-      'DispatchFailures is itself the dead-letter destination of the stream source; it needs none of its own.',
+      'DispatchFailures is itself the dead-letter destination of the stream source; LeaseWakes holds wakes stale within minutes, which the delivery sweep covers (docs/adr/0019).',
     );
     acknowledge(
       'AwsSolutions-S1',
@@ -552,6 +574,10 @@ export class EventBus extends Construct {
       this.bucket.grantDelete(fn);
     }
     if (access.adminKey === 'r') this.adminKeySecret.grantRead(fn);
+    // Arming sends; consuming (the dispatcher's event source) receives and deletes, and re-arms by sending.
+    if (access.leaseWakes === 'send' || access.leaseWakes === 'consume')
+      this.leaseWakes.grantSendMessages(fn);
+    if (access.leaseWakes === 'consume') this.leaseWakes.grantConsumeMessages(fn);
     if (access.deliverer === 'invoke') {
       if (fn === this.delivererFunction) {
         // The deliverer hands work it has no time for to a fresh invocation of itself. A separate policy:
@@ -612,6 +638,7 @@ export class EventBus extends Construct {
     return {
       ...Object.fromEntries(tablesOf(def).map((table) => [table.envVar, this.tableFor(table).tableName])),
       ...(def.access.segments ? { [segmentBucket.envVar]: this.bucket.bucketName } : {}),
+      ...(def.access.leaseWakes ? { [leaseWakeQueue.envVar]: this.leaseWakes.queueUrl } : {}),
       ...settingsEnvironment(def.settings, values),
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'eventbus',

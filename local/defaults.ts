@@ -33,3 +33,20 @@ export function localPort(env: NodeJS.ProcessEnv = process.env): number {
 export function adminKeyFile(dataDir: string): string {
   return path.join(dataDir, 'admin-key');
 }
+
+/**
+ * How often local mode's delivery sweep runs, in seconds: `EVENTBUS_LOCAL_SWEEP_SECONDS`, else
+ * `fallback` (every second). 60 runs it as AWS does, so lease wakes alone take a dead holder's
+ * partition over (docs/adr/0019); 0 turns it off.
+ *
+ * @example
+ * localSweepSeconds({ EVENTBUS_LOCAL_SWEEP_SECONDS: '60' }, 1); // 60
+ */
+export function localSweepSeconds(env: NodeJS.ProcessEnv, fallback: number): number {
+  const raw = env.EVENTBUS_LOCAL_SWEEP_SECONDS;
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new Error(`EVENTBUS_LOCAL_SWEEP_SECONDS must be a whole number of seconds, got "${raw}".`);
+  }
+  return Number(raw);
+}

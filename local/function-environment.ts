@@ -1,10 +1,11 @@
 import { SETTINGS } from '../shared/config';
-import { type FunctionDefinition, segmentBucket, tables, tablesOf } from '../shared/topology';
+import { type FunctionDefinition, leaseWakeQueue, segmentBucket, tables, tablesOf } from '../shared/topology';
 
 /** Every variable through which the bus tells a function something: table and bucket names, settings. */
 const BUS_VARIABLES = new Set<string>([
   ...tables.map((table) => table.envVar),
   segmentBucket.envVar,
+  leaseWakeQueue.envVar,
   ...Object.values(SETTINGS).map((setting) => setting.env),
 ]);
 
@@ -26,6 +27,7 @@ export function functionEnvironment(
     defs.flatMap((def) => [
       ...tablesOf(def).map((table) => table.envVar),
       ...(def.access.segments ? [segmentBucket.envVar] : []),
+      ...(def.access.leaseWakes ? [leaseWakeQueue.envVar] : []),
       ...def.settings.map((name) => SETTINGS[name].env),
     ]),
   );

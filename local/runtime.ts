@@ -29,7 +29,8 @@ import {
   sweeperSchedule,
 } from '../shared/topology';
 import { assertPortFree, lockDataDir } from './data-dir';
-import { adminKeyFile } from './defaults';
+import { adminKeyFile, localSweepSeconds } from './defaults';
+import { LocalDelayQueue } from './delay-queue';
 import { startLocalBackends } from './emulators';
 import { functionEnvironment } from './function-environment';
 import { drainFunctionUrl, serveFunctionUrl, serverUrl } from './function-url';
@@ -57,7 +58,7 @@ export interface LocalBusOptions {
 
 /** How local mode runs one of the bus's functions: the stand-in for its trigger on AWS. */
 export type LocalTrigger =
-  | { readonly function: string; readonly trigger: 'url' | 'invoke' | 'schedule' }
+  | { readonly function: string; readonly trigger: 'url' | 'invoke' | 'schedule' | 'queue' }
   | {
       readonly function: string;
       readonly trigger: 'stream';
@@ -148,7 +149,17 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
     // The deliverer and the dispatcher share one process here, and so one environment.
     const deliveryEnv = functionEnvironment([delivererFunction, dispatcherFunction], env);
-    const core = createBusCore({ env: deliveryEnv, clients: clientsFor(deliveryEnv) });
+    // Lease wakes through an in-process delay queue, where AWS has an SQS queue (docs/adr/0019).
+    const leaseWakes = new LocalDelayQueue({
+      retryMs: dispatcherFunction.timeoutSeconds * 1000,
+      onError: (error) => log(`lease wake: ${error.message}`),
+    });
+    stops.push(async () => leaseWakes.stop());
+    const core = createBusCore({
+      env: deliveryEnv,
+      clients: clientsFor(deliveryEnv),
+      delayedWaker: leaseWakes,
+    });
     const delivery = createDelivererRole(core, {
       onError: (message, details) => log(`${message} ${JSON.stringify(details)}`),
       limits: limitsFromEnv(deliveryEnv),
@@ -160,6 +171,8 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     );
     triggers.push({ function: delivererFunction.id, trigger: 'invoke' });
     const dispatch = createDispatcherHandler(createDispatcherRole(core));
+    leaseWakes.consumeWith(dispatch);
+    triggers.push({ function: dispatcherFunction.id, trigger: 'queue' });
     const streamTrigger = {
       function: dispatcherFunction.id,
       trigger: 'stream',
@@ -183,14 +196,18 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     poller.start();
     stops.push(() => poller.stop());
 
-    const deliverySweep = setInterval(() => {
-      dispatch({ 'detail-type': 'Scheduled Event' }).catch((error) =>
-        log(`delivery sweep: ${(error as Error).message}`),
-      );
-    }, deliverySweepSchedule.localEverySeconds * 1000);
-    deliverySweep.unref();
+    // Every second unless EVENTBUS_LOCAL_SWEEP_SECONDS says otherwise: 60 runs local mode as AWS runs, 0 not at all.
+    const sweepSeconds = localSweepSeconds(env, deliverySweepSchedule.localEverySeconds);
+    if (sweepSeconds > 0) {
+      const deliverySweep = setInterval(() => {
+        dispatch({ 'detail-type': 'Scheduled Event' }).catch((error) =>
+          log(`delivery sweep: ${(error as Error).message}`),
+        );
+      }, sweepSeconds * 1000);
+      deliverySweep.unref();
+      stops.push(async () => clearInterval(deliverySweep));
+    }
     triggers.push({ function: dispatcherFunction.id, trigger: 'schedule' });
-    stops.push(async () => clearInterval(deliverySweep));
 
     const sweeperEnv = functionEnvironment([sweeperFunction], env);
     const sweep = createSweeperHandler(

@@ -7,6 +7,7 @@ import { type BusConfig, configFromEnv } from './config';
 import { DEFAULT_BACKOFF } from './delivery/backoff';
 import { CursorStore } from './delivery/cursor-store';
 import { DeadLetters } from './delivery/dead-letters';
+import { type DelayedWaker, SqsDelayedWaker } from './delivery/delayed-waker';
 import { Deliverer } from './delivery/deliverer';
 import { Dispatcher } from './delivery/dispatcher';
 import type { StoredSubscription } from './delivery/subscription';
@@ -47,6 +48,8 @@ export interface BusCore {
   readonly cursors: CursorStore;
   /** Wakes deliverers (docs/adr/0005). */
   readonly waker: Waker;
+  /** Arms lease wakes (docs/adr/0019); undefined where the function has no lease-wake queue. */
+  readonly delayedWaker?: DelayedWaker;
   /** The one metrics port the domain tells; a handler flushes it where it ends. */
   readonly metrics: BusMetrics;
 }
@@ -57,6 +60,8 @@ export interface BusCoreOptions {
   readonly clients?: Partial<AwsClients>;
   /** @default asynchronous invocations of the deliverer function */
   readonly waker?: Waker;
+  /** @default messages of the lease-wake queue, when the environment names one (local mode injects its own) */
+  readonly delayedWaker?: DelayedWaker;
   /** @default the process's metrics (one per process, as Powertools intends) */
   readonly metrics?: BusMetrics;
 }
@@ -81,6 +86,9 @@ export function createBusCore(options: BusCoreOptions = {}): BusCore {
     subscriptions: () => new SubscriptionRegistry(clients.dynamo, config.registryTable),
     cursors: () => new CursorStore(clients.dynamo, config.groupsTable),
     waker: () => options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
+    delayedWaker: () =>
+      options.delayedWaker ??
+      (config.leaseWakeQueue ? new SqsDelayedWaker(clients.sqs, config.leaseWakeQueue) : undefined),
     metrics: () => metrics,
   });
 }
@@ -188,7 +196,7 @@ export function createDelivererRole(
     limits?: PublishLimits;
   } = {},
 ): DelivererRole {
-  const { config, clients, log, topics, subscriptions, cursors, waker, metrics } = core;
+  const { config, clients, log, topics, subscriptions, cursors, waker, delayedWaker, metrics } = core;
   // Topic targets append as publish does: idempotently, under the target topic's schema and limits.
   const topicTargets = new TopicTargets({
     topics,
@@ -219,6 +227,7 @@ export function createDelivererRole(
       deadLetters: new DeadLetters(log, topics),
       targetFor,
       waker,
+      delayedWaker,
       backoff: { ...DEFAULT_BACKOFF, baseMs: config.retryBaseMs },
       onError: options.onError,
       observer: metrics,
@@ -239,9 +248,9 @@ export interface DispatcherRole {
  * await dispatcher.sweep();
  */
 export function createDispatcherRole(core: BusCore): DispatcherRole {
-  const { log, subscriptions, topics, cursors, waker, clients, config } = core;
+  const { log, subscriptions, topics, cursors, waker, delayedWaker, clients, config } = core;
   return {
-    dispatcher: new Dispatcher({ log, subscriptions, topics, cursors, waker }),
+    dispatcher: new Dispatcher({ log, subscriptions, topics, cursors, waker, delayedWaker }),
     floors: new FloorKeeper({ dynamo: clients.dynamo, table: config.logTable }),
   };
 }

@@ -57,6 +57,8 @@ export const STATE_ENV = {
   groupsTable: 'EVENTBUS_GROUPS_TABLE',
   registryTable: 'EVENTBUS_REGISTRY_TABLE',
   bucket: 'EVENTBUS_BUCKET',
+  /** The queue of lease wakes (docs/adr/0019); unset, no wake is armed and the sweep alone takes over. */
+  leaseWakeQueue: 'EVENTBUS_LEASE_WAKE_QUEUE_URL',
 } as const;
 
 interface Setting<T> {
@@ -199,6 +201,8 @@ export interface BusConfig {
   readonly groupsTable: string;
   readonly registryTable: string;
   readonly bucket: string;
+  /** The URL of the lease-wake queue, for the functions that arm or consume lease wakes; undefined elsewhere. */
+  readonly leaseWakeQueue?: string;
   readonly inlineThresholdBytes: number;
   readonly headCacheMs: number;
   readonly appendAttempts: number;
@@ -230,6 +234,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
     delivererFunction: settingFromEnv('delivererFunction', env),
     retryBaseMs: settingFromEnv('retryBaseMs', env),
     maxRetentionHours: settingFromEnv('maxRetentionHours', env),
+    leaseWakeQueue: env[STATE_ENV.leaseWakeQueue] || undefined,
   };
   return Object.defineProperties(config, {
     logTable: { get: named(STATE_ENV.logTable), enumerable: true },

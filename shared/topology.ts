@@ -90,6 +90,20 @@ export const segmentBucket = {
   prefix: 'segments/',
 } as const;
 
+/**
+ * Lease wakes (docs/adr/0019): an SQS standard queue of delayed messages, one
+ * per lease taken, due just after the lease would lapse; the dispatcher
+ * consumes them. Locally an in-process delay queue plays it (`local/delay-queue.ts`).
+ */
+export const leaseWakeQueue = {
+  id: 'LeaseWakes',
+  envVar: STATE_ENV.leaseWakeQueue,
+  /** A wake is due within 15 minutes (SQS's longest delay); one kept longer is stale, the sweep covers it. */
+  retentionMinutes: 60,
+  /** Wakes per dispatcher invocation; each is a read or two, so a batch is quick. */
+  batchSize: 10,
+} as const;
+
 /** What every function that appends to the log reads: the API, and the deliverer for dead letters. */
 const APPEND_SETTINGS = ['inlineThresholdBytes', 'headCacheMs', 'appendAttempts', 'segmentCodec'] as const;
 
@@ -113,6 +127,8 @@ export interface FunctionAccess {
   readonly adminKey?: 'r';
   /** Wakes deliverers: it learns the deliverer's name (`delivererFunction`), or, the deliverer itself, hands off to itself. */
   readonly deliverer?: 'invoke';
+  /** Lease wakes: `send` arms them (the deliverer); `consume` receives them and arms them again (the dispatcher). */
+  readonly leaseWakes?: 'send' | 'consume';
 }
 
 /** The tables a function's access names, keyed as in `FunctionAccess`. */
@@ -164,14 +180,15 @@ export const apiFunction: FunctionDefinition = {
 /**
  * Consumes the log table's stream: raises each partition's floor
  * (docs/adr/0002) and wakes the groups reading the partitions touched; on a
- * schedule, wakes groups with lag or due retries (docs/adr/0005). Quick by
- * design: it never waits on a subscriber.
+ * schedule, wakes groups with lag or due retries (docs/adr/0005); from the
+ * lease-wake queue, wakes a partition whose holder died (docs/adr/0019).
+ * Quick by design: it never waits on a subscriber.
  */
 export const dispatcherFunction: FunctionDefinition = {
   id: 'Dispatcher',
   // It raises each partition's floor in the log's meta item, reads subscriptions and cursors, and wakes
-  // deliverers for the partitions touched (docs/adr/0005).
-  access: { log: 'rw', groups: 'r', registry: 'r', deliverer: 'invoke' },
+  // deliverers for the partitions touched (docs/adr/0005) and for leases that lapsed (docs/adr/0019).
+  access: { log: 'rw', groups: 'r', registry: 'r', deliverer: 'invoke', leaseWakes: 'consume' },
   settings: ['delivererFunction'],
   entry: 'functions/dispatcher/handler.ts',
   handler: 'handler',
@@ -183,8 +200,16 @@ export const dispatcherFunction: FunctionDefinition = {
 export const delivererFunction: FunctionDefinition = {
   id: 'Deliverer',
   // It reads the log (segments too), moves cursors, appends dead letters (creating a group's dead-letter
-  // topic on first use), and hands work it has no time for to a fresh invocation of itself.
-  access: { log: 'rw', groups: 'rw', registry: 'rw', segments: 'rw', deliverer: 'invoke' },
+  // topic on first use), hands work it has no time for to a fresh invocation of itself, and arms a wake
+  // per lease it takes.
+  access: {
+    log: 'rw',
+    groups: 'rw',
+    registry: 'rw',
+    segments: 'rw',
+    deliverer: 'invoke',
+    leaseWakes: 'send',
+  },
   // Dead letters and topic targets' events are appended like any event (a topic target's within the publish
   // limits); its own name it learns from Lambda.
   settings: [

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface AwsClients {
@@ -8,6 +9,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   /** Invokes Lambda targets and wakes deliverers; `AWS_ENDPOINT_URL_LAMBDA` points it at the local runtime. */
   readonly lambda: LambdaClient;
+  /** Arms lease wakes (docs/adr/0019); unused in local mode, whose delay queue is in-process. */
+  readonly sqs: SQSClient;
 }
 
 /**
@@ -27,5 +30,5 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
   // Read from `env` rather than left to the SDK: local mode sets the endpoint of its own Invoke API there.
   const lambdaEndpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
   const lambda = new LambdaClient(lambdaEndpoint ? { endpoint: lambdaEndpoint } : {});
-  return { dynamo, s3, lambda };
+  return { dynamo, s3, lambda, sqs: new SQSClient({}) };
 }

@@ -21,7 +21,9 @@ import {
 } from './cursor-store';
 import type { DeadLetters } from './dead-letters';
 import { type DeliveryAction, decide } from './decide';
+import type { DelayedWaker } from './delayed-waker';
 import { type Heartbeat, timerHeartbeat } from './heartbeat';
+import { armLeaseWake } from './lease-wake';
 import { deadLetterTopic, type StoredSubscription, type TopicTarget } from './subscription';
 import {
   type DeliveryOutcome,
@@ -41,6 +43,11 @@ export interface DelivererOptions {
   readonly targetFor: (subscription: StoredSubscription) => DeliveryTargetClient;
   /** Hands work left at the end of a run to a fresh deliverer. */
   readonly waker: Waker;
+  /**
+   * Arms a wake per lease taken, due once it would lapse, so that a partition whose holder dies is taken
+   * over even if nothing else wakes it (docs/adr/0019). Without it, only the sweep does.
+   */
+  readonly delayedWaker?: DelayedWaker;
   readonly backoff?: BackoffPolicy;
   /** Bytes of events per batch, at most: a Lambda payload is at most 6 MB. @default 3 MiB */
   readonly maxBatchBytes?: number;
@@ -282,6 +289,7 @@ export class Deliverer {
       const taken = await this.options.cursors.acquireLease(run.ref, run.owner, this.now(), this.leaseMs);
       if (!taken) return 'held';
       run.state = taken;
+      await this.armWake(taken);
       return 'again';
     }
     if (due > this.now()) await this.sleep(due - this.now());
@@ -289,6 +297,23 @@ export class Deliverer {
     if ((run.state.leaseExpires ?? 0) - this.now() < this.leaseMs / 2 && !(await this.renew(run)))
       return 'held';
     return 'go';
+  }
+
+  /**
+   * Arms the lease's wake. One that cannot be armed is reported, and the run goes on: delivery does not
+   * wait on its safety net, and the sweep remains behind it.
+   */
+  private async armWake(taken: CursorState): Promise<void> {
+    if (!this.options.delayedWaker) return;
+    try {
+      await armLeaseWake(this.options.delayedWaker, taken);
+    } catch (error) {
+      this.options.onError?.('lease wake not armed', {
+        cursor: taken.cursor,
+        partition: taken.partition,
+        error: (error as Error).message,
+      });
+    }
   }
 
   /** Lets the lease go: 'released', or the state to go on from when a reset came first, or undefined when lost. */

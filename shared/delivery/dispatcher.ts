@@ -5,6 +5,8 @@ import type { SubscriptionRegistry } from '../registry/subscription-registry';
 import type { TopicRegistry } from '../registry/topic-registry';
 import { redriveCursor } from './cursor';
 import { type CursorRef, type CursorStore, leaseIsLive } from './cursor-store';
+import type { DelayedWaker, LeaseWake } from './delayed-waker';
+import { decideLeaseWake, type LeaseWakeAction, leaseWakeNeedsEnd } from './lease-wake';
 import { deadLetterTopic } from './subscription';
 import type { Waker } from './waker';
 
@@ -41,6 +43,8 @@ export interface DispatcherOptions {
   readonly topics: TopicRegistry;
   readonly cursors: CursorStore;
   readonly waker: Waker;
+  /** Arms a lease's wake again when it is due while the lease lives on (docs/adr/0019). */
+  readonly delayedWaker?: DelayedWaker;
   readonly now?: () => number;
 }
 
@@ -123,5 +127,27 @@ export class Dispatcher {
     }
     if (woken.length > 0) await this.options.waker.wake(woken);
     return woken;
+  }
+
+  /**
+   * A lease's wake is due (docs/adr/0019): wakes the cursor when its holder
+   * is gone and events wait, arms the wake again while the lease lives on
+   * (or a retry is due later), and drops it otherwise. Returns what it did.
+   */
+  async onLeaseWakeDue(wake: LeaseWake): Promise<LeaseWakeAction> {
+    const ref = { cursor: wake.cursor, partition: wake.partition };
+    const state = await this.options.cursors.read(ref);
+    const now = this.now();
+    const end =
+      state && leaseWakeNeedsEnd(wake, state, now)
+        ? await this.options.log.endOffset(state.topic, state.partition)
+        : undefined;
+    const action = decideLeaseWake(wake, state, now, end);
+    if (action.kind === 'wake') await this.options.waker.wake([ref]);
+    else if (action.kind === 'rearm') {
+      if (!this.options.delayedWaker) throw new Error('A lease wake is armed again through a delayed waker.');
+      await this.options.delayedWaker.wakeAt(wake, action.dueAt);
+    }
+    return action;
   }
 }

@@ -13,6 +13,7 @@ import {
   dispatcherTrigger,
   functions,
   groupsTable,
+  leaseWakeQueue,
   logTable,
   registrarFunction,
   registryTable,
@@ -126,6 +127,13 @@ function observedAccess(synthesized: Synthesized, bus: EventBus, fn: { role?: IC
     if (reads && !any(['s3:PutObject', 's3:DeleteObject'], bus.bucket)) return 'r';
     return 'partial';
   };
+  const consume = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'];
+  const leaseWakesAccess = () => {
+    const sends = all(['sqs:SendMessage'], bus.leaseWakes);
+    if (!sends && !any(consume, bus.leaseWakes)) return undefined;
+    if (sends && !any(consume, bus.leaseWakes)) return 'send';
+    return sends && all(consume, bus.leaseWakes) ? 'consume' : 'partial';
+  };
   const access: Record<string, string | undefined> = {
     log: table(bus.logTable),
     groups: table(bus.groupsTable),
@@ -133,6 +141,7 @@ function observedAccess(synthesized: Synthesized, bus: EventBus, fn: { role?: IC
     segments: bucket(),
     adminKey: any(['secretsmanager:GetSecretValue'], bus.adminKeySecret) ? 'r' : undefined,
     deliverer: any(['lambda:InvokeFunction'], bus.delivererFunction) ? 'invoke' : undefined,
+    leaseWakes: leaseWakesAccess(),
   };
   return Object.fromEntries(Object.entries(access).filter(([, level]) => level !== undefined));
 }
@@ -343,6 +352,7 @@ describe('EventBusStack with default props', () => {
       const allowed = new Set([
         ...tablesOf(def).map((table) => table.envVar),
         ...(def.access.segments ? [segmentBucket.envVar] : []),
+        ...(def.access.leaseWakes ? [leaseWakeQueue.envVar] : []),
         ...def.settings.map((name) => SETTINGS[name].env),
         'NODE_OPTIONS',
         'POWERTOOLS_SERVICE_NAME',
@@ -353,6 +363,10 @@ describe('EventBusStack with default props', () => {
       // limits only where events are appended (the API, and the deliverer for topic targets).
       expect('EVENTBUS_ADMIN_KEY_SECRET_ARN' in variables).toBe(def.id === 'Api');
       expect('EVENTBUS_MAX_EVENTS' in variables).toBe(def.id === 'Api' || def.id === 'Deliverer');
+      // Only the functions that arm or consume lease wakes learn the queue, by its URL.
+      if (def.access.leaseWakes)
+        expect(variables[leaseWakeQueue.envVar]).toEqual({ Ref: synthesized.logicalId(bus.leaseWakes) });
+      else expect(leaseWakeQueue.envVar in variables).toBe(false);
     },
   );
 
@@ -391,7 +405,8 @@ describe('EventBusStack with default props', () => {
 
   test("THEN the dispatcher consumes only INSERT events of the log table's stream, bisecting failing batches", () => {
     const table = new Capture();
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    // Two event sources: the log's stream, and the lease-wake queue (tested below).
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
       FunctionName: { Ref: synthesized.logicalId(bus.dispatcherFunction) },
@@ -423,6 +438,40 @@ describe('EventBusStack with default props', () => {
       },
     });
     expect(synthesized.allows(bus.dispatcherFunction, 'sqs:SendMessage', bus.dispatchFailures)).toBe(true);
+  });
+
+  test('THEN lease wakes go through an encrypted, TLS-only queue that keeps a wake an hour, and the dispatcher consumes it', () => {
+    const queue = synthesized.only(bus.leaseWakes);
+    queue.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: leaseWakeQueue.retentionMinutes * 60,
+      // The event source needs a visibility timeout of at least the dispatcher's timeout.
+      VisibilityTimeout: 60,
+    });
+    // No dead-letter queue: a stale wake is worth nothing, the sweep covers it (docs/adr/0019).
+    queue.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.absent() });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: synthesized.logicalId(bus.leaseWakes) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [synthesized.logicalId(bus.leaseWakes), 'Arn'] },
+      FunctionName: { Ref: synthesized.logicalId(bus.dispatcherFunction) },
+      BatchSize: leaseWakeQueue.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // The deliverer arms wakes and receives none; the dispatcher receives them and re-arms; nobody else.
+    expect(synthesized.allows(bus.delivererFunction, 'sqs:SendMessage', bus.leaseWakes)).toBe(true);
+    expect(synthesized.allows(bus.delivererFunction, 'sqs:ReceiveMessage', bus.leaseWakes)).toBe(false);
+    expect(synthesized.allows(bus.dispatcherFunction, 'sqs:ReceiveMessage', bus.leaseWakes)).toBe(true);
+    expect(synthesized.allows(bus.dispatcherFunction, 'sqs:SendMessage', bus.leaseWakes)).toBe(true);
+    for (const fn of [bus.apiFunction, bus.sweeperFunction]) {
+      expect(synthesized.allows(fn, 'sqs:SendMessage', bus.leaseWakes)).toBe(false);
+    }
   });
 
   test('THEN a schedule runs the sweeper at the defined rate', () => {
@@ -461,6 +510,7 @@ describe('EventBusStack with default props', () => {
         bus.adminKeySecret,
         bus.delivererFunction,
         bus.dispatchFailures,
+        bus.leaseWakes,
       ].map((construct) => `"${synthesized.logicalId(construct)}"`);
       for (const statement of synthesized.statements(fn)) {
         for (const resource of [statement.Resource].flat()) {

@@ -137,6 +137,15 @@ describe('local mode and the synthesized stack', () => {
           function: functionIds.get(refOf(resource.Properties.TargetFunctionArn) as string) as string,
           trigger: 'url',
         });
+      } else if (
+        resource.Type === 'AWS::Lambda::EventSourceMapping' &&
+        refOf(resource.Properties.EventSourceArn) === logicalId(bus.leaseWakes)
+      ) {
+        // Lease wakes: locally an in-process delay queue hands them to the same handler.
+        deployed.push({
+          function: functionIds.get(refOf(resource.Properties.FunctionName) as string) as string,
+          trigger: 'queue',
+        });
       } else if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
         const source = refOf(resource.Properties.EventSourceArn) as string;
         deployed.push({

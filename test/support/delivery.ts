@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { Webhook } from 'standardwebhooks';
 import { createDispatcherHandler } from '../../functions/dispatcher/handler';
+import { LocalDelayQueue } from '../../local/delay-queue';
 import { StreamPoller } from '../../local/stream-poller';
 import type { DeliveryBatch } from '../../protocol';
 import {
@@ -87,19 +88,29 @@ export interface DeliveryHarness {
   readonly core: BusCore;
   readonly delivery: DispatcherRole & { readonly deliverer: Deliverer };
   readonly waker: InProcessWaker;
+  /** The lease-wake queue, when the harness was asked for one. */
+  readonly leaseWakes?: LocalDelayQueue;
   stop(): Promise<void>;
 }
 
 /**
  * The delivery side as deployed: the dispatcher on the log table's stream
- * (through the local stream poller) and on a schedule, waking deliverers.
+ * (through the local stream poller) and on a schedule, waking deliverers;
+ * with `leaseWakes`, on the lease-wake queue too (local mode's delay queue).
+ * `sweepEveryMs: 0` turns the sweep off, as a test of what AWS does between
+ * its minutely sweeps needs.
  */
 export function startDelivery(
   owns: (cursor: string) => boolean,
-  options: { sweepEveryMs?: number; env?: NodeJS.ProcessEnv; budgetMs?: number } = {},
+  options: { sweepEveryMs?: number; env?: NodeJS.ProcessEnv; budgetMs?: number; leaseWakes?: boolean } = {},
 ): DeliveryHarness {
   const waker = new InProcessWaker(owns, options.budgetMs);
-  const core = createBusCore({ env: { ...process.env, ...DELIVERY_TEST_ENV, ...options.env }, waker });
+  const leaseWakes = options.leaseWakes ? new LocalDelayQueue({ retryMs: 1_000 }) : undefined;
+  const core = createBusCore({
+    env: { ...process.env, ...DELIVERY_TEST_ENV, ...options.env },
+    waker,
+    delayedWaker: leaseWakes,
+  });
   // The dispatcher sees only this file's groups, as the waker wakes only theirs: the tables hold every
   // test file's subscriptions, and sweeping them all from every file would only load the emulator.
   const scoped = new (class extends SubscriptionRegistry {
@@ -113,6 +124,7 @@ export function startDelivery(
     deliverer: createDelivererRole(core).deliverer,
   };
   waker.deliverer = delivery.deliverer;
+  leaseWakes?.consumeWith(createDispatcherHandler(delivery));
   const poller = new StreamPoller({
     dynamo: new DynamoDBClient({}),
     streams: new DynamoDBStreamsClient({}),
@@ -123,15 +135,21 @@ export function startDelivery(
     idleMs: 50,
   });
   poller.start();
-  const timer = setInterval(() => {
-    delivery.dispatcher.sweep().catch(() => {});
-  }, options.sweepEveryMs ?? 500);
+  const sweepEveryMs = options.sweepEveryMs ?? 500;
+  const timer =
+    sweepEveryMs > 0
+      ? setInterval(() => {
+          delivery.dispatcher.sweep().catch(() => {});
+        }, sweepEveryMs)
+      : undefined;
   return {
     core,
     delivery,
     waker,
+    leaseWakes,
     async stop() {
       clearInterval(timer);
+      leaseWakes?.stop();
       await poller.stop();
       await waker.idle();
     },
