@@ -208,7 +208,11 @@ describe('takeover on AWS, where the sweep runs once a minute', () => {
       expect(receiver.offsets(0)).toEqual([0, 1, 2, 3, 4]);
       expect(takenOverMs).toBeGreaterThanOrEqual(LEASE_MS);
       expect(takenOverMs).toBeLessThan(15_000);
-      expect((await harness.core.cursors.read({ cursor: group, partition: 0 }))?.committed).toBe(5);
+      // (the webhook has answered; the commit follows it)
+      const committed = async () =>
+        (await harness.core.cursors.read({ cursor: group, partition: 0 }))?.committed;
+      for (let i = 0; i < 50 && (await committed()) !== 5; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await committed()).toBe(5);
 
       // AND A, if it ever comes back, cannot commit over the new holder
       answer({ status: 'delivered' });
