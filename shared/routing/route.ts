@@ -58,11 +58,7 @@ export async function routePage(
   const out: LogRecord[] = [];
   let filtered = 0;
   for (const record of records) {
-    const view = JSON.parse(eventJson(record)) as {
-      key: string | null;
-      value: unknown;
-      headers: Record<string, string>;
-    };
+    const view = eventView(record);
     if (
       routing.filter &&
       !place.skipFilter &&
@@ -90,6 +86,23 @@ export async function routePage(
   return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
 }
 
+/** What a filter and a transform see of a record: its key, value and headers as readers get them. */
+function eventView(record: LogRecord): {
+  key: string | null;
+  value: unknown;
+  headers: Record<string, string>;
+} {
+  // A JSON value (nearly every event) is parsed alone, not inside the whole event's text.
+  if (record.json)
+    return {
+      key: record.key === null ? null : record.key.toString('utf8'),
+      value: JSON.parse(record.value.toString('utf8')),
+      // A copy, as a reader's JSON has it: headers named `__proto__` stay own members, and nothing shares the record's.
+      headers: JSON.parse(JSON.stringify(record.headers)),
+    };
+  return JSON.parse(eventJson(record));
+}
+
 /** An event with its transformed value and computed key; the error's text when either expression fails. */
 async function reshape(
   routing: Routing,
@@ -98,9 +111,9 @@ async function reshape(
 ): Promise<LogRecord | string> {
   let reshaped = record;
   if (routing.transform) {
-    const outcome = await routing.transform.apply(input);
+    const outcome = await routing.transform.render(input);
     if (!outcome.ok) return outcome.error;
-    reshaped = { ...reshaped, value: Buffer.from(JSON.stringify(outcome.value)), json: true };
+    reshaped = { ...reshaped, value: Buffer.from(outcome.json), json: true };
   }
   if (routing.key) {
     const outcome = await routing.key.apply(input);
