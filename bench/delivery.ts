@@ -98,6 +98,8 @@ function diff(before: Record<string, number>, after: Record<string, number>): Re
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Other work on the machine stretches every figure here: its load is written beside them.
+  const loadAtStart = os.loadavg()[0];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-bench-delivery-'));
   const statsFile = path.join(dataDir, 'request-stats.json');
   const receiver = await Receiver.start();
@@ -247,7 +249,11 @@ async function main(): Promise<void> {
 
     const summary = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        node: process.version,
+        loadAverage: [loadAtStart, os.loadavg()[0]].map((load) => Math.round(load * 10) / 10),
+      },
       latency: { ...latency, ratePerSecond: LATENCY_RATE, targets: { p50Ms: 100, p99Ms: 500 } },
       throughput: {
         backlogEvents: BACKLOG_EVENTS,
@@ -293,7 +299,7 @@ function dynamoPerThousand(counts: Record<string, number>): number {
 
 function renderDelivery(summary: {
   date: string;
-  machine: { cpus: number; node: string };
+  machine: { cpus: number; node: string; loadAverage: number[] };
   latency: Record<string, unknown> & { p50Ms?: number; p99Ms?: number };
   throughput: {
     backlogEvents: number;
@@ -332,7 +338,9 @@ function renderDelivery(summary: {
 
 Written by \`npm run bench\` (bench/delivery.ts) on ${summary.date}: the bus as \`npm start\` runs it
 (DynamoDB Local, s3rver, the dispatcher on the stream poller, deliverer runs), a webhook receiver on
-loopback in the benchmark's process, ${summary.machine.cpus} cores, Node ${summary.machine.node}.
+loopback in the benchmark's process, ${summary.machine.cpus} cores, Node ${summary.machine.node}; the machine's
+1-minute load average was ${summary.machine.loadAverage.join(' at the start and ')} at the end (above the core
+count, other work was running: compare rows of one run only).
 
 ## End-to-end latency: publish → webhook receipt
 
