@@ -21,6 +21,10 @@ const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 50);
 const BACKLOG_EVENTS = Number(process.env.BENCH_BACKLOG_EVENTS ?? 40_000);
 const PARTITIONS = 4;
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
+/** Events in the backlog are `{"id": 0..99, …}` in turn: this filter wants 1 % of them. */
+const ONE_PERCENT_FILTER = { value: { id: [7] } };
+/** A transform as users write them: an envelope around the value, as large as the event it reshapes. */
+const TRANSFORM = '{"orderId": key, "at": timestamp, "id": value.id, "order": value}';
 
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
@@ -94,6 +98,8 @@ function diff(before: Record<string, number>, after: Record<string, number>): Re
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Other work on the machine stretches every figure here: its load is written beside them.
+  const loadAtStart = os.loadavg()[0];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-bench-delivery-'));
   const statsFile = path.join(dataDir, 'request-stats.json');
   const receiver = await Receiver.start();
@@ -113,12 +119,13 @@ async function main(): Promise<void> {
       if (answer.status >= 300) throw new Error(`${method} ${route}: ${answer.status} ${answer.body}`);
       return answer.body ? JSON.parse(answer.body) : undefined;
     };
-    const subscribe = (group: string, topic: string, startFrom: string) =>
+    const subscribe = (group: string, topic: string, startFrom: string, routing: Routing = {}) =>
       call('PUT', `/subscriptions/${group}`, {
         topic,
         target: { type: 'webhook', url: receiver.url },
         batchSize: 100,
         startFrom,
+        ...routing,
       });
 
     // 1. Latency: single events at a steady rate, publish sent → webhook received.
@@ -185,43 +192,68 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 8 }, publisher));
     await sleep(2_000);
 
-    const drain = async (groups: string[]) => {
+    /**
+     * Subscribes `groups` from the earliest event and waits until each received `expected` distinct
+     * events: the whole backlog, or what a filter lets through. A filtered group's last match lies
+     * within its last page (a filtered page is 1,000 events), so its time is the backlog read whole.
+     */
+    const drain = async (groups: string[], routing: Routing = {}, expected = BACKLOG_EVENTS) => {
       const before = await (bus as BusProcess).requestCounts();
       const started = Date.now();
-      await Promise.all(groups.map((group) => subscribe(group, 'backlog', 'earliest')));
+      await Promise.all(groups.map((group) => subscribe(group, 'backlog', 'earliest', routing)));
       const finished = new Map<string, number>();
       while (finished.size < groups.length && Date.now() - started < DRAIN_TIMEOUT_MS) {
         for (const group of groups) {
-          if (!finished.has(group) && receiver.distinct(group) >= BACKLOG_EVENTS)
-            finished.set(group, Date.now());
+          if (!finished.has(group) && receiver.distinct(group) >= expected) finished.set(group, Date.now());
         }
         await sleep(20);
       }
       const after = await (bus as BusProcess).requestCounts();
       const delivered = groups.reduce((sum, group) => sum + receiver.distinct(group), 0);
+      // Filtered-out events are committed past: every group must have read to the end.
+      for (const group of groups) {
+        const { partitions } = (await call('GET', `/subscriptions/${group}`)) as {
+          partitions: { lag: number }[];
+        };
+        const lag = partitions.reduce((sum, p) => sum + p.lag, 0);
+        if (lag !== 0) throw new Error(`${group}: lag ${lag} after its last expected event`);
+      }
+      const requests = diff(before, after);
       return {
         groups: groups.length,
         perGroupEventsPerSecond: groups.map((group) =>
           Math.round(BACKLOG_EVENTS / (((finished.get(group) ?? Date.now()) - started) / 1000)),
         ),
+        delivered,
         redelivered: groups.reduce(
           (sum, g) => sum + (receiver.received.get(g) ?? 0) - receiver.distinct(g),
           0,
         ),
         batches: groups.reduce((sum, g) => sum + (receiver.batches.get(g) ?? 0), 0),
-        requestsPer1000Delivered: perThousand(diff(before, after), delivered),
+        requestsPer1000Delivered: perThousand(requests, delivered),
+        requestsPer1000Source: perThousand(requests, BACKLOG_EVENTS * groups.length),
       };
     };
     log('throughput: 1 group');
     const one = await drain(['one']);
     log(`1 group: ${one.perGroupEventsPerSecond.join(', ')} events/s`);
+    log('routing: a filter matching 1 %');
+    const filtered = await drain(['filtered'], { filter: ONE_PERCENT_FILTER }, BACKLOG_EVENTS / 100);
+    log(`filter 1 %: ${filtered.perGroupEventsPerSecond.join(', ')} source events/s`);
+    log('routing: a JSONata transform');
+    const transformed = await drain(['transformed'], { transform: { jsonata: TRANSFORM } });
+    log(`transform: ${transformed.perGroupEventsPerSecond.join(', ')} events/s`);
     log('throughput: 3 groups');
     const three = await drain(['three-a', 'three-b', 'three-c']);
     log(`3 groups: ${three.perGroupEventsPerSecond.join(', ')} events/s`);
 
     const summary = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        node: process.version,
+        loadAverage: [loadAtStart, os.loadavg()[0]].map((load) => Math.round(load * 10) / 10),
+      },
       latency: { ...latency, ratePerSecond: LATENCY_RATE, targets: { p50Ms: 100, p99Ms: 500 } },
       throughput: {
         backlogEvents: BACKLOG_EVENTS,
@@ -230,6 +262,7 @@ async function main(): Promise<void> {
         three,
         targetPerGroup: 10_000,
       },
+      routing: { filter: ONE_PERCENT_FILTER, transform: TRANSFORM, unfiltered: one, filtered, transformed },
     };
     console.log(JSON.stringify(summary, null, 2));
     writeFileSync(path.join(ROOT, 'docs', 'benchmarks-delivery.md'), renderDelivery(summary));
@@ -241,28 +274,61 @@ async function main(): Promise<void> {
   }
 }
 
+/** A subscription's routing fields, as `PUT /subscriptions/{group}` takes them. */
+interface Routing {
+  readonly filter?: Record<string, unknown>;
+  readonly transform?: { readonly jsonata: string };
+}
+
+interface DrainResult {
+  perGroupEventsPerSecond: number[];
+  delivered: number;
+  batches: number;
+  redelivered: number;
+  requestsPer1000Delivered: Record<string, number>;
+  requestsPer1000Source: Record<string, number>;
+}
+
+/** DynamoDB requests (all operations) per 1,000 source events. */
+function dynamoPerThousand(counts: Record<string, number>): number {
+  const sum = Object.entries(counts)
+    .filter(([operation]) => operation.startsWith('DynamoDB.'))
+    .reduce((total, [, n]) => total + n, 0);
+  return Math.round(sum * 10) / 10;
+}
+
 function renderDelivery(summary: {
   date: string;
-  machine: { cpus: number; node: string };
+  machine: { cpus: number; node: string; loadAverage: number[] };
   latency: Record<string, unknown> & { p50Ms?: number; p99Ms?: number };
   throughput: {
     backlogEvents: number;
     partitions: number;
-    one: {
-      perGroupEventsPerSecond: number[];
-      batches: number;
-      redelivered: number;
-      requestsPer1000Delivered: Record<string, number>;
-    };
-    three: {
-      perGroupEventsPerSecond: number[];
-      batches: number;
-      redelivered: number;
-      requestsPer1000Delivered: Record<string, number>;
-    };
+    one: DrainResult;
+    three: DrainResult;
+  };
+  routing: {
+    filter: Record<string, unknown>;
+    transform: string;
+    unfiltered: DrainResult;
+    filtered: DrainResult;
+    transformed: DrainResult;
   };
 }): string {
-  const { latency, throughput } = summary;
+  const { latency, throughput, routing } = summary;
+  const [unfilteredRate] = routing.unfiltered.perGroupEventsPerSecond;
+  const routingRow = (name: string, result: DrainResult, goal: string) => {
+    const [rate] = result.perGroupEventsPerSecond;
+    const share = Math.round((rate / unfilteredRate) * 100);
+    return `| ${name} | ${rate} | ${share} % | ${result.delivered} | ${dynamoPerThousand(result.requestsPer1000Source)} | ${result.requestsPer1000Source['S3.GetObject'] ?? 0} | ${goal} |`;
+  };
+  const operations = [
+    ...new Set(
+      [routing.unfiltered, routing.filtered, routing.transformed].flatMap((r) =>
+        Object.keys(r.requestsPer1000Source),
+      ),
+    ),
+  ].sort();
   const rows = (counts: Record<string, number>) =>
     Object.entries(counts)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -272,7 +338,9 @@ function renderDelivery(summary: {
 
 Written by \`npm run bench\` (bench/delivery.ts) on ${summary.date}: the bus as \`npm start\` runs it
 (DynamoDB Local, s3rver, the dispatcher on the stream poller, deliverer runs), a webhook receiver on
-loopback in the benchmark's process, ${summary.machine.cpus} cores, Node ${summary.machine.node}.
+loopback in the benchmark's process, ${summary.machine.cpus} cores, Node ${summary.machine.node}; the machine's
+1-minute load average was ${summary.machine.loadAverage.join(' at the start and ')} at the end (above the core
+count, other work was running: compare rows of one run only).
 
 ## End-to-end latency: publish → webhook receipt
 
@@ -310,6 +378,35 @@ ${rows(throughput.three.requestsPer1000Delivered)}
 
 At 100 events per batch, "one DynamoDB write per delivered batch" is 10 \`UpdateItem\` per 1,000
 events; "one S3 GET per S3 segment per group" is 10 \`GetObject\` per 1,000 events per group.
+
+## Routing: a filter and a transform on the same backlog
+
+The same backlog, one group at a time, measured in the same run as the one-group row above (the
+machine is shared, so compare rows of one run only). Source events per second: the backlog's
+${throughput.backlogEvents} events over the time from subscribing to the group's last expected event;
+the filtered group must then show lag 0 (it committed past every event it left out). Requests per
+1,000 **source** events (events in the backlog, delivered or not).
+
+- filter: \`${JSON.stringify(routing.filter)}\` — the backlog's values carry \`id\` 0 to 99 in turn, so 1 %
+  match;
+- transform: \`${routing.transform}\`.
+
+| subscription | source events/s | of unfiltered | delivered | DynamoDB requests per 1,000 source events | S3 GETs per 1,000 | goal |
+| --- | --- | --- | --- | --- | --- | --- |
+${routingRow('unfiltered', routing.unfiltered, '—')}
+${routingRow('filter, 1 % match', routing.filtered, 'reads at least as fast as unfiltered delivers (≥ 100 %)')}
+${routingRow('JSONata transform', routing.transformed, 'costs < 20 % (≥ 80 %)')}
+
+By operation, per 1,000 source events:
+
+| operation | unfiltered | filter 1 % | transform |
+| --- | --- | --- | --- |
+${operations
+  .map(
+    (operation) =>
+      `| ${operation} | ${[routing.unfiltered, routing.filtered, routing.transformed].map((r) => r.requestsPer1000Source[operation] ?? 0).join(' | ')} |`,
+  )
+  .join('\n')}
 `;
 }
 

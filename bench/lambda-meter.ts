@@ -104,8 +104,10 @@ export async function measureApiPublish(options: {
   readonly warmUp: number;
   readonly requestsPerFlush: number;
   readonly codec?: string;
+  /** A JSON Schema registered on the topic first, so every publish is validated against it. */
+  readonly schema?: unknown;
 }): Promise<ApiPublishMeasured> {
-  const { batch, requests, warmUp, requestsPerFlush, codec = 'none' } = options;
+  const { batch, requests, warmUp, requestsPerFlush, codec = 'none', schema } = options;
   const vars = {
     ...options.env,
     EVENTBUS_SEGMENT_CODEC: codec,
@@ -115,8 +117,9 @@ export async function measureApiPublish(options: {
   };
   return withEnv(vars, async () => {
     const bus = createBus({ adminKey: ADMIN_KEY });
-    const topic = `api-b${batch}-${codec}`;
+    const topic = `api-b${batch}-${codec}${schema === undefined ? '' : '-schema'}`;
     await bus.topics.create({ name: topic, partitions: 4, retentionHours: 24 });
+    if (schema !== undefined) await bus.schemas.register(topic, schema);
     const logger = new Logger({ serviceName: 'eventbus', logLevel: 'INFO' });
     const corpus = orderCorpus((warmUp + requests) * batch, 7);
     const bodies = Array.from({ length: warmUp + requests }, (_, r) => {

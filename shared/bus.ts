@@ -64,6 +64,8 @@ export interface BusCoreOptions {
   readonly delayedWaker?: DelayedWaker;
   /** @default the process's metrics (one per process, as Powertools intends) */
   readonly metrics?: BusMetrics;
+  /** The clock the process's caches (topics, schema versions) expire by, in ms. @default performance.now */
+  readonly cacheClock?: () => number;
 }
 
 /**
@@ -82,7 +84,14 @@ export function createBusCore(options: BusCoreOptions = {}): BusCore {
     config: () => config,
     clients: () => clients,
     log: () => new Log({ dynamo: clients.dynamo, s3: clients.s3, config, metrics }),
-    topics: () => new TopicRegistry(clients.dynamo, config.registryTable, config.maxRetentionHours),
+    topics: () =>
+      new TopicRegistry(
+        clients.dynamo,
+        config.registryTable,
+        config.maxRetentionHours,
+        undefined,
+        options.cacheClock,
+      ),
     subscriptions: () => new SubscriptionRegistry(clients.dynamo, config.registryTable),
     cursors: () => new CursorStore(clients.dynamo, config.groupsTable),
     waker: () => options.waker ?? new LambdaWaker(clients.lambda, config.delivererFunction),
@@ -133,7 +142,7 @@ export function createBus(options: BusOptions): Bus {
   const { clients, config, log, metrics, topics } = core;
   const schemaRegistry = new SchemaRegistry(clients.dynamo, config.registryTable);
   // One cache of compiled schemas: what publishes enforce, and what a registration here refreshes at once.
-  const enforced = new TopicSchemas(schemaRegistry);
+  const enforced = new TopicSchemas(schemaRegistry, { now: options.cacheClock });
   return {
     ...core,
     publisher: new Publisher(

@@ -98,8 +98,12 @@ export function registerSchemas(program: Command): void {
         const { client, out } = contextOf(command);
         const schema = schemaFile(file) as JsonSchema;
         const listed = await client.listSchemaVersions(topic);
-        const earlier = await Promise.all(listed.map((v) => client.getSchema(topic, v.version)));
-        const latest = listed.length > 0 ? await client.getSchema(topic) : undefined;
+        // The latest comes with the topic's mode: read once, it is also the last of the versions checked against.
+        const [older, latest] = await Promise.all([
+          Promise.all(listed.slice(0, -1).map((v) => client.getSchema(topic, v.version))),
+          listed.length > 0 ? client.getSchema(topic) : undefined,
+        ]);
+        const earlier = latest ? [...older, latest] : older;
         const compatibility =
           options.compatibility ??
           (latest as { compatibility?: CompatibilityMode } | undefined)?.compatibility ??

@@ -1,7 +1,47 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { EventPosition, EventToPublish, JsonValue } from '../../client';
 import type { EventBusClient } from '../../client/event-bus-client';
+import type { SchemaViolation } from './schema-check';
 import { Problem, useLoad } from './views';
+
+/** A topic's latest schema as the form checks values against it. */
+interface TopicSchema {
+  readonly topic: string;
+  readonly version: number;
+  /** Checks a value; loaded with the validator, which only topics with a schema need. */
+  readonly check: (value: unknown) => SchemaViolation | undefined;
+}
+
+/**
+ * The topic's latest schema, ready to check values; undefined while loading, when the topic has none,
+ * or when it cannot be read (the API checks every publish anyway).
+ */
+function useTopicSchema(bus: EventBusClient, topic: string): TopicSchema | undefined {
+  const [schema, setSchema] = useState<TopicSchema | undefined>();
+  useEffect(() => {
+    let current = true;
+    setSchema(undefined);
+    if (topic === '') return;
+    void (async () => {
+      try {
+        const latest = await bus.getSchema(topic);
+        const { firstViolation } = await import('./schema-check');
+        if (current)
+          setSchema({
+            topic,
+            version: latest.version,
+            check: (value) => firstViolation(latest.schema, value),
+          });
+      } catch {
+        // No schema (404), not allowed to read it (403), or unreachable: the API's answer will say.
+      }
+    })();
+    return () => {
+      current = false;
+    };
+  }, [bus, topic]);
+  return schema?.topic === topic ? schema : undefined;
+}
 
 /** Whether a text is JSON, and why not: checked before anything is sent. */
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false; reason: string } {
@@ -41,11 +81,13 @@ export function PublishForm({ bus, initialTopic }: { bus: EventBusClient; initia
   const checkedValue = parseJson(value);
   const checkedHeaders = parseHeaders(headers);
   const chosenTopic = topic || (topics.state === 'done' ? (topics.value[0]?.name ?? '') : '');
-  const ready = checkedValue.ok && checkedHeaders.ok && chosenTopic !== '' && !sending;
+  const schema = useTopicSchema(bus, chosenTopic);
+  const violation = checkedValue.ok && schema ? schema.check(checkedValue.value) : undefined;
+  const ready = checkedValue.ok && !violation && checkedHeaders.ok && chosenTopic !== '' && !sending;
 
   const send = async (event: Event) => {
     event.preventDefault();
-    if (!checkedValue.ok || !checkedHeaders.ok) return;
+    if (!checkedValue.ok || violation || !checkedHeaders.ok) return;
     setError(undefined);
     setSent(undefined);
     setSending(true);
@@ -126,10 +168,16 @@ export function PublishForm({ bus, initialTopic }: { bus: EventBusClient; initia
             onInput={(e) => setValue((e.target as HTMLTextAreaElement).value)}
           />
         </label>
-        {checkedValue.ok ? (
-          <p class="ok">Valid JSON.</p>
-        ) : (
+        {!checkedValue.ok ? (
           <p class="invalid">Not valid JSON: {checkedValue.reason}</p>
+        ) : violation && schema ? (
+          <p class="invalid schema-violation">
+            Does not match schema v{schema.version} at{' '}
+            {violation.pointer === '' ? 'the top level' : <code>{violation.pointer}</code>}:{' '}
+            {violation.message}
+          </p>
+        ) : (
+          <p class="ok">Valid JSON{schema ? `, matches schema v${schema.version}` : ''}.</p>
         )}
         <button type="submit" disabled={!ready}>
           {sending ? 'Publishing…' : 'Publish'}

@@ -349,11 +349,7 @@ export class Deliverer {
               : (run.bisect ?? run.subscription.batchSize),
             run.end - state.committed,
           );
-    // A filter reads more than it sends: the events it leaves out are committed past a page at a time.
-    const readLimit =
-      run.routing?.filter && !run.redrive && intended === undefined
-        ? Math.min(Math.max(limit, FILTERED_PAGE_EVENTS), run.end - state.committed)
-        : limit;
+    const readLimit = intended === undefined ? this.pageEvents(run, state.committed, limit) : limit;
     let result: ReadResult;
     try {
       const ahead =
@@ -424,19 +420,31 @@ export class Deliverer {
     // Only what fits a payload is sent; the rest is the next batch's.
     records = records.filter((record) => record.offset < next);
     run.batches++;
-    // A full batch with more behind it: read the next one while the target works on this one. It is
-    // used only if this batch succeeds whole, so order and at-least-once are as without it.
+    // A full batch (or a routed page decided whole) with more behind it: read the next page while the
+    // target works on this one. It is used only if this batch succeeds whole, so order and at-least-once
+    // are as without it.
     if (
-      records.length === limit &&
-      !run.routing &&
+      (records.length === limit || (run.routing && next === routedNext)) &&
       next < run.end &&
       run.subscription.delivery === 'at-least-once'
     ) {
-      const read = this.read(run, next, limit);
+      const nextLimit = this.pageEvents(
+        run,
+        next,
+        Math.min(run.bisect ?? run.subscription.batchSize, run.end - next),
+      );
+      const read = this.read(run, next, nextLimit);
       read.catch(() => {});
-      run.prefetched = { from: next, limit, read };
+      run.prefetched = { from: next, limit: nextLimit, read };
     }
     return { records, batch, next };
+  }
+
+  /** Events to read for a page of `limit` from `from`: a filter reads more than it sends, and commits past the events it leaves out a page at a time. */
+  private pageEvents(run: Run, from: number, limit: number): number {
+    return run.routing?.filter && !run.redrive
+      ? Math.min(Math.max(limit, FILTERED_PAGE_EVENTS), run.end - from)
+      : limit;
   }
 
   private read(run: Run, from: number, limit: number): Promise<ReadResult> {

@@ -24,8 +24,14 @@ export class TopicRegistry {
     /** The longest retention a topic may have. */
     readonly maxRetentionHours = DEFAULT_MAX_RETENTION_HOURS,
     cacheMs = 60_000,
+    /** The clock the cache expires by (ms). @default performance.now */
+    now?: () => number,
   ) {
-    this.cache = new LRUCache({ max: TOPIC_CACHE_ENTRIES, ttl: cacheMs });
+    this.cache = new LRUCache({
+      max: TOPIC_CACHE_ENTRIES,
+      ttl: cacheMs,
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
   }
 
   /** Creates a topic. Returns false when the same configuration already exists; throws CONFLICT when it differs. */

@@ -58,11 +58,7 @@ export async function routePage(
   const out: LogRecord[] = [];
   let filtered = 0;
   for (const record of records) {
-    const view = JSON.parse(eventJson(record)) as {
-      key: string | null;
-      value: unknown;
-      headers: Record<string, string>;
-    };
+    const view = eventView(record);
     if (
       routing.filter &&
       !place.skipFilter &&
@@ -90,8 +86,25 @@ export async function routePage(
   return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
 }
 
+/** What a filter and a transform see of a record: its key, value and headers as readers get them. */
+function eventView(record: LogRecord): {
+  key: string | null;
+  value: unknown;
+  headers: Record<string, string>;
+} {
+  // A JSON value (nearly every event) is parsed alone, not inside the whole event's text.
+  if (record.json)
+    return {
+      key: record.key === null ? null : record.key.toString('utf8'),
+      value: JSON.parse(record.value.toString('utf8')),
+      // A copy, as a reader's JSON has it: headers named `__proto__` stay own members, and nothing shares the record's.
+      headers: JSON.parse(JSON.stringify(record.headers)),
+    };
+  return JSON.parse(eventJson(record));
+}
+
 /**
- * What routing makes of one matching event: its transformed value (when
+ * What routing makes of one matching event: its transformed value as JSON text (when
  * there is a transform) and its computed key (when a topic target has a key
  * expression); the error's text when either expression fails. The deliverer
  * and `POST /routing/test` both call it, so a preview is what delivery does.
@@ -100,13 +113,14 @@ export async function reshapeEvent(
   routing: Routing,
   input: TransformInput,
 ): Promise<
-  { readonly value?: { readonly json: unknown }; readonly key?: { readonly text: string | null } } | string
+  { readonly value?: { readonly json: string }; readonly key?: { readonly text: string | null } } | string
 > {
-  let value: { json: unknown } | undefined;
+  let value: { json: string } | undefined;
   if (routing.transform) {
-    const outcome = await routing.transform.apply(input);
+    // As JSON text: the bytes a target receives, made once.
+    const outcome = await routing.transform.render(input);
     if (!outcome.ok) return outcome.error;
-    value = { json: outcome.value };
+    value = { json: outcome.json };
   }
   if (!routing.key) return { value };
   const outcome = await routing.key.apply(input);
@@ -127,7 +141,7 @@ async function reshape(
   if (typeof reshaped === 'string') return reshaped;
   return {
     ...record,
-    ...(reshaped.value ? { value: Buffer.from(JSON.stringify(reshaped.value.json)), json: true } : {}),
+    ...(reshaped.value ? { value: Buffer.from(reshaped.value.json), json: true } : {}),
     ...(reshaped.key ? { key: reshaped.key.text === null ? null : Buffer.from(reshaped.key.text) } : {}),
   };
 }

@@ -53,10 +53,17 @@ export interface CompileOptions {
   readonly deterministic?: boolean;
 }
 
-/** A compiled transform: `apply` is all that runs per event. */
+/** A transform's outcome as the JSON text of its value, the bytes a target receives. */
+export type RenderedOutcome =
+  | { readonly ok: true; readonly json: string }
+  | { readonly ok: false; readonly error: string };
+
+/** A compiled transform: `apply` (or `render`) is all that runs per event. */
 export interface EventTransform {
   readonly expression: string;
   apply(input: TransformInput): Promise<TransformOutcome>;
+  /** As `apply`, with the value as JSON text: what a delivered event carries, without parsing it back. */
+  render(input: TransformInput): Promise<RenderedOutcome>;
 }
 
 const EXIT_HOOK = Symbol.for('jsonata.__evaluate_exit');
@@ -129,25 +136,35 @@ export function compileTransform(
   );
   // $pad allocates its whole width at once, before any step could see it.
   compiled.assign('pad', boundedPad);
+  const render = async (input: TransformInput): Promise<RenderedOutcome> => {
+    let value: unknown;
+    try {
+      value = await compiled.evaluate(input);
+    } catch (error) {
+      return { ok: false, error: `transform failed: ${describe(error)}` };
+    }
+    if (value === undefined) return { ok: false, error: 'transform yielded nothing for this event' };
+    const json = JSON.stringify(value);
+    if (json === undefined) return { ok: false, error: 'transform yielded a function, not a JSON value' };
+    // A string's UTF-8 bytes are at most 3 per UTF-16 unit: only a result that may be over is counted.
+    if (
+      json.length * 3 > TRANSFORM_LIMITS.maxResultBytes &&
+      Buffer.byteLength(json) > TRANSFORM_LIMITS.maxResultBytes
+    ) {
+      return {
+        ok: false,
+        error: `transform result is over ${TRANSFORM_LIMITS.maxResultBytes} bytes of JSON`,
+      };
+    }
+    return { ok: true, json };
+  };
   return {
     expression,
+    render,
     async apply(input) {
-      let value: unknown;
-      try {
-        value = await compiled.evaluate(input);
-      } catch (error) {
-        return { ok: false, error: `transform failed: ${describe(error)}` };
-      }
-      if (value === undefined) return { ok: false, error: 'transform yielded nothing for this event' };
-      const json = JSON.stringify(value);
-      if (json === undefined) return { ok: false, error: 'transform yielded a function, not a JSON value' };
-      if (Buffer.byteLength(json) > TRANSFORM_LIMITS.maxResultBytes) {
-        return {
-          ok: false,
-          error: `transform result is over ${TRANSFORM_LIMITS.maxResultBytes} bytes of JSON`,
-        };
-      }
-      return { ok: true, value: JSON.parse(json) };
+      const outcome = await render(input);
+      // Parsed back from its JSON: a plain value, without JSONata's sequence markers.
+      return outcome.ok ? { ok: true, value: JSON.parse(outcome.json) } : outcome;
     },
   };
 }

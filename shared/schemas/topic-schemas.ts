@@ -25,9 +25,20 @@ export class TopicSchemas {
 
   constructor(
     private readonly registry: SchemaRegistry,
-    options: { latestTtlMs?: number; maxCompiled?: number } = {},
+    options: {
+      /** How long which version is the latest is trusted. @default 10 s */
+      latestTtlMs?: number;
+      maxCompiled?: number;
+      /** The clock the window runs on (ms). @default performance.now */
+      now?: () => number;
+    } = {},
   ) {
-    this.latest = new LRUCache({ max: 10_000, ttl: options.latestTtlMs ?? 10_000 });
+    this.latest = new LRUCache({
+      max: 10_000,
+      ttl: options.latestTtlMs ?? 10_000,
+      // An injected clock is read each time: lru-cache otherwise reuses a reading for a real millisecond.
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
+    });
     this.compiled = new LRUCache({ max: options.maxCompiled ?? 500 });
   }
 

@@ -329,7 +329,7 @@ async function routeOne(
   if (typeof reshaped === 'string') return { matched: true, error: reshaped };
   return {
     matched: true,
-    value: reshaped.value ? reshaped.value.json : input.value,
+    value: reshaped.value ? JSON.parse(reshaped.value.json) : input.value,
     key: reshaped.key ? reshaped.key.text : input.key,
   };
 }

@@ -338,6 +338,64 @@ describe('the web console', () => {
     await context.close();
   });
 
+  test('GIVEN a topic with a schema WHEN the value breaks it THEN the form names the JSON Pointer and the rule and sends nothing; WHEN it conforms THEN the event lands', async () => {
+    const schema = {
+      type: 'object',
+      required: ['invoiceId', 'customer'],
+      properties: {
+        invoiceId: { type: 'string' },
+        customer: {
+          type: 'object',
+          properties: { email: { type: 'string', format: 'email' } },
+        },
+        status: { enum: ['draft', 'sent'] },
+      },
+    };
+    expect((await call(bus, 'PUT', '/topics/invoices', { partitions: 1, retentionHours: 24 })).status).toBe(
+      201,
+    );
+    expect((await call(bus, 'PUT', '/topics/invoices/schema', { schema })).status).toBe(201);
+    const { context, page } = await openConsole(bus.adminKey);
+    await page.getByRole('link', { name: 'Publish' }).click();
+    await page.selectOption('select[name="topic"]', 'invoices');
+    const publish = page.getByRole('button', { name: 'Publish' });
+
+    await page.fill(
+      'textarea[name="value"]',
+      '{"invoiceId": "inv-1", "customer": {"email": "not an address"}}',
+    );
+    await page
+      .getByText('Does not match schema v1 at /customer/email: String does not match format "email".')
+      .waitFor();
+    expect(await publish.isDisabled()).toBe(true);
+    await page.fill('textarea[name="value"]', '{"invoiceId": "inv-1", "customer": {}, "status": "paid"}');
+    await page.getByText('Does not match schema v1 at /status:').waitFor();
+    await page.fill('textarea[name="value"]', '{"customer": {}}');
+    await page
+      .getByText(
+        'Does not match schema v1 at the top level: Instance does not have required property "invoiceId".',
+      )
+      .waitFor();
+    expect(await publish.isDisabled()).toBe(true);
+    // Enter in a field submits the form: a violation still sends nothing.
+    await page.press('input[name="event-key"]', 'Enter');
+
+    await page.fill(
+      'textarea[name="value"]',
+      '{"invoiceId": "inv-1", "customer": {"email": "ap@example.com"}, "status": "sent"}',
+    );
+    await page.getByText('Valid JSON, matches schema v1.').waitFor();
+    await publish.click();
+    await page.getByText('Published to invoices, partition 0 at offset 0.').waitFor();
+    // Only the conforming event was sent.
+    const read = await call(bus, 'GET', '/topics/invoices/partitions/0/events?offset=0');
+    expect(read.body.events.map((e: { value: unknown }) => e.value)).toEqual([
+      { invoiceId: 'inv-1', customer: { email: 'ap@example.com' }, status: 'sent' },
+    ]);
+    expect(dialogs).toEqual([]);
+    await context.close();
+  });
+
   test('GIVEN a key that may only read orders WHEN it is used THEN it sees orders alone and a 403 is explained', async () => {
     const created = await call(bus, 'POST', '/keys', {
       acl: [{ topics: 'orders', permissions: ['read'] }],

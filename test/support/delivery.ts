@@ -22,6 +22,7 @@ import { Dispatcher } from '../../shared/delivery/dispatcher';
 import type { DeliveryTargetClient, OutgoingBatch } from '../../shared/delivery/targets/target';
 import type { Waker } from '../../shared/delivery/waker';
 import { SubscriptionRegistry } from '../../shared/registry/subscription-registry';
+import { startTestApi, type TestApi } from './api';
 import { testConfig, uniqueTopic } from './aws';
 
 /** A group on `topic` with a Lambda target nobody invokes (tests hand the deliverer their own), from the start. */
@@ -285,4 +286,90 @@ export function testDeliverer(
     waker: { wake: async () => {} },
     ...options,
   });
+}
+
+/** The API and the delivery side on the test emulators, with webhook receivers subscribed through the API. */
+export interface WebhookBus {
+  /** Every group of the file starts with it, so only the file's deliverers run them. */
+  readonly prefix: string;
+  readonly api: TestApi;
+  readonly harness: DeliveryHarness;
+  /** A fresh group name under the prefix. */
+  group(name: string): string;
+  topicWith(partitions: number): Promise<string>;
+  /** A webhook receiver subscribed as a fresh group named after `name`; it verifies every signature with the secret the bus returned. */
+  subscribe(
+    topic: string,
+    options?: Record<string, unknown>,
+    name?: string,
+  ): Promise<{ receiver: WebhookReceiver; group: string; secret: string; body: any }>;
+  publish(topic: string, events: unknown[]): Promise<{ partition: number; offset: number }[]>;
+}
+
+/**
+ * Starts (in `beforeAll`) and stops (in `afterAll`) an API and the delivery side for one test file,
+ * whose groups all start with `<name>-<random>`; call it at the file's top level.
+ *
+ * @example
+ * const bus = useWebhookBus('route');
+ * const { receiver } = await bus.subscribe(await bus.topicWith(1), { filter });
+ */
+export function useWebhookBus(name: string): WebhookBus {
+  const prefix = `${name}-${randomUUID().slice(0, 6)}`;
+  let harness: DeliveryHarness | undefined;
+  let api: TestApi | undefined;
+  const receivers: WebhookReceiver[] = [];
+  beforeAll(async () => {
+    harness = startDelivery((cursor) => cursor.startsWith(prefix));
+    api = await startTestApi(undefined, {
+      env: { ...process.env, ...DELIVERY_TEST_ENV },
+      waker: harness.waker,
+    });
+  });
+  afterAll(async () => {
+    await harness?.stop();
+    await api?.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+  const started = () => {
+    if (!api || !harness) throw new Error('useWebhookBus: used before its beforeAll ran');
+    return { api, harness };
+  };
+  const bus: WebhookBus = {
+    prefix,
+    get api() {
+      return started().api;
+    },
+    get harness() {
+      return started().harness;
+    },
+    group: (groupName) => `${prefix}-${groupName}-${randomUUID().slice(0, 4)}`,
+    async topicWith(partitions) {
+      const topic = uniqueTopic();
+      const res = await bus.api.request('PUT', `/topics/${topic}`, {
+        body: { partitions, retentionHours: 24 },
+      });
+      expect(res.status).toBe(201);
+      return topic;
+    },
+    async subscribe(topic, options = {}, groupName = 'g') {
+      let secret = '';
+      const receiver = await startWebhookReceiver(() => secret);
+      receivers.push(receiver);
+      const group = bus.group(groupName);
+      const res = await bus.api.request('PUT', `/subscriptions/${group}`, {
+        body: { topic, target: { type: 'webhook', url: receiver.url }, ...options },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.secret).toMatch(/^whsec_/);
+      secret = res.body.secret;
+      return { receiver, group, secret, body: res.body };
+    },
+    async publish(topic, events) {
+      const res = await bus.api.request('POST', `/topics/${topic}/events`, { body: { events } });
+      expect(res.status).toBe(200);
+      return res.body.results;
+    },
+  };
+  return bus;
 }

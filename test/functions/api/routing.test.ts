@@ -1,60 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_HEADERS } from '../../../protocol';
-import { startTestApi, type TestApi } from '../../support/api';
-import { uniqueTopic } from '../../support/aws';
-import {
-  DELIVERY_TEST_ENV,
-  type DeliveryHarness,
-  startDelivery,
-  startWebhookReceiver,
-  type WebhookReceiver,
-} from '../../support/delivery';
+import type { TestApi } from '../../support/api';
+import { type DeliveryHarness, useWebhookBus } from '../../support/delivery';
 
-// Every group of this file starts with this prefix, so only this file's deliverers run them.
-const PREFIX = `route-${randomUUID().slice(0, 6)}`;
-let harness: DeliveryHarness;
+const bus = useWebhookBus('route');
+const PREFIX = bus.prefix;
+const { topicWith, publish } = bus;
 let api: TestApi;
-const receivers: WebhookReceiver[] = [];
-
-beforeAll(async () => {
-  harness = startDelivery((cursor) => cursor.startsWith(PREFIX));
-  api = await startTestApi(undefined, {
-    env: { ...process.env, ...DELIVERY_TEST_ENV },
-    waker: harness.waker,
-  });
-});
-afterAll(async () => {
-  await harness.stop();
-  await api.close();
-  await Promise.all(receivers.map((r) => r.close()));
+let harness: DeliveryHarness;
+beforeAll(() => {
+  ({ api, harness } = bus);
 });
 
-async function topicWith(partitions: number): Promise<string> {
-  const topic = uniqueTopic();
-  expect(
-    (await api.request('PUT', `/topics/${topic}`, { body: { partitions, retentionHours: 24 } })).status,
-  ).toBe(201);
-  return topic;
-}
-
-async function subscribe(topic: string, options: Record<string, unknown>) {
-  let secret = '';
-  const receiver = await startWebhookReceiver(() => secret);
-  receivers.push(receiver);
-  const group = `${PREFIX}-${randomUUID().slice(0, 6)}`;
-  const res = await api.request('PUT', `/subscriptions/${group}`, {
-    body: { topic, target: { type: 'webhook', url: receiver.url }, startFrom: 'earliest', ...options },
-  });
-  expect(res.status).toBe(201);
-  secret = res.body.secret;
-  return { receiver, group, body: res.body };
-}
-
-async function publish(topic: string, events: unknown[]) {
-  const res = await api.request('POST', `/topics/${topic}/events`, { body: { events } });
-  expect(res.status).toBe(200);
-  return res.body.results as { partition: number; offset: number }[];
-}
+const subscribe = (topic: string, options: Record<string, unknown>) =>
+  bus.subscribe(topic, { startFrom: 'earliest', ...options });
 
 async function lagOf(group: string): Promise<number> {
   const res = await api.request('GET', `/subscriptions/${group}`);

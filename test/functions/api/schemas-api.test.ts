@@ -1,3 +1,4 @@
+import { createBusCore } from '../../../shared/bus';
 import { startTestApi, type TestApi } from '../../support/api';
 import { uniqueTopic } from '../../support/aws';
 
@@ -168,5 +169,64 @@ describe('topic schemas over HTTP', () => {
     const res = await api.request(method as 'PUT', path(name), body ? { body } : {});
     expect(res.status).toBe(status);
     expect(res.body.error.code).toMatch(/^[A-Z_]+$/);
+  });
+});
+
+describe('a schema registered on one API instance, seen from another', () => {
+  // A second instance on the same tables, whose caches run on a clock the test moves.
+  // Not 0: lru-cache takes an entry set at time 0 for one without a time-to-live.
+  let clock = 1_000_000;
+  let other: TestApi;
+  beforeAll(async () => {
+    other = await startTestApi(undefined, { cacheClock: () => clock });
+  });
+  afterAll(() => other.close());
+
+  const publish = (on: TestApi, name: string, total: number) =>
+    on.request('POST', `/topics/${name}/events`, { body: { events: [{ value: { id: 'o', total } }] } });
+  /** The version the last event of partition 0 was checked against, read back from the log. */
+  const lastVersion = async (name: string) => {
+    const { events } = (await api.request('GET', `/topics/${name}/partitions/0/events?offset=0`)).body;
+    return events.at(-1).headers['eventbus-schema-version'];
+  };
+
+  test('validates against version 1 until its 10 s window has passed, and against version 2 after', async () => {
+    const name = await topic();
+    await api.request('PUT', `/topics/${name}/schema`, { body: { schema: orders } });
+    expect((await publish(other, name, 3)).status).toBe(200);
+    expect(await lastVersion(name)).toBe('1');
+
+    // Version 2 accepts a negative total; the registering instance enforces it at once.
+    const widened = { ...orders, properties: { ...orders.properties, total: { type: 'number' } } };
+    expect(
+      (await api.request('PUT', `/topics/${name}/schema`, { body: { schema: widened } })).body.version,
+    ).toBe(2);
+    expect((await publish(api, name, -1)).status).toBe(200);
+    expect(await lastVersion(name)).toBe('2');
+
+    // The other instance still knows version 1 as the latest: it refuses what version 1 refuses.
+    clock += 9_999;
+    const refused = await publish(other, name, -1);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'SCHEMA_VIOLATION', pointer: '/total', version: 1 });
+    expect((await publish(other, name, 4)).status).toBe(200);
+    expect(await lastVersion(name)).toBe('1');
+
+    // Once the window has passed it reads the latest again.
+    clock += 2;
+    expect((await publish(other, name, -1)).status).toBe(200);
+    expect(await lastVersion(name)).toBe('2');
+  });
+
+  test('a topic the registrar deletes is still published to by an instance that knew it, until its 60 s topic cache expires', async () => {
+    const name = await topic();
+    expect((await publish(other, name, 1)).status).toBe(200);
+    // Topics are deleted only by the registrar (a declaration with removeOnDelete), in a process of its own.
+    expect(await createBusCore().topics.delete(name)).toBe(true);
+    // Nothing tells the API instances: one that had the topic cached appends to it for up to a minute.
+    clock += 59_999;
+    expect((await publish(other, name, 1)).status).toBe(200);
+    clock += 2;
+    expect((await publish(other, name, 1)).status).toBe(404);
   });
 });

@@ -1,70 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_HEADERS, type DeliveryBatch } from '../../../protocol';
-import { startTestApi, type TestApi } from '../../support/api';
+import type { TestApi } from '../../support/api';
 import { uniqueTopic } from '../../support/aws';
-import {
-  DELIVERY_TEST_ENV,
-  type DeliveryHarness,
-  startDelivery,
-  startWebhookReceiver,
-  type WebhookReceiver,
-} from '../../support/delivery';
+import { type DeliveryHarness, useWebhookBus, type WebhookReceiver } from '../../support/delivery';
 
-// Every group of this file starts with this prefix, so only this file's deliverers run them.
-const PREFIX = `sub-${randomUUID().slice(0, 6)}`;
-let harness: DeliveryHarness;
+const bus = useWebhookBus('sub');
+const PREFIX = bus.prefix;
+const { group, topicWith, publish } = bus;
 let api: TestApi;
-const receivers: WebhookReceiver[] = [];
-
-beforeAll(async () => {
-  harness = startDelivery((cursor) => cursor.startsWith(PREFIX));
-  api = await startTestApi(undefined, {
-    env: { ...process.env, ...DELIVERY_TEST_ENV },
-    waker: harness.waker,
-  });
+let harness: DeliveryHarness;
+beforeAll(() => {
+  ({ api, harness } = bus);
 });
-afterAll(async () => {
-  await harness.stop();
-  await api.close();
-  await Promise.all(receivers.map((r) => r.close()));
-});
-
-function group(name: string): string {
-  return `${PREFIX}-${name}-${randomUUID().slice(0, 4)}`;
-}
-
-async function topicWith(partitions: number): Promise<string> {
-  const topic = uniqueTopic();
-  expect(
-    (await api.request('PUT', `/topics/${topic}`, { body: { partitions, retentionHours: 24 } })).status,
-  ).toBe(201);
-  return topic;
-}
 
 /** A webhook receiver subscribed as `name`; it verifies every signature with the secret the bus returned. */
-async function subscribe(
-  name: string,
-  topic: string,
-  options: Record<string, unknown> = {},
-): Promise<{ receiver: WebhookReceiver; group: string; secret: string }> {
-  let secret = '';
-  const receiver = await startWebhookReceiver(() => secret);
-  receivers.push(receiver);
-  const g = group(name);
-  const res = await api.request('PUT', `/subscriptions/${g}`, {
-    body: { topic, target: { type: 'webhook', url: receiver.url }, ...options },
-  });
-  expect(res.status).toBe(201);
-  expect(res.body.secret).toMatch(/^whsec_/);
-  secret = res.body.secret;
-  return { receiver, group: g, secret };
-}
-
-async function publish(topic: string, events: { key?: string; value: unknown; partition?: number }[]) {
-  const res = await api.request('POST', `/topics/${topic}/events`, { body: { events } });
-  expect(res.status).toBe(200);
-  return res.body.results as { partition: number; offset: number }[];
-}
+const subscribe = (name: string, topic: string, options: Record<string, unknown> = {}) =>
+  bus.subscribe(topic, options, name);
 
 function isSorted(values: number[]): boolean {
   return values.every((v, i) => i === 0 || values[i - 1] < v);

@@ -12,14 +12,21 @@ interface EmfLine {
   [name: string]: unknown;
 }
 
+/** Takes the EMF lines off stdout (kept for the assertions, not printed into the test run); other output passes. */
 function captureEmf(): { lines: EmfLine[]; restore(): void } {
   const lines: EmfLine[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    for (const text of String(chunk).split('\n')) {
-      if (text.includes('"_aws"')) lines.push(JSON.parse(text));
-    }
-    return write(chunk as string, ...(rest as []));
+    const other = String(chunk)
+      .split('\n')
+      .filter((text) => {
+        if (!text.includes('"_aws"')) return true;
+        lines.push(JSON.parse(text));
+        return false;
+      })
+      .join('\n');
+    if (other.trim() === '') return true;
+    return write(other, ...(rest as []));
   }) as typeof process.stdout.write;
   return {
     lines,
