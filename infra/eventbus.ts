@@ -30,6 +30,7 @@ import {
 } from '../shared/config';
 import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publish/limits';
 import type { Declaration } from '../shared/registry/declarations';
+import type { TopicRoute } from '../shared/routing/route-cycle';
 import {
   type AttributeType,
   accessTables,
@@ -219,6 +220,8 @@ export class EventBus extends Construct {
 
   private readonly resolved: ResolvedProps;
   private readonly topics = new Map<string, BusTopic>();
+  /** The topic targets declared so far: a new one closing a circle among them fails synthesis. */
+  private readonly routes: TopicRoute[] = [];
   private readonly declarations = new Map<string, CustomResource>();
   private registrar?: cr.Provider;
   private registrarFunction?: lambda.Function;
@@ -347,18 +350,28 @@ export class EventBus extends Construct {
 
   /**
    * Declares a topic: it is created at deploy time, before the first event. A declared topic's partitions
-   * and retention cannot change later (the deployment fails saying so).
+   * and retention cannot change later (the deployment fails saying so). A declared schema is registered as
+   * the topic's next version when it changed; one its compatibility mode refuses fails the deployment.
    *
    * @example
-   * const orders = bus.addTopic('orders', { partitions: 4, retention: Duration.days(7) });
+   * const orders = bus.addTopic('orders', {
+   *   partitions: 4,
+   *   retention: Duration.days(7),
+   *   schema: { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] },
+   *   compatibility: 'BACKWARD',
+   * });
    */
   addTopic(name: string, options: TopicOptions): BusTopic {
     if (this.topics.has(name)) throw new Error(`Topic "${name}" is declared twice on this bus.`);
-    const topic = topicDeclaration(name, options, this.resolved.maxRetentionDays);
+    const { topic, schema, compatibility } = topicDeclaration(name, options, this.resolved.maxRetentionDays);
     this.topics.set(name, topic);
+    // The schema goes with its topic: registered right after the topic is, before any subscription reading
+    // or routing into it (those depend on this resource).
     this.declare(`Topic.${name}`, {
       kind: 'topic',
       topic,
+      ...(schema === undefined ? {} : { schema }),
+      ...(compatibility === undefined ? {} : { compatibility }),
       removeOnDelete: options.removeOnDelete ?? false,
     });
     return topic;
@@ -372,14 +385,26 @@ export class EventBus extends Construct {
    * @example
    * bus.subscribe('billing', { topic: orders, target: billingFunction, batchSize: 50 });
    * bus.subscribe('crm', { topic: 'orders', target: 'https://crm.example.com/hooks/orders' });
+   * // A route: orders over 100 appended to another topic, keyed by customer.
+   * const bigOrders = bus.addTopic('big-orders', { partitions: 2 });
+   * bus.subscribe('big-orders-route', {
+   *   topic: orders,
+   *   target: bigOrders,
+   *   targetKey: 'value.customer',
+   *   filter: { value: { total: [{ numeric: ['>', 100] }] } },
+   * });
    */
   subscribe(group: string, options: SubscriptionOptions): BusSubscription {
     if (this.declarations.has(`Subscription.${group}`)) {
       throw new Error(`Subscription "${group}" is declared twice on this bus.`);
     }
-    const body = subscriptionBody(group, options, this.topics, (fn) => fn.functionArn);
+    const body = subscriptionBody(group, options, this.topics, this.routes, (fn) => fn.functionArn);
+    const target = body.target as { type: string; topic?: string };
     let signingSecret: secretsmanager.ISecret | undefined;
-    if (typeof options.target === 'string') {
+    if (target.type === 'topic') {
+      // A route needs no grant: the deliverer appends to the log as it already may (shared/topology.ts).
+      this.routes.push({ from: body.topic as string, to: target.topic as string });
+    } else if (typeof options.target === 'string') {
       signingSecret =
         options.signingSecret ??
         new secretsmanager.Secret(this, `SigningSecret.${group}`, {
@@ -389,7 +414,7 @@ export class EventBus extends Construct {
           removalPolicy: this.resolved.removalPolicy,
         });
     } else {
-      this.grantDeliveryTo(options.target);
+      this.grantDeliveryTo(options.target as lambda.IFunction);
     }
     const resource = this.declare(
       `Subscription.${group}`,
@@ -397,6 +422,9 @@ export class EventBus extends Construct {
       signingSecret,
     );
     resource.node.addDependency(this.declarations.get(`Topic.${body.topic as string}`) as CustomResource);
+    // A route is registered after the topic it appends to, and that topic's schema.
+    if (target.topic !== undefined)
+      resource.node.addDependency(this.declarations.get(`Topic.${target.topic}`) as CustomResource);
     return { group, topic: body.topic as string, signingSecret };
   }
 

@@ -102,7 +102,7 @@ function jsonata(field: string) {
     .string({ error: `"${field}" must be a JSONata expression (a string).` })
     .superRefine((expression, context) => {
       try {
-        compileTransform(expression);
+        compileTransform(expression, field);
       } catch (error) {
         if (!(error instanceof TransformError)) throw error;
         context.addIssue({ code: 'custom', message: error.message });

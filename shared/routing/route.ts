@@ -38,7 +38,7 @@ export function routingOf(subscription: {
   return {
     filter: subscription.filter ? compileEventPattern(subscription.filter) : undefined,
     transform: subscription.transform ? compileTransform(subscription.transform.jsonata) : undefined,
-    key: key === undefined ? undefined : compileTransform(key),
+    key: key === undefined ? undefined : compileTransform(key, 'target.key'),
   };
 }
 

@@ -58,20 +58,19 @@ const EXIT_HOOK = Symbol.for('jsonata.__evaluate_exit');
  * Compiles a JSONata expression once per subscription. Regular expressions in
  * it run on RE2's linear-time engine (`LinearRegExp`), and are compiled here,
  * so one RE2 cannot run is refused now rather than failing every event later.
+ * `field` names the expression in the messages (`target.key` for a topic target's key).
  *
  * @example
  * const transform = compileTransform('{"id": key, "total": value.total}');
  * await transform.apply({ key: 'o-1', value: { total: 3 }, headers: {}, topic: 'orders', partition: 0, offset: 7, timestamp: '…' });
  * // { ok: true, value: { id: 'o-1', total: 3 } }
  */
-export function compileTransform(expression: string): EventTransform {
+export function compileTransform(expression: string, field = 'transform.jsonata'): EventTransform {
   if (typeof expression !== 'string' || expression.trim() === '') {
-    throw new TransformError('transform.jsonata must be a non-empty JSONata expression');
+    throw new TransformError(`${field} must be a non-empty JSONata expression`);
   }
   if (expression.length > TRANSFORM_LIMITS.maxExpressionLength) {
-    throw new TransformError(
-      `transform.jsonata is at most ${TRANSFORM_LIMITS.maxExpressionLength} characters`,
-    );
+    throw new TransformError(`${field} is at most ${TRANSFORM_LIMITS.maxExpressionLength} characters`);
   }
   let compiled: jsonata.Expression;
   try {
@@ -83,14 +82,14 @@ export function compileTransform(expression: string): EventTransform {
     } as unknown as jsonata.JsonataOptions);
   } catch (error) {
     const { message, position } = error as { message?: string; position?: number };
-    throw new TransformError(`transform.jsonata does not compile: ${message ?? String(error)}`, position);
+    throw new TransformError(`${field} does not compile: ${message ?? String(error)}`, position);
   }
   for (const source of regexLiterals(compiled.ast())) {
     try {
       new LinearRegExp(source);
     } catch (error) {
       throw new TransformError(
-        `transform.jsonata: the regular expression /${source}/ cannot be run in linear time (${(error as Error).message})`,
+        `${field}: the regular expression /${source}/ cannot be run in linear time (${(error as Error).message})`,
       );
     }
   }
