@@ -13,7 +13,7 @@ import {
 } from '../shared/delivery/subscription';
 import { GroupName, TopicName } from '../shared/names';
 import { isDeadLetterName, MAX_PARTITIONS } from '../shared/registry/topic';
-import { findRouteCycle, RouteCycleError, type TopicRoute } from '../shared/routing/route-cycle';
+import { findRouteCycle, RouteCycleError } from '../shared/routing/route-cycle';
 import { COMPATIBILITY_MODES, type CompatibilityMode } from '../shared/schemas/compatibility';
 import { assertUsableSchema } from '../shared/schemas/schema-validator';
 import { integerRule, validate } from '../shared/validation';
@@ -166,7 +166,7 @@ export function topicDeclaration(
   name: string,
   options: TopicOptions,
   maxRetentionDays: number,
-): { topic: BusTopic; schema?: JsonSchemaObject; compatibility?: CompatibilityMode } {
+): { topic: BusTopic; schema?: JsonSchemaObject; compatibility?: SchemaCompatibility } {
   checkName('topic', name);
   if (isDeadLetterName(name)) {
     throw new Error(
@@ -209,7 +209,7 @@ export function subscriptionBody(
   group: string,
   options: SubscriptionOptions,
   topics: ReadonlyMap<string, BusTopic>,
-  routes: readonly TopicRoute[],
+  routes: readonly { readonly from: string; readonly to: string }[],
   functionArn: (fn: lambda.IFunction) => string,
 ): Record<string, unknown> {
   checkName('group', group);

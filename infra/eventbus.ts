@@ -15,7 +15,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -28,7 +28,7 @@ import {
   type SettingName,
   settingsEnvironment,
 } from '../shared/config';
-import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publish/limits';
+import { limitSettings, resolveLimits } from '../shared/publish/limits';
 import type { Declaration } from '../shared/registry/declarations';
 import type { TopicRoute } from '../shared/routing/route-cycle';
 import {
@@ -51,7 +51,7 @@ import {
   type TableDefinition,
   tablesOf,
 } from '../shared/topology';
-import { consoleBundling } from './console-bundling';
+import { CONSOLE_ASSETS, consoleBundling } from './console-bundling';
 import {
   type BusSubscription,
   type BusTopic,
@@ -61,6 +61,32 @@ import {
   topicDeclaration,
 } from './declarations';
 import { BusMonitoring, type MonitoringOptions } from './monitoring';
+
+// The types of the construct's props and results, by name for the @eventbus/cdk package's users.
+export type {
+  BusSubscription,
+  BusTopic,
+  DeliveryGuarantee,
+  JsonSchemaObject,
+  SchemaCompatibility,
+  SubscriptionOptions,
+  TopicOptions,
+} from './declarations';
+export type { MonitoringOptions } from './monitoring';
+
+/**
+ * What one publish request may carry, each limit in its unit (written out here for the package's users;
+ * `resolveLimits` holds it to the domain's `PublishLimits`).
+ */
+export interface PublishLimits {
+  readonly maxEvents: number;
+  readonly maxValueBytes: number;
+  readonly maxRequestBytes: number;
+  readonly maxKeyBytes: number;
+  readonly maxHeaders: number;
+  /** Sum of header names and values of one event, in bytes. */
+  readonly maxHeaderBytes: number;
+}
 
 /** Retention has a floor of 24 h; rounded up to days that is 1, so the lifecycle can never be shorter. */
 const MIN_RETENTION_DAYS = 2;
@@ -267,7 +293,7 @@ export class EventBus extends Construct {
       apiFunction,
       resolved,
       props.tracing ?? lambda.Tracing.PASS_THROUGH,
-      props.console === false ? undefined : consoleBundling,
+      props.console !== false,
     );
     this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
     this.delivererFunction = this.function(delivererFunction, resolved, tracing);
@@ -651,7 +677,7 @@ export class EventBus extends Construct {
     def: FunctionDefinition,
     resolved: ResolvedProps,
     tracing: lambda.Tracing,
-    commandHooks?: ICommandHooks,
+    withConsole = false,
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
@@ -681,7 +707,8 @@ export class EventBus extends Construct {
     if (existsSync(prebuilt)) {
       return new lambda.Function(this, def.id, {
         ...props,
-        code: lambda.Code.fromAsset(prebuilt),
+        // The API's bundle ships with the console beside it; without the console, its asset leaves it out.
+        code: lambda.Code.fromAsset(prebuilt, withConsole ? {} : { exclude: [CONSOLE_ASSETS] }),
         handler: `index.${def.handler}`,
       });
     }
@@ -693,7 +720,7 @@ export class EventBus extends Construct {
         ...FUNCTION_BUNDLING,
         format: OutputFormat.CJS,
         externalModules: [...FUNCTION_BUNDLING.externalModules],
-        commandHooks,
+        commandHooks: withConsole ? consoleBundling : undefined,
       },
     });
   }
