@@ -349,9 +349,10 @@ describe('EventBusStack with default props', () => {
         'POWERTOOLS_METRICS_NAMESPACE',
       ]);
       expect(Object.keys(variables).filter((name) => !allowed.has(name))).toEqual([]);
-      // What the others do not read stays out: no admin key secret beyond the API, no limits beyond it.
+      // What the others do not read stays out: no admin key secret beyond the API, no publish limits beyond
+      // the API and the deliverer (a topic target's appends are held to them, as publishes are).
       expect('EVENTBUS_ADMIN_KEY_SECRET_ARN' in variables).toBe(def.id === 'Api');
-      expect('EVENTBUS_MAX_EVENTS' in variables).toBe(def.id === 'Api');
+      expect('EVENTBUS_MAX_EVENTS' in variables).toBe(def.id === 'Api' || def.id === 'Deliverer');
     },
   );
 
