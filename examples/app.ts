@@ -1,6 +1,7 @@
 /**
- * A team's own CDK app with the bus in it: the topic and its consumer group
- * declared next to the functions that produce and consume it.
+ * A team's own CDK app with the bus in it: the topic (with its schema) and its
+ * consumer group declared next to the functions that produce and consume it,
+ * and a route copying the large orders into a topic of their own.
  *
  *   npx cdk synth --app "npx tsx examples/app.ts"
  */
@@ -20,7 +21,26 @@ export class ShopStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     this.bus = new EventBus(this, 'Bus');
-    const orders = this.bus.addTopic('orders', { partitions: 4, retention: Duration.days(7) });
+    // Every order published must match the schema; a later change must keep accepting the orders before it.
+    const orders = this.bus.addTopic('orders', {
+      partitions: 4,
+      retention: Duration.days(7),
+      schema: {
+        type: 'object',
+        properties: { orderId: { type: 'string' }, total: { type: 'number', minimum: 0 } },
+        required: ['orderId', 'total'],
+      },
+      compatibility: 'BACKWARD',
+    });
+    // A route: orders over 1,000 appended (exactly once) to large-orders, for the fraud team to read.
+    const largeOrders = this.bus.addTopic('large-orders', { partitions: 1, retention: Duration.days(30) });
+    this.bus.subscribe('large-orders-route', {
+      topic: orders,
+      target: largeOrders,
+      targetKey: 'value.orderId',
+      filter: { value: { total: [{ numeric: ['>', 1000] }] } },
+      transform: { jsonata: '{"orderId": value.orderId, "total": value.total, "at": timestamp}' },
+    });
 
     const fn = (name: string, entry: string, environment: Record<string, string>) =>
       new NodejsFunction(this, name, {

@@ -15,7 +15,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -28,8 +28,9 @@ import {
   type SettingName,
   settingsEnvironment,
 } from '../shared/config';
-import { limitSettings, type PublishLimits, resolveLimits } from '../shared/publish/limits';
+import { limitSettings, resolveLimits } from '../shared/publish/limits';
 import type { Declaration } from '../shared/registry/declarations';
+import type { TopicRoute } from '../shared/routing/route-cycle';
 import {
   type AttributeType,
   accessTables,
@@ -51,7 +52,7 @@ import {
   type TableDefinition,
   tablesOf,
 } from '../shared/topology';
-import { consoleBundling } from './console-bundling';
+import { CONSOLE_ASSETS, consoleBundling } from './console-bundling';
 import {
   type BusSubscription,
   type BusTopic,
@@ -61,6 +62,32 @@ import {
   topicDeclaration,
 } from './declarations';
 import { BusMonitoring, type MonitoringOptions } from './monitoring';
+
+// The types of the construct's props and results, by name for the @eventbus/cdk package's users.
+export type {
+  BusSubscription,
+  BusTopic,
+  DeliveryGuarantee,
+  JsonSchemaObject,
+  SchemaCompatibility,
+  SubscriptionOptions,
+  TopicOptions,
+} from './declarations';
+export type { MonitoringOptions } from './monitoring';
+
+/**
+ * What one publish request may carry, each limit in its unit (written out here for the package's users;
+ * `resolveLimits` holds it to the domain's `PublishLimits`).
+ */
+export interface PublishLimits {
+  readonly maxEvents: number;
+  readonly maxValueBytes: number;
+  readonly maxRequestBytes: number;
+  readonly maxKeyBytes: number;
+  readonly maxHeaders: number;
+  /** Sum of header names and values of one event, in bytes. */
+  readonly maxHeaderBytes: number;
+}
 
 /** Retention has a floor of 24 h; rounded up to days that is 1, so the lifecycle can never be shorter. */
 const MIN_RETENTION_DAYS = 2;
@@ -225,6 +252,8 @@ export class EventBus extends Construct {
 
   private readonly resolved: ResolvedProps;
   private readonly topics = new Map<string, BusTopic>();
+  /** The topic targets declared so far: a new one closing a circle among them fails synthesis. */
+  private readonly routes: TopicRoute[] = [];
   private readonly declarations = new Map<string, CustomResource>();
   private registrar?: cr.Provider;
   private registrarFunction?: lambda.Function;
@@ -279,7 +308,7 @@ export class EventBus extends Construct {
       apiFunction,
       resolved,
       props.tracing ?? lambda.Tracing.PASS_THROUGH,
-      props.console === false ? undefined : consoleBundling,
+      props.console !== false,
     );
     this.dispatcherFunction = this.function(dispatcherFunction, resolved, tracing);
     this.delivererFunction = this.function(delivererFunction, resolved, tracing);
@@ -369,18 +398,28 @@ export class EventBus extends Construct {
 
   /**
    * Declares a topic: it is created at deploy time, before the first event. A declared topic's partitions
-   * and retention cannot change later (the deployment fails saying so).
+   * and retention cannot change later (the deployment fails saying so). A declared schema is registered as
+   * the topic's next version when it changed; one its compatibility mode refuses fails the deployment.
    *
    * @example
-   * const orders = bus.addTopic('orders', { partitions: 4, retention: Duration.days(7) });
+   * const orders = bus.addTopic('orders', {
+   *   partitions: 4,
+   *   retention: Duration.days(7),
+   *   schema: { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] },
+   *   compatibility: 'BACKWARD',
+   * });
    */
   addTopic(name: string, options: TopicOptions): BusTopic {
     if (this.topics.has(name)) throw new Error(`Topic "${name}" is declared twice on this bus.`);
-    const topic = topicDeclaration(name, options, this.resolved.maxRetentionDays);
+    const { topic, schema, compatibility } = topicDeclaration(name, options, this.resolved.maxRetentionDays);
     this.topics.set(name, topic);
+    // The schema goes with its topic: registered right after the topic is, before any subscription reading
+    // or routing into it (those depend on this resource).
     this.declare(`Topic.${name}`, {
       kind: 'topic',
       topic,
+      ...(schema === undefined ? {} : { schema }),
+      ...(compatibility === undefined ? {} : { compatibility }),
       removeOnDelete: options.removeOnDelete ?? false,
     });
     return topic;
@@ -394,14 +433,26 @@ export class EventBus extends Construct {
    * @example
    * bus.subscribe('billing', { topic: orders, target: billingFunction, batchSize: 50 });
    * bus.subscribe('crm', { topic: 'orders', target: 'https://crm.example.com/hooks/orders' });
+   * // A route: orders over 100 appended to another topic, keyed by customer.
+   * const bigOrders = bus.addTopic('big-orders', { partitions: 2 });
+   * bus.subscribe('big-orders-route', {
+   *   topic: orders,
+   *   target: bigOrders,
+   *   targetKey: 'value.customer',
+   *   filter: { value: { total: [{ numeric: ['>', 100] }] } },
+   * });
    */
   subscribe(group: string, options: SubscriptionOptions): BusSubscription {
     if (this.declarations.has(`Subscription.${group}`)) {
       throw new Error(`Subscription "${group}" is declared twice on this bus.`);
     }
-    const body = subscriptionBody(group, options, this.topics, (fn) => fn.functionArn);
+    const body = subscriptionBody(group, options, this.topics, this.routes, (fn) => fn.functionArn);
+    const target = body.target as { type: string; topic?: string };
     let signingSecret: secretsmanager.ISecret | undefined;
-    if (typeof options.target === 'string') {
+    if (target.type === 'topic') {
+      // A route needs no grant: the deliverer appends to the log as it already may (shared/topology.ts).
+      this.routes.push({ from: body.topic as string, to: target.topic as string });
+    } else if (typeof options.target === 'string') {
       signingSecret =
         options.signingSecret ??
         new secretsmanager.Secret(this, `SigningSecret.${group}`, {
@@ -411,7 +462,7 @@ export class EventBus extends Construct {
           removalPolicy: this.resolved.removalPolicy,
         });
     } else {
-      this.grantDeliveryTo(options.target);
+      this.grantDeliveryTo(options.target as lambda.IFunction);
     }
     const resource = this.declare(
       `Subscription.${group}`,
@@ -419,6 +470,9 @@ export class EventBus extends Construct {
       signingSecret,
     );
     resource.node.addDependency(this.declarations.get(`Topic.${body.topic as string}`) as CustomResource);
+    // A route is registered after the topic it appends to, and that topic's schema.
+    if (target.topic !== undefined)
+      resource.node.addDependency(this.declarations.get(`Topic.${target.topic}`) as CustomResource);
     return { group, topic: body.topic as string, signingSecret };
   }
 
@@ -650,7 +704,7 @@ export class EventBus extends Construct {
     def: FunctionDefinition,
     resolved: ResolvedProps,
     tracing: lambda.Tracing,
-    commandHooks?: ICommandHooks,
+    withConsole = false,
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
       retention: resolved.logRetention,
@@ -680,7 +734,8 @@ export class EventBus extends Construct {
     if (existsSync(prebuilt)) {
       return new lambda.Function(this, def.id, {
         ...props,
-        code: lambda.Code.fromAsset(prebuilt),
+        // The API's bundle ships with the console beside it; without the console, its asset leaves it out.
+        code: lambda.Code.fromAsset(prebuilt, withConsole ? {} : { exclude: [CONSOLE_ASSETS] }),
         handler: `index.${def.handler}`,
       });
     }
@@ -692,7 +747,7 @@ export class EventBus extends Construct {
         ...FUNCTION_BUNDLING,
         format: OutputFormat.CJS,
         externalModules: [...FUNCTION_BUNDLING.externalModules],
-        commandHooks,
+        commandHooks: withConsole ? consoleBundling : undefined,
       },
     });
   }

@@ -3,16 +3,19 @@
  * esbuild — ESM and CommonJS for the client and the consumer, CommonJS and
  * the bundled functions for the construct — and its `.d.ts` files with tsc.
  * The protocol (protocol/) is bundled into each, so none depends on this
- * repository or on another package of it.
+ * repository or on another package of it. The construct's `.d.ts` files are
+ * those its entry reaches, all of them in infra/: a type of shared/ in its
+ * public signatures fails the build (the construct writes such types out).
  *
  *   npm run build:packages [client consumer cdk]
  */
-import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFileSync, execSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
+import { consoleCommands } from '../infra/console-bundling';
 import { FUNCTION_BUNDLING } from '../infra/eventbus';
-import { functions, registrarFunction } from '../shared/topology';
+import { apiFunction, functions, registrarFunction } from '../shared/topology';
 
 const root = path.resolve(__dirname, '..');
 
@@ -75,6 +78,38 @@ async function buildPackage(name: string): Promise<void> {
       stdio: 'inherit',
     },
   );
+  if (spec.functions) keepPublicDeclarations(path.join(dist, 'types'), spec.entry);
+}
+
+/**
+ * Keeps the `.d.ts` files the entry's reaches through relative imports and deletes the others (tsc writes
+ * one for every module the construct's code imports). Throws when one it reaches is outside the entry's
+ * folder: the package's types would name the repository's internals.
+ */
+function keepPublicDeclarations(typesDir: string, entry: string): void {
+  const publicDir = path.join(typesDir, path.dirname(entry));
+  const reached = new Set<string>();
+  const queue = [path.join(typesDir, entry.replace(/\.ts$/, '.d.ts'))];
+  while (queue.length > 0) {
+    const file = queue.pop() as string;
+    if (reached.has(file)) continue;
+    if (path.dirname(file) !== publicDir) {
+      throw new Error(
+        `${path.relative(typesDir, file)} is in the construct's public types; write the type out in ${path.dirname(entry)}/.`,
+      );
+    }
+    reached.add(file);
+    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      queue.push(path.resolve(path.dirname(file), `${specifier}.d.ts`));
+    }
+  }
+  for (const entryName of readdirSync(typesDir, { recursive: true, withFileTypes: true })) {
+    const file = path.join(entryName.parentPath, entryName.name);
+    if (entryName.isFile() && !reached.has(file)) rmSync(file);
+  }
+  for (const name of readdirSync(typesDir)) {
+    if (path.join(typesDir, name) !== publicDir) rmSync(path.join(typesDir, name), { recursive: true });
+  }
 }
 
 /** Each function the construct deploys, bundled as NodejsFunction bundles it in this repository. */
@@ -92,6 +127,10 @@ async function buildFunctions(outdir: string): Promise<void> {
       external: [...FUNCTION_BUNDLING.externalModules],
       logLevel: 'warning',
     });
+  }
+  // The web console beside the API's bundle, as NodejsFunction's bundling puts it there in this repository.
+  for (const command of consoleCommands(path.join(outdir, apiFunction.id))) {
+    execSync(command, { stdio: 'inherit' });
   }
 }
 

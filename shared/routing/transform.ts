@@ -72,6 +72,7 @@ const EXIT_HOOK = Symbol.for('jsonata.__evaluate_exit');
  * Compiles a JSONata expression once per subscription. Regular expressions in
  * it run on RE2's linear-time engine (`LinearRegExp`), and are compiled here,
  * so one RE2 cannot run is refused now rather than failing every event later.
+ * `field` names the expression in the messages (`target.key` for a topic target's key).
  *
  * @example
  * const transform = compileTransform('{"id": key, "total": value.total}');

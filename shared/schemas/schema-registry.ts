@@ -4,7 +4,7 @@ import { queryAll } from '../aws/query-all';
 import { InvalidRequestError } from '../errors';
 import { type CompatibilityMode, checkCompatibility, type JsonSchema } from './compatibility';
 import { SchemaIncompatibleError } from './schema-errors';
-import { createSchemaValidator } from './schema-validator';
+import { assertUsableSchema, SCHEMA_LIMITS } from './schema-validator';
 
 /** One registered version of a topic's schema. */
 export interface SchemaVersion {
@@ -12,13 +12,6 @@ export interface SchemaVersion {
   readonly schema: unknown;
   readonly createdAt: string;
 }
-
-export const SCHEMA_LIMITS = {
-  /** Bytes of a schema as JSON: a schema is compiled into every API instance that publishes. */
-  maxBytes: 64 * 1024,
-  /** Versions a topic keeps; transitive checks read them all. */
-  maxVersions: 1000,
-} as const;
 
 const DEFAULT_MODE: CompatibilityMode = 'BACKWARD';
 /** Attempts at a registration that keeps losing the race for the next version. */
@@ -42,20 +35,33 @@ export class SchemaRegistry {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Registers `schema` as the topic's next version (or finds it is the latest). */
+  /**
+   * Registers `schema` as the topic's next version (or finds it is the latest).
+   * With `anyVersion`, a schema equal to any earlier version is that version,
+   * as Confluent's registry answers one already registered: nothing is added
+   * and the latest stays the one enforced (a deployment's rollback: see
+   * `applyDeclaration`).
+   */
   async register(
     topic: string,
     schema: unknown,
     compatibility?: CompatibilityMode,
+    options: { readonly anyVersion?: boolean } = {},
   ): Promise<{ version: number; created: boolean; compatibility: CompatibilityMode }> {
     assertUsableSchema(schema);
     for (let attempt = 1; ; attempt++) {
       const [versions, stored] = await Promise.all([this.versions(topic), this.mode(topic)]);
       const mode = compatibility ?? stored;
       const latest = versions.at(-1);
-      if (latest && canonical(latest.schema) === canonical(schema)) {
+      const text = canonical(schema);
+      const same = options.anyVersion
+        ? versions.find((v) => canonical(v.schema) === text)
+        : latest && canonical(latest.schema) === text
+          ? latest
+          : undefined;
+      if (same) {
         if (compatibility && compatibility !== stored) await this.setMode(topic, compatibility);
-        return { version: latest.version, created: false, compatibility: mode };
+        return { version: same.version, created: false, compatibility: mode };
       }
       const reasons = checkCompatibility(
         schema as JsonSchema,
@@ -141,49 +147,6 @@ export class SchemaRegistry {
       new PutCommand({ TableName: this.table, Item: { pk: schemaPk(topic), sk: 'mode', compatibility } }),
     );
   }
-}
-
-/**
- * Refuses what cannot serve as a topic's contract: over the size bound, not
- * JSON Schema 2020-12 (as Ajv compiles it), or naming a remote `$ref` — the
- * bus never loads a document from elsewhere.
- */
-export function assertUsableSchema(schema: unknown): void {
-  if (
-    typeof schema !== 'boolean' &&
-    (typeof schema !== 'object' || schema === null || Array.isArray(schema))
-  ) {
-    throw new InvalidRequestError('schema must be a JSON Schema: an object (or true / false).');
-  }
-  const text = JSON.stringify(schema);
-  if (Buffer.byteLength(text) > SCHEMA_LIMITS.maxBytes) {
-    throw new InvalidRequestError(`A schema is at most ${SCHEMA_LIMITS.maxBytes} bytes of JSON.`);
-  }
-  const remote = findRemoteRef(schema, '');
-  if (remote) {
-    throw new InvalidRequestError(
-      `schema${remote.pointer}/$ref: "${remote.ref}" is remote; only local references ("#…") are allowed.`,
-    );
-  }
-  try {
-    createSchemaValidator(schema);
-  } catch (error) {
-    throw new InvalidRequestError(
-      `schema is not valid JSON Schema (draft 2020-12): ${(error as Error).message}`,
-    );
-  }
-}
-
-function findRemoteRef(node: unknown, pointer: string): { pointer: string; ref: string } | undefined {
-  if (typeof node !== 'object' || node === null) return undefined;
-  for (const [key, value] of Object.entries(node)) {
-    if ((key === '$ref' || key === '$dynamicRef') && typeof value === 'string' && !value.startsWith('#')) {
-      return { pointer, ref: value };
-    }
-    const found = findRemoteRef(value, `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`);
-    if (found) return found;
-  }
-  return undefined;
 }
 
 function schemaPk(topic: string): string {

@@ -16,9 +16,18 @@ export class SchemaService {
     private readonly enforced: Pick<TopicSchemas, 'forget'>,
   ) {}
 
-  async register(topic: string, schema: unknown, compatibility?: CompatibilityMode) {
+  /**
+   * Registers the topic's next version under its mode (SCHEMA_INCOMPATIBLE
+   * with the reasons otherwise); `anyVersion` as `SchemaRegistry.register` says.
+   */
+  async register(
+    topic: string,
+    schema: unknown,
+    compatibility?: CompatibilityMode,
+    options: { readonly anyVersion?: boolean } = {},
+  ) {
     await this.requireTopic(topic);
-    const registered = await this.registry.register(topic, schema, compatibility);
+    const registered = await this.registry.register(topic, schema, compatibility, options);
     this.enforced.forget(topic);
     return registered;
   }

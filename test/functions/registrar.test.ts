@@ -6,6 +6,7 @@ import { createRegistrarHandler } from '../../functions/registrar/handler';
 import { DEFAULT_LIMITS } from '../../shared/publish/limits';
 import type { Declaration } from '../../shared/registry/declarations';
 import { startTestApi, type TestApi } from '../support/api';
+import { DELIVERY_TEST_ENV, type DeliveryHarness, startDelivery } from '../support/delivery';
 
 /** A CloudFormation event as the CDK Provider framework hands it to the registrar. */
 function cfnEvent(
@@ -194,5 +195,122 @@ describe('the registrar applies declarations to the registry (against DynamoDB L
       (await signed('POST', `/topics/declared-${run}/events`, stranger, { events: [{ value: 1 }] }))
         .statusCode,
     ).toBe(401);
+  });
+});
+
+describe('the registrar applies declared schemas and routes (against DynamoDB Local and s3rver)', () => {
+  // Every group of this describe starts with this prefix, so only its deliverers run them.
+  const run = `routed-${randomUUID().slice(0, 6)}`;
+  let harness: DeliveryHarness;
+  let api: TestApi;
+  let register: ReturnType<typeof createRegistrarHandler>;
+  const V1 = { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] };
+  // BACKWARD: the new version must accept what v1 accepted; without "required" it accepts more.
+  const V2 = { type: 'object', properties: V1.properties };
+  const orders = (schema?: unknown, compatibility?: 'BACKWARD' | 'FULL'): Declaration => ({
+    kind: 'topic',
+    topic: { name: `${run}-orders`, partitions: 2, retentionHours: 48 },
+    ...(schema === undefined ? {} : { schema }),
+    ...(compatibility === undefined ? {} : { compatibility }),
+    removeOnDelete: true,
+  });
+  const ordersId = `topic:${run}-orders`;
+  const schemaOf = (topic: string) => api.request('GET', `/topics/${topic}/schema`);
+
+  beforeAll(async () => {
+    harness = startDelivery((cursor) => cursor.startsWith(run));
+    api = await startTestApi(undefined, {
+      env: { ...process.env, ...DELIVERY_TEST_ENV },
+      waker: harness.waker,
+    });
+    register = createRegistrarHandler(harness.core, async () => 'unused');
+  });
+  afterAll(async () => {
+    await harness.stop();
+    await api.close();
+  });
+
+  test('GIVEN a topic declared with a schema WHEN created THEN the schema is its version 1, with its mode', async () => {
+    await register(cfnEvent('Create', orders(V1, 'BACKWARD')));
+    const latest = await schemaOf(`${run}-orders`);
+    expect(latest.status).toBe(200);
+    expect(latest.body).toMatchObject({ version: 1, schema: V1, compatibility: 'BACKWARD' });
+  });
+
+  test('GIVEN the same schema WHEN deployed again (keys in another order) THEN no version is added', async () => {
+    const reordered = { required: ['total'], properties: V1.properties, type: 'object' };
+    await register(cfnEvent('Update', orders(reordered, 'BACKWARD'), orders(V1, 'BACKWARD'), ordersId));
+    const versions = await api.request('GET', `/topics/${run}-orders/schema/versions`);
+    expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([1]);
+  });
+
+  test('fails when a deployment declares an incompatible schema, naming the topic and the reasons; the schema stays', async () => {
+    // Requiring a field v1 did not have: events v1 accepted would be refused.
+    const incompatible = { ...V1, required: ['total', 'currency'] };
+    const failure = register(cfnEvent('Update', orders(incompatible), orders(V1, 'BACKWARD'), ordersId));
+    await expect(failure).rejects.toThrow(
+      new RegExp(`^Topic "${run}-orders": The schema breaks the topic's compatibility: /required`),
+    );
+    expect((await schemaOf(`${run}-orders`)).body).toMatchObject({ version: 1, schema: V1 });
+  });
+
+  test('GIVEN a compatible change deployed WHEN the deployment rolls back THEN the rollback succeeds and adds no version', async () => {
+    await register(cfnEvent('Update', orders(V2), orders(V1, 'BACKWARD'), ordersId));
+    expect((await schemaOf(`${run}-orders`)).body).toMatchObject({ version: 2, schema: V2 });
+    // CloudFormation's rollback: the old declaration applied over the new one.
+    await register(cfnEvent('Update', orders(V1, 'BACKWARD'), orders(V2), ordersId));
+    const versions = await api.request('GET', `/topics/${run}-orders/schema/versions`);
+    expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    expect((await schemaOf(`${run}-orders`)).body).toMatchObject({ version: 2 });
+  });
+
+  test('GIVEN a declared route WHEN events are published THEN matching ones are appended to its target topic, re-keyed', async () => {
+    // GIVEN the target topic and a route into it, declared as the construct orders them
+    const big: Declaration = {
+      kind: 'topic',
+      topic: { name: `${run}-big`, partitions: 1, retentionHours: 48 },
+      removeOnDelete: true,
+    };
+    await register(cfnEvent('Create', big));
+    await register(
+      cfnEvent('Create', {
+        kind: 'subscription',
+        group: `${run}-big-route`,
+        subscription: {
+          topic: `${run}-orders`,
+          target: { type: 'topic', topic: `${run}-big`, key: 'value.customer' },
+          filter: { value: { total: [{ numeric: ['>', 100] }] } },
+          transform: { jsonata: '{"customer": value.customer, "total": value.total}' },
+        },
+        removeOnDelete: true,
+      }),
+    );
+    // WHEN orders are published
+    const published = await api.request('POST', `/topics/${run}-orders/events`, {
+      body: {
+        events: [
+          { key: 'o-1', value: { total: 50, customer: 'ada' } },
+          { key: 'o-2', value: { total: 150, customer: 'bob', note: 'gift' } },
+        ],
+      },
+    });
+    expect(published.status).toBe(200);
+    // THEN only the big order is in the target topic, once, reshaped and keyed by customer
+    let events: { key: string; value: unknown }[] = [];
+    for (let i = 0; i < 400 && events.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      events = (await api.request('GET', `/topics/${run}-big/partitions/0/events?offset=0`)).body.events;
+    }
+    expect(events.map(({ key, value }) => ({ key, value }))).toEqual([
+      { key: 'bob', value: { customer: 'bob', total: 150 } },
+    ]);
+  });
+
+  test('GIVEN a declared route THEN a route made through the API that would close a circle with it is refused', async () => {
+    const back = await api.request('PUT', `/subscriptions/${run}-back`, {
+      body: { topic: `${run}-big`, target: { type: 'topic', topic: `${run}-orders` } },
+    });
+    expect(back.status).toBe(400);
+    expect(back.body.error.code).toBe('ROUTE_CYCLE');
   });
 });

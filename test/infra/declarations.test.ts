@@ -335,3 +335,190 @@ describe('EventBus declarations validation', () => {
     ).not.toThrow();
   });
 });
+
+describe('EventBus with declared routes and schemas', () => {
+  const ORDER_SCHEMA = {
+    type: 'object',
+    properties: { total: { type: 'number' } },
+    required: ['total'],
+  };
+  let bus: EventBus;
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN a topic with a schema, and a filtered, transformed, re-keyed route from it into another topic
+    const stack = new Stack(unbundledApp(), 'Routed');
+    bus = new EventBus(stack, 'Bus');
+    const orders = bus.addTopic('orders', {
+      partitions: 2,
+      schema: ORDER_SCHEMA,
+      compatibility: 'FULL',
+    });
+    const big = bus.addTopic('big-orders', { partitions: 1 });
+    bus.subscribe('big-route', {
+      topic: orders,
+      target: big,
+      targetKey: 'value.customer',
+      filter: { value: { total: [{ numeric: ['>', 100] }] } },
+      transform: { jsonata: '{"total": value.total}' },
+    });
+    // WHEN it is synthesized
+    template = Template.fromStack(stack);
+  });
+
+  test('THEN the topic declaration carries its schema and compatibility mode', () => {
+    expect(declarations(template, 'Custom::EventBusTopic')).toContainEqual({
+      kind: 'topic',
+      topic: { name: 'orders', partitions: 2, retentionHours: 168 },
+      schema: ORDER_SCHEMA,
+      compatibility: 'FULL',
+      removeOnDelete: false,
+    });
+  });
+
+  test('THEN the route declaration carries its filter, transform and topic target with its key', () => {
+    expect(declarations(template, 'Custom::EventBusSubscription')).toEqual([
+      {
+        kind: 'subscription',
+        group: 'big-route',
+        subscription: {
+          topic: 'orders',
+          target: { type: 'topic', topic: 'big-orders', key: 'value.customer' },
+          filter: { value: { total: [{ numeric: ['>', 100] }] } },
+          transform: { jsonata: '{"total": value.total}' },
+        },
+        removeOnDelete: false,
+      },
+    ]);
+  });
+
+  test('THEN the route is registered after both its topics, the target with its schema', () => {
+    const topics = template.findResources('Custom::EventBusTopic');
+    const [route] = Object.values(template.findResources('Custom::EventBusSubscription'));
+    expect(Object.keys(topics)).toHaveLength(2);
+    for (const id of Object.keys(topics)) expect(route.DependsOn).toContain(id);
+  });
+
+  test('THEN a route grants the deliverer nothing: it appends to the log as it already may', () => {
+    const policies = JSON.stringify(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: {
+          Roles: Match.arrayWith([{ Ref: logicalId(bus.delivererFunction.role as iam.Role) }]),
+        },
+      }),
+    );
+    const plain = new Stack(unbundledApp(), 'Unrouted');
+    const unrouted = new EventBus(plain, 'Bus');
+    const baseline = JSON.stringify(
+      Template.fromStack(plain).findResources('AWS::IAM::Policy', {
+        Properties: {
+          Roles: Match.arrayWith([{ Ref: logicalId(unrouted.delivererFunction.role as iam.Role) }]),
+        },
+      }),
+    );
+    expect(policies).toBe(baseline);
+  });
+});
+
+describe('EventBus routing and schema validation at synthesis', () => {
+  const busWithTopics = () => {
+    const bus = new EventBus(new Stack(unbundledApp(), 'RoutingValidation'), 'Bus');
+    const orders = bus.addTopic('orders', { partitions: 1 });
+    const big = bus.addTopic('big-orders', { partitions: 1 });
+    return { bus, orders, big };
+  };
+
+  test('fails when a filter is not a valid event pattern, saying the group and where', () => {
+    const { bus, orders } = busWithTopics();
+    expect(() =>
+      bus.subscribe('billing', {
+        topic: orders,
+        target: 'https://example.com/hook',
+        filter: { value: { total: [{ numeric: ['>'] }] } },
+      }),
+    ).toThrow(/^Subscription "billing": .*filter\/value\/total\/0/);
+  });
+
+  test('fails when a transform or a target key is not valid JSONata, saying the group and which', () => {
+    const { bus, orders, big } = busWithTopics();
+    expect(() =>
+      bus.subscribe('billing', {
+        topic: orders,
+        target: 'https://example.com/hook',
+        transform: { jsonata: '{"total": value.total' },
+      }),
+    ).toThrow(/^Subscription "billing": .*transform\.jsonata/);
+    expect(() => bus.subscribe('route', { topic: orders, target: big, targetKey: 'value.(' })).toThrow(
+      /^Subscription "route": .*target\.key/,
+    );
+  });
+
+  test('fails when a target key is given for a target that is not a topic', () => {
+    const { bus, orders } = busWithTopics();
+    expect(() =>
+      bus.subscribe('billing', { topic: orders, target: 'https://example.com/hook', targetKey: 'key' }),
+    ).toThrow(/Subscription "billing": targetKey is for topic targets only/);
+  });
+
+  test('fails when routes among the declared topics form a circle, naming it', () => {
+    const { bus, orders, big } = busWithTopics();
+    const audit = bus.addTopic('audit', { partitions: 1 });
+    bus.subscribe('to-big', { topic: orders, target: big });
+    bus.subscribe('to-audit', { topic: big, target: audit });
+    expect(() => bus.subscribe('back', { topic: audit, target: orders })).toThrow(
+      /Subscription "back": .*in a circle: audit → orders → big-orders → audit/,
+    );
+    expect(() => bus.subscribe('self', { topic: orders, target: orders })).toThrow(
+      /Subscription "self": .*in a circle: orders → orders/,
+    );
+  });
+
+  test('fails when a route goes into a dead-letter topic, or a topic of another bus', () => {
+    const { bus, orders } = busWithTopics();
+    const deadLetters = { name: 'billing.dlq', partitions: 1, retentionHours: 168 };
+    expect(() => bus.subscribe('route', { topic: orders, target: deadLetters })).toThrow(
+      /Subscription "route": target topic "billing.dlq" is a dead-letter topic/,
+    );
+    expect(() => bus.addTopic('billing.dlq', { partitions: 1 })).toThrow(
+      /Topic "billing.dlq": names ending ".dlq" are the bus's dead-letter topics/,
+    );
+    const other = busWithTopics().big;
+    expect(() => bus.subscribe('route', { topic: orders, target: other })).toThrow(
+      /target topic "big-orders" is not declared on this bus/,
+    );
+  });
+
+  test('fails when a topic target is delivered at most once', () => {
+    const { bus, orders, big } = busWithTopics();
+    expect(() => bus.subscribe('route', { topic: orders, target: big, delivery: 'at-most-once' })).toThrow(
+      /Subscription "route": A topic target delivers exactly once/,
+    );
+  });
+
+  test('fails when a schema is not valid JSON Schema, or names a remote $ref, saying the topic', () => {
+    const bus = new EventBus(new Stack(unbundledApp(), 'SchemaValidation'), 'Bus');
+    expect(() =>
+      bus.addTopic('orders', {
+        partitions: 1,
+        schema: { type: 'object', properties: { total: { type: 7 } } },
+      }),
+    ).toThrow(/^Topic "orders": schema is not valid JSON Schema \(draft 2020-12\)/);
+    expect(() =>
+      bus.addTopic('orders', { partitions: 1, schema: { $ref: 'https://example.com/order.json' } }),
+    ).toThrow(/^Topic "orders": schema\/\$ref: "https:\/\/example.com\/order.json" is remote/);
+  });
+
+  test('fails when a compatibility mode is not one of the seven, or comes without a schema', () => {
+    const bus = new EventBus(new Stack(unbundledApp(), 'ModeValidation'), 'Bus');
+    expect(() =>
+      bus.addTopic('orders', {
+        partitions: 1,
+        schema: { type: 'object' },
+        compatibility: 'SIDEWAYS' as 'NONE',
+      }),
+    ).toThrow(/Topic "orders": compatibility must be one of BACKWARD, .*NONE, got "SIDEWAYS"/);
+    expect(() => bus.addTopic('orders', { partitions: 1, compatibility: 'FULL' })).toThrow(
+      /compatibility is set with a schema/,
+    );
+  });
+});

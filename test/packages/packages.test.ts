@@ -248,25 +248,120 @@ export const handler = middy<DeliveryBatch>()
   });
 });
 
-describe('@eventbus/cdk', () => {
-  test("THEN a user's own CDK app with the construct synthesizes, with the functions prebuilt", () => {
-    // GIVEN a CDK app of the user's, with the construct installed beside aws-cdk-lib and constructs
-    const dir = project('cdk', [tarballs.cdk, repoVersion('aws-cdk-lib'), repoVersion('constructs')], {
-      'app.js': `
-const { App, Stack } = require('aws-cdk-lib');
-const { EventBus } = require('@eventbus/cdk');
-const app = new App({ outdir: 'cdk.out' });
+/** A user's CDK app in TypeScript: a topic with a schema, and a route into another topic. */
+const CDK_APP = `
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { EventBus, type SchemaCompatibility, type TopicOptions } from '@eventbus/cdk';
+
+const [outdir, consoleChoice] = process.argv.slice(2);
+const app = new App({ outdir });
 const stack = new Stack(app, 'Shop');
-const bus = new EventBus(stack, 'Bus');
-bus.addTopic('orders', { partitions: 3 });
+const bus = new EventBus(stack, 'Bus', { console: consoleChoice !== 'no-console' });
+const compatibility: SchemaCompatibility = 'FULL';
+const orderTopic: TopicOptions = {
+  partitions: 3,
+  schema: { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] },
+  compatibility,
+};
+const orders = bus.addTopic('orders', orderTopic);
+const bigOrders = bus.addTopic('big-orders', { partitions: 1, retention: Duration.days(2) });
+bus.subscribe('big-orders-route', {
+  topic: orders,
+  target: bigOrders,
+  targetKey: 'value.customer',
+  filter: { value: { total: [{ numeric: ['>', 100] }] } },
+  transform: { jsonata: '{"total": value.total}' },
+});
 const template = app.synth().getStackByName('Shop').template;
-const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler');
-console.log(JSON.stringify({ functions: functions.length, code: functions.every((f) => f.Properties.Code.S3Key) }));
-`,
-    });
+const resources = Object.values(template.Resources) as { Type: string; Properties: any }[];
+const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler');
+const declared = (type: string) => resources.filter((r) => r.Type === type).map((r) => JSON.parse(r.Properties.Declaration));
+console.log(JSON.stringify({
+  functions: functions.length,
+  code: functions.every((f) => f.Properties.Code.S3Key),
+  withConsole: readdirSync(outdir).filter((name) =>
+    existsSync(path.join(outdir, name, 'console-assets', 'index.html')),
+  ).length,
+  topics: declared('Custom::EventBusTopic'),
+  subscriptions: declared('Custom::EventBusSubscription'),
+}));
+`;
+
+describe('@eventbus/cdk', () => {
+  let dir: string;
+  let compiled: string;
+  beforeAll(() => {
+    // GIVEN a CDK app of the user's in TypeScript, with the construct installed beside aws-cdk-lib and constructs
+    dir = project(
+      'cdk',
+      [tarballs.cdk, repoVersion('aws-cdk-lib'), repoVersion('constructs'), repoVersion('@types/node')],
+      {
+        'shop.ts': CDK_APP,
+        'tsconfig.json': JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            skipLibCheck: false,
+            module: 'nodenext',
+            target: 'es2022',
+            lib: ['es2022'],
+            types: ['node'],
+            outDir: 'out',
+          },
+        }),
+      },
+    );
+    // WHEN it is compiled (tsc fails the setup with its errors)
+    compiled = run(process.execPath, [tsc, '-p', dir], dir);
+  }, 300_000);
+
+  test('THEN the app compiles against its types under --strict, its libraries checked too', () => {
+    expect(compiled).toBe('');
+  });
+
+  test("THEN the package's types are the construct's own, naming none of the repository's modules", () => {
+    const types = path.join(dir, 'node_modules/@eventbus/cdk/dist/types');
+    const files = readdirSync(types, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(types, path.join(entry.parentPath, entry.name)));
+    expect(files.sort()).toEqual(['infra/declarations.d.ts', 'infra/eventbus.d.ts', 'infra/monitoring.d.ts']);
+    for (const file of files) {
+      const imports = [...readFileSync(path.join(types, file), 'utf8').matchAll(/from '([^']+)'/g)].map(
+        ([, specifier]) => specifier,
+      );
+      for (const specifier of imports)
+        expect(specifier).toMatch(/^(aws-cdk-lib(\/.*)?|constructs|\.\/\w[\w-]*)$/);
+    }
+  });
+
+  test('THEN the app synthesizes the prebuilt functions, the console beside the API, and the declared schema and route', () => {
     // WHEN the app runs (as `cdk synth` runs it)
-    const output = JSON.parse(run(process.execPath, ['app.js'], dir));
+    const output = JSON.parse(run(process.execPath, ['out/shop.js', 'cdk.out'], dir));
     // THEN the bus's five functions are in the template, their code the package's prebuilt bundles
-    expect(output).toEqual({ functions: 5, code: true });
+    expect(output).toMatchObject({ functions: 5, code: true, withConsole: 1 });
+    expect(output.topics).toContainEqual({
+      kind: 'topic',
+      topic: { name: 'orders', partitions: 3, retentionHours: 168 },
+      schema: { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] },
+      compatibility: 'FULL',
+      removeOnDelete: false,
+    });
+    expect(output.subscriptions).toEqual([
+      expect.objectContaining({
+        group: 'big-orders-route',
+        subscription: {
+          topic: 'orders',
+          target: { type: 'topic', topic: 'big-orders', key: 'value.customer' },
+          filter: { value: { total: [{ numeric: ['>', 100] }] } },
+          transform: { jsonata: '{"total": value.total}' },
+        },
+      }),
+    ]);
+  });
+
+  test('THEN with console: false the API function ships without the console', () => {
+    const output = JSON.parse(run(process.execPath, ['out/shop.js', 'cdk.out.quiet', 'no-console'], dir));
+    expect(output).toMatchObject({ functions: 5, withConsole: 0 });
   });
 });
