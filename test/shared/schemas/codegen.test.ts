@@ -76,6 +76,25 @@ describe('codegen', () => {
     expect(diagnostics).toEqual([]);
   });
 
+  it('types a member the schema only describes as any value, not as an object', () => {
+    const types = typesForSchema('notes', 1, {
+      type: 'object',
+      properties: {
+        note: { description: 'free text, any JSON' },
+        tags: { type: 'array', items: { title: 'a tag' } },
+      },
+    });
+    const diagnostics = typeCheck({
+      'notes.ts': types,
+      'producer.ts': [
+        "import type { Notes } from './notes';",
+        "export const text: Notes = { note: 'hi', tags: ['a', 1] };",
+        'export const number: Notes = { note: 42, tags: [{ any: true }] };',
+      ].join('\n'),
+    });
+    expect(diagnostics).toEqual([]);
+  });
+
   it("types check a producer's sends and a consumer's handler through the client's and consumer's generics", () => {
     // GIVEN the types of a topic's schema, and a producer and a consumer written against them
     const types = typesForSchema('orders.created', 2, orders);
