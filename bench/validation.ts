@@ -349,10 +349,11 @@ ${ROUNDS} times in turn and the median run is shown (all runs beside it):
 ${loadRows}
 
 The API handler's own CPU (user + system) per event, in this process against emulators of its own
-(\`measureApiPublish\`, the median of ${5} slices after a warm-up) — what validation adds where the
-bus spends it, without DynamoDB Local's share of the machine:
+(\`measureApiPublish\` after a warm-up, ${CPU_ROUNDS} rounds alternating which goes first, the median
+round) — what validation adds where the bus spends it, and what Lambda bills, without DynamoDB Local's
+share of the machine:
 
-| events per request | schema | CPU per event | slices' range | handler throughput lost |
+| events per request | schema | CPU per event | rounds' range | handler throughput lost |
 | --- | --- | --- | --- | --- |
 ${cpuRows}
 
