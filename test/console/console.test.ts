@@ -368,6 +368,7 @@ describe('the web console', () => {
       .getByText('Does not match schema v1 at /customer/email: String does not match format "email".')
       .waitFor();
     expect(await publish.isDisabled()).toBe(true);
+    await screenshot(page, 'publish-schema');
     await page.fill('textarea[name="value"]', '{"invoiceId": "inv-1", "customer": {}, "status": "paid"}');
     await page.getByText('Does not match schema v1 at /status:').waitFor();
     await page.fill('textarea[name="value"]', '{"customer": {}}');
