@@ -6,7 +6,7 @@ import type { TopicRegistry } from '../registry/topic-registry';
 import { redriveCursor } from './cursor';
 import { type CursorRef, type CursorStore, leaseIsLive } from './cursor-store';
 import type { DelayedWaker, LeaseWake } from './delayed-waker';
-import { decideLeaseWake, type LeaseWakeAction, leaseWakeNeedsEnd } from './lease-wake';
+import { decideLeaseWake, type LeaseWakeAction } from './lease-wake';
 import { deadLetterTopic } from './subscription';
 import type { Waker } from './waker';
 
@@ -137,12 +137,9 @@ export class Dispatcher {
   async onLeaseWakeDue(wake: LeaseWake): Promise<LeaseWakeAction> {
     const ref = { cursor: wake.cursor, partition: wake.partition };
     const state = await this.options.cursors.read(ref);
-    const now = this.now();
-    const end =
-      state && leaseWakeNeedsEnd(wake, state, now)
-        ? await this.options.log.endOffset(state.topic, state.partition)
-        : undefined;
-    const action = decideLeaseWake(wake, state, now, end);
+    const action = await decideLeaseWake(wake, state, this.now(), (lapsed) =>
+      this.options.log.endOffset(lapsed.topic, lapsed.partition),
+    );
     if (action.kind === 'wake') await this.options.waker.wake([ref]);
     else if (action.kind === 'rearm') {
       if (!this.options.delayedWaker) throw new Error('A lease wake is armed again through a delayed waker.');

@@ -17,8 +17,8 @@ export type LeaseWakeAction =
   | { readonly kind: 'wake' };
 
 /**
- * The decision over a lease wake, a pure function of the cursor as read, the
- * partition's end and the time:
+ * The decision over a lease wake, from the cursor as read, the time, and
+ * the partition's end, read only when it is needed:
  *
  *   cursor gone, or epoch moved on ──────────────── drop (the new holder armed its own)
  *   lease live (renewed by a long run) ──────────── rearm at its new expiry + margin
@@ -28,21 +28,21 @@ export type LeaseWakeAction =
  *   lapsed, a retry due later ───────────────────── rearm when it is due
  *   lapsed, events waiting ──────────────────────── wake
  *
- * Only a lapsed lease needs the partition's end (`end`, a head read): a
+ * Only a lapsed lease reads the partition's end (`readEnd`, a head read): a
  * released one is the common case, and costs the cursor's read alone. A
  * pending retry always has an event waiting at `committed`. A released lease
  * armed for a retry makes a retry later than its run's budget happen on
  * time on AWS too, not at the next sweep.
  *
  * @example
- * decideLeaseWake({ cursor: 'g', partition: 0, epoch: 3 }, state, Date.now(), 42);
+ * await decideLeaseWake({ cursor: 'g', partition: 0, epoch: 3 }, state, Date.now(), async () => 42);
  */
-export function decideLeaseWake(
+export async function decideLeaseWake(
   wake: LeaseWake,
   state: CursorState | undefined,
   now: number,
-  end?: number,
-): LeaseWakeAction {
+  readEnd: (state: CursorState) => Promise<number>,
+): Promise<LeaseWakeAction> {
   if (!state || state.leaseEpoch !== wake.epoch) return { kind: 'drop' };
   if (leaseIsLive(state, now))
     return { kind: 'rearm', dueAt: (state.leaseExpires ?? now) + LEASE_WAKE_MARGIN_MS };
@@ -51,20 +51,10 @@ export function decideLeaseWake(
     if (retryAt === undefined) return { kind: 'drop' };
     return retryAt > now ? { kind: 'rearm', dueAt: retryAt } : { kind: 'wake' };
   }
-  if (end === undefined) throw new Error('A lapsed lease is decided on the partition’s end.');
+  const end = await readEnd(state);
   if (state.committed >= Math.min(end, state.until ?? Number.POSITIVE_INFINITY)) return { kind: 'drop' };
   if (retryAt !== undefined && retryAt > now) return { kind: 'rearm', dueAt: retryAt };
   return { kind: 'wake' };
-}
-
-/** Whether `decideLeaseWake` needs the partition's end: only for a lease of this epoch that lapsed unreleased. */
-export function leaseWakeNeedsEnd(wake: LeaseWake, state: CursorState | undefined, now: number): boolean {
-  return (
-    state !== undefined &&
-    state.leaseEpoch === wake.epoch &&
-    state.leaseOwner !== undefined &&
-    !leaseIsLive(state, now)
-  );
 }
 
 /**
