@@ -27,6 +27,21 @@ export function isDeadLetterName(name: string): boolean {
 export const MAX_PARTITIONS = 256;
 
 /**
+ * The partition a request names by its number as text: a canonical number
+ * only ("01" is not a name of partition 1), and one the topic has
+ * (INVALID_REQUEST otherwise).
+ */
+export function partitionNamed(topic: Pick<TopicConfig, 'name' | 'partitions'>, text: string): number {
+  const partition = Number(text);
+  if (!/^(0|[1-9]\d{0,2})$/.test(text) || partition >= topic.partitions) {
+    throw new InvalidRequestError(
+      `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${text.slice(0, 60)}".`,
+    );
+  }
+  return partition;
+}
+
+/**
  * The longest retention unless the deployment says otherwise (the construct's `maxRetentionDays`): the
  * bucket's lifecycle deletes segment objects after it, so a topic may keep events no longer.
  */

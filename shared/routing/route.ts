@@ -58,24 +58,16 @@ export async function routePage(
   const out: LogRecord[] = [];
   let filtered = 0;
   for (const record of records) {
-    const view = eventView(record);
+    const input = transformInput(record, place);
     if (
       routing.filter &&
       !place.skipFilter &&
-      !routing.filter.matches({ key: view.key, value: view.value, headers: view.headers })
+      !routing.filter.matches({ key: input.key, value: input.value, headers: input.headers })
     ) {
       filtered++;
       continue;
     }
-    const routed = await reshape(routing, record, {
-      key: view.key,
-      value: view.value,
-      headers: view.headers,
-      topic: place.topic,
-      partition: place.partition,
-      offset: record.offset,
-      timestamp: new Date(record.timestamp).toISOString(),
-    });
+    const routed = await reshape(routing, record, input);
     if (typeof routed === 'string') {
       if (out.length > 0) return { records: out, next: record.offset, filtered };
       return { records: [record], next: record.offset + 1, filtered, failure: routed };
@@ -86,21 +78,33 @@ export async function routePage(
   return { records: out, next: (records.at(-1)?.offset ?? -1) + 1, filtered };
 }
 
-/** What a filter and a transform see of a record: its key, value and headers as readers get them. */
-function eventView(record: LogRecord): {
-  key: string | null;
-  value: unknown;
-  headers: Record<string, string>;
-} {
-  // A JSON value (nearly every event) is parsed alone, not inside the whole event's text.
-  if (record.json)
-    return {
-      key: record.key === null ? null : record.key.toString('utf8'),
-      value: JSON.parse(record.value.toString('utf8')),
-      // A copy, as a reader's JSON has it: headers named `__proto__` stay own members, and nothing shares the record's.
-      headers: JSON.parse(JSON.stringify(record.headers)),
-    };
-  return JSON.parse(eventJson(record));
+/**
+ * What a filter and a transform see of a stored event: its key, value and
+ * headers as readers get them, and where it sits. The deliverer and `POST
+ * /routing/test` both build it here.
+ */
+export function transformInput(
+  record: LogRecord,
+  place: { readonly topic: string; readonly partition: number },
+): TransformInput {
+  const view: Pick<TransformInput, 'key' | 'value' | 'headers'> = record.json
+    ? {
+        // A JSON value (nearly every event) is parsed alone, not inside the whole event's text.
+        key: record.key === null ? null : record.key.toString('utf8'),
+        value: JSON.parse(record.value.toString('utf8')),
+        // A copy, as a reader's JSON has it: headers named `__proto__` stay own members, and nothing shares the record's.
+        headers: JSON.parse(JSON.stringify(record.headers)),
+      }
+    : JSON.parse(eventJson(record));
+  return {
+    key: view.key,
+    value: view.value,
+    headers: view.headers,
+    topic: place.topic,
+    partition: place.partition,
+    offset: record.offset,
+    timestamp: new Date(record.timestamp).toISOString(),
+  };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { Filter, jsonata, Transform } from '../delivery/subscription';
 import { InvalidRequestError, OffsetOutOfRangeError } from '../errors';
-import { eventJson, MAX_EVENTS_RESPONSE_BYTES } from '../events/event-view';
+import { MAX_EVENTS_RESPONSE_BYTES } from '../events/event-view';
 import type { Log } from '../log/log';
 import { TopicName } from '../names';
+import { partitionNamed } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
-import { type Routing, reshapeEvent, routingOf } from '../routing/route';
+import { type Routing, reshapeEvent, routingOf, transformInput } from '../routing/route';
 import type { TransformInput } from '../routing/transform';
 import { isIsoDateTime, validate } from '../validation';
 import type { TopicCheck } from './subscriptions';
@@ -240,15 +241,8 @@ export class RoutingService {
     const topic = await this.topics.get(name);
     const starts = new Map<number, number>();
     if (typeof from === 'object' && 'offsets' in from) {
-      for (const [key, offset] of Object.entries(from.offsets)) {
-        const partition = Number(key);
-        if (!/^(0|[1-9]\d{0,2})$/.test(key) || partition >= topic.partitions) {
-          throw new InvalidRequestError(
-            `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key.slice(0, 60)}".`,
-          );
-        }
-        starts.set(partition, offset);
-      }
+      for (const [key, offset] of Object.entries(from.offsets))
+        starts.set(partitionNamed(topic, key), offset);
       if (starts.size === 0)
         throw new InvalidRequestError('"from.offsets" must map partitions to offsets, e.g. {"0": 42}.');
     } else {
@@ -276,20 +270,9 @@ export class RoutingService {
           want,
         );
         for (const record of records) {
-          const view = JSON.parse(eventJson(record)) as {
-            key: string | null;
-            value: unknown;
-            headers: Record<string, string>;
-          };
           tested.push({
             place: { partition, offset: record.offset },
-            input: {
-              ...view,
-              topic: topic.name,
-              partition,
-              offset: record.offset,
-              timestamp: new Date(record.timestamp).toISOString(),
-            },
+            input: transformInput(record, { topic: topic.name, partition }),
           });
         }
         ends.set(partition, nextOffset);

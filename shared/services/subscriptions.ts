@@ -15,7 +15,7 @@ import { ConflictError, InvalidRequestError, OffsetOutOfRangeError } from '../er
 import type { Log } from '../log/log';
 import { type MetricsPort, NO_METRICS } from '../observability/metrics';
 import { RoutesChangedError, type SubscriptionRegistry } from '../registry/subscription-registry';
-import type { TopicConfig } from '../registry/topic';
+import { partitionNamed, type TopicConfig } from '../registry/topic';
 import type { TopicRegistry } from '../registry/topic-registry';
 import { findRouteCycle, RouteCycleError, type TopicRoute } from '../routing/route-cycle';
 
@@ -346,13 +346,7 @@ export class SubscriptionService {
     if (entries.length === 0)
       throw new InvalidRequestError('"to.offsets" must map partitions to offsets, e.g. {"0": 42}.');
     for (const [key, value] of entries) {
-      const partition = Number(key);
-      // Canonical numbers only: "01" is not a name of partition 1.
-      if (!/^(0|[1-9]\d{0,2})$/.test(key) || partition >= topic.partitions) {
-        throw new InvalidRequestError(
-          `Topic "${topic.name}" has partitions 0 to ${topic.partitions - 1}, not "${key.slice(0, 60)}".`,
-        );
-      }
+      const partition = partitionNamed(topic, key);
       const { startOffset, endOffset } = await log.offsets(topic.name, partition);
       if (value > endOffset) {
         throw new InvalidRequestError(`Partition ${key} ends at offset ${endOffset}; ${value} is past it.`);
