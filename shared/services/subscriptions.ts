@@ -104,6 +104,8 @@ export class SubscriptionService {
   async declare(group: string, body: unknown, replacesPrevious: boolean): Promise<void> {
     const checked = this.parse(group, body);
     const topic = await this.options.topics.get(checked.subscription.topic);
+    // Checked before the previous declaration is deleted, so a refused route leaves it in place;
+    // `create` checks again against the routes as they are when it writes.
     await this.checkRoute(checked.subscription);
     const existing = await this.options.subscriptions.find(group);
     if (!existing) await this.refuseForeignDeadLetterTopic(group);
